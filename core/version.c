@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <squib/version.h>
+
+const char *sq_version(void)
+{
+	return SQ_VERSION_STRING;
+}

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * squib/squib.h - everything public in libsquib.
+ *
+ * One header per component; include this one to get all of them.
+ */
+#ifndef SQUIB_SQUIB_H
+#define SQUIB_SQUIB_H
+
+#include <squib/version.h>
+#include <squib/error.h>
+#include <squib/alloc.h>
+#include <squib/crc64.h>
+#include <squib/atomic_file.h>
+
+#endif /* SQUIB_SQUIB_H */
