@@ -8,6 +8,7 @@
 #define SQUIB_SQUIB_H
 
 #include <squib/version.h>
+#include <squib/types.h>
 #include <squib/error.h>
 #include <squib/alloc.h>
 #include <squib/crc64.h>

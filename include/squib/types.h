@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * squib/types.h - geometry and the run type shared by engine, io and migrate.
+ */
+#ifndef SQUIB_TYPES_H
+#define SQUIB_TYPES_H
+
+#include <stdint.h>
+
+#define SQ_PAGE_SHIFT 12
+#define SQ_PAGE_SIZE (1u << SQ_PAGE_SHIFT)            /* 4 KiB: the tracking page */
+#define SQ_BLOCK_SHIFT 21
+#define SQ_BLOCK_SIZE (1u << SQ_BLOCK_SHIFT)          /* 2 MiB: the coarse granule */
+#define SQ_PAGES_PER_BLOCK (SQ_BLOCK_SIZE / SQ_PAGE_SIZE) /* 512 */
+
+/*
+ * struct sq_run - @npages consecutive 4 KiB pages starting at page
+ * @first_page, counted from the start of a region (byte offset =
+ * first_page << SQ_PAGE_SHIFT). Lists of runs are sorted by first_page,
+ * non-overlapping and non-adjacent (adjacent runs are merged).
+ */
+struct sq_run {
+	uint64_t first_page;
+	uint64_t npages;
+};
+
+#endif /* SQUIB_TYPES_H */
