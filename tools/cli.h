@@ -64,4 +64,13 @@ void sq_json_str(FILE *f, const char *s);
 /* sq_parse_size() - "1G", "512M", "4096", "64k" -> bytes; 0 on success, -1 if malformed. */
 int sq_parse_size(const char *s, unsigned long long *out);
 
+
+
+/*
+ * "squib-snap demo migrate ..." is dispatched by the demo command
+ * (tools/cmd_demo.c) to this function (tools/cmd_demo_migrate.c);
+ * argv[0] is "migrate".
+ */
+int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv);
+
 #endif /* SQ_TOOLS_CLI_H */
