@@ -43,6 +43,11 @@ struct sq_bench_def {
 	double min_time_s;  /* 0 = library default */
 	int manual_time;    /* 1 = times come from sq_bench_set_iteration_time() */
 	int real_time;      /* 1 = report wall-clock time (multi-threaded, IO) */
+	/* Name of the baseline measured in the same run that this result is
+	 * read against (bench/compare uses the ratio); NULL = none, or listed
+	 * in bench/baselines.tsv. Recorded in the JSON context as
+	 * "baseline:<name>". */
+	const char *baseline;
 	struct sq_bench_def *next;
 };
 

@@ -147,6 +147,9 @@ int main(int argc, char **argv)
 		bm->Unit(benchmark::kMicrosecond);
 	}
 	benchmark::Initialize(&argc, argv);
+	for (struct sq_bench_def *d = registry_head; d; d = d->next)
+		if (d->baseline)
+			benchmark::AddCustomContext(std::string("baseline:") + d->name, d->baseline);
 	if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 	benchmark::AddCustomContext("squib_version", sq_version());
 	benchmark::AddCustomContext("cpu_model", cpu_model());
