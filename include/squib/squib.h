@@ -13,5 +13,6 @@
 #include <squib/alloc.h>
 #include <squib/crc64.h>
 #include <squib/atomic_file.h>
+#include <squib/tracker.h>
 
 #endif /* SQUIB_SQUIB_H */
