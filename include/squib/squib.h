@@ -14,5 +14,7 @@
 #include <squib/crc64.h>
 #include <squib/atomic_file.h>
 #include <squib/tracker.h>
+#include <squib/state.h>
+#include <squib/vcpu.h>
 
 #endif /* SQUIB_SQUIB_H */
