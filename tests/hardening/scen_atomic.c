@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Fault scenarios of io/atomic_file.c: replace a file that already exists.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <squib/atomic_file.h>
+#include <squib/error.h>
+
+#include "fault.h"
+#include "helpers.h"
+
+#define OLD_LEN (64u << 10)
+#define NEW_LEN (3 * (96u << 10) + 123)
+
+struct atomic_priv {
+	char *dest;
+	unsigned char *old, *new_;
+};
+
+static const char *atomic_setup(struct sq_fx *fx)
+{
+	struct atomic_priv *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return "out of memory";
+	fx->priv = p;
+	p->dest = sq_fx_path(fx, "state.snap");
+	p->old = malloc(OLD_LEN);
+	p->new_ = malloc(NEW_LEN);
+	if (!p->dest || !p->old || !p->new_)
+		return "out of memory";
+	sq_fx_fill(p->old, OLD_LEN, 1);
+	sq_fx_fill(p->new_, NEW_LEN, 2);
+	if (sq_test_write_file(p->dest, p->old, OLD_LEN))
+		return "cannot write the previous file";
+	return NULL;
+}
+
+static int atomic_run(struct sq_fx *fx)
+{
+	struct atomic_priv *p = fx->priv;
+	struct sq_atomic_file *f;
+	int rc = sq_atomic_open(p->dest, NULL, &f);
+
+	if (rc)
+		return rc;
+	/* Three appends, so that a fault can hit the middle of the file. */
+	const size_t cut[4] = { 0, 96u << 10, 192u << 10, NEW_LEN };
+
+	for (int i = 0; i < 3 && !rc; i++)
+		rc = sq_atomic_write(f, p->new_ + cut[i], cut[i + 1] - cut[i], SQ_E_IO);
+	if (!rc)
+		rc = sq_atomic_commit(f);
+	sq_atomic_close(f);
+	return rc;
+}
+
+static const char *atomic_check(struct sq_fx *fx, int rc)
+{
+	struct atomic_priv *p = fx->priv;
+	int is_new = sq_fx_file_equals(p->dest, p->new_, NEW_LEN);
+	int is_old = sq_fx_file_equals(p->dest, p->old, OLD_LEN);
+
+	if (rc == 0 && !is_new)
+		return "succeeded but the destination does not hold the new bytes";
+	if (rc < 0 && !is_new && !is_old)
+		return "failed and the destination is neither the old nor the new file";
+	/* Only the directory fsync runs after the rename: any other failure
+	 * must leave the old file. */
+	if (rc < 0 && is_new && rc != SQ_E_IO && rc != SQ_E_NO_SPACE)
+		return sq_fx_msg("failed with %s after replacing the destination",
+				 sq_error_name(rc));
+	return NULL;
+}
+
+static void atomic_teardown(struct sq_fx *fx)
+{
+	struct atomic_priv *p = fx->priv;
+
+	if (!p)
+		return;
+	free(p->dest);
+	free(p->old);
+	free(p->new_);
+	free(p);
+}
+
+SQ_SCENARIO(.name = "atomic/replace", .setup = atomic_setup, .run = atomic_run,
+	    .check = atomic_check, .teardown = atomic_teardown)
