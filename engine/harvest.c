@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * engine/harvest.c - harvest (get-and-clear), peek, count, dirty sets.
+ *
+ * Invariants:
+ * - Only a harvest clears bits, and it returns every bit it clears (in
+ *   its dirty set, or put back into the bitmap when it fails).
+ * - A harvest visits only blocks whose summary bit is set: its cost is
+ *   nsum summary loads plus the dirty blocks, not the tracked size.
+ * - Harvests of one region are serialized by r->lock.
+ *
+ * No lost marks. Operations (M = marker, H = harvester; all seq_cst):
+ *
+ *   M1  fetch_or(word, bit)          H1  x = exchange(summary, 0)
+ *   M2  load(summary); if clear:     H2  for each block in x, each word:
+ *   M3    fetch_or(summary, blockbit)      v = load(word); if v:
+ *                                    H3      v = exchange(word, 0); emit v
+ *
+ *   Synchronization table:
+ *
+ *   pair             outcome
+ *   ---------------  ---------------------------------------------------
+ *   M1 before H3     H3 returns the bit: the mark is in this harvest.
+ *   M1 after  H3     The bit stays set. M1 follows H3, H3 follows H1 in the
+ *                    single total order of seq_cst operations, so M2 reads
+ *                    H1's zero (or a later set) and M3 sets the summary:
+ *                    the next harvest visits the block.
+ *   M1 after  H2's   Same argument: H1 < H2 < M1 < M2 in the total order
+ *   zero load        (the load read a value older than M1), so M2 sees
+ *                    the cleared summary. This is the store-buffering
+ *                    pattern; acquire/release alone would allow both M2 and
+ *                    H2 to read stale values, hence seq_cst on M1, M2, H1,
+ *                    H2 (on x86-64 the loads are plain moves and the RMWs
+ *                    are locked instructions either way).
+ *   M1 before H1,    H1 takes the summary bit M3 set or M3 runs after H1;
+ *   M3 after H1      either way the bit is reported by this harvest (H3)
+ *                    or the summary is set again for the next one.
+ *   fast path:       A marker whose first load sees the bit already set
+ *   bit seen set     returns; the bit is set in the modification order
+ *                    before any harvest that clears it, and that harvest
+ *                    reports it.
+ *
+ * Visibility of the written data: H3 is an RMW that reads the value M1
+ * wrote (or a later one in its release sequence), so everything the marker
+ * wrote before M1 happens-before the harvester's use of the set.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "engine/internal.h"
+
+static int set_new(uint32_t region, struct sq_dirty_set **out)
+{
+	struct sq_dirty_set *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return sq_err(SQ_E_NOMEM, "harvest: out of memory");
+	s->region = region;
+	*out = s;
+	return 0;
+}
+
+static int set_append(struct sq_dirty_set *s, uint64_t first, uint64_t n)
+{
+	if (s->n && s->runs[s->n - 1].first_page + s->runs[s->n - 1].npages == first) {
+		s->runs[s->n - 1].npages += n;
+		s->pages += n;
+		return 0;
+	}
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct sq_run *nr = realloc(s->runs, cap * sizeof(*nr));
+		if (!nr)
+			return -1;
+		s->runs = nr;
+		s->cap = cap;
+	}
+	s->runs[s->n].first_page = first;
+	s->runs[s->n].npages = n;
+	s->n++;
+	s->pages += n;
+	return 0;
+}
+
+/* Emit the fine bits of one block; returns its run count, or -1 (NOMEM). */
+static int emit_fine(struct sq_dirty_set *s, uint64_t blk, const uint64_t *v)
+{
+	uint64_t carry = 0;
+	int runs = 0;
+
+	for (unsigned w = 0; w < SQ_WORDS_PER_BLOCK; w++) {
+		uint64_t x = v[w];
+		uint64_t base = blk * SQ_PAGES_PER_BLOCK + (uint64_t)w * 64;
+
+		runs += __builtin_popcountll(x & ~((x << 1) | carry));
+		carry = x >> 63;
+		while (x) {
+			unsigned tz = (unsigned)__builtin_ctzll(x);
+			uint64_t rest = ~(x >> tz);
+			unsigned ones = rest ? (unsigned)__builtin_ctzll(rest) : 64 - tz;
+			if (set_append(s, base + tz, ones))
+				return -1;
+			x &= ones + tz >= 64 ? 0 : ~0ull << (tz + ones);
+		}
+	}
+	return runs;
+}
+
+struct scan {
+	struct sq_region *r;
+	struct sq_dirty_set *s;
+	bool clear;
+	struct sq_epoch_obs *obs;
+	size_t nobs;
+	size_t obs_cap;
+	bool obs_lost;
+};
+
+static void obs_add(struct scan *sc, uint64_t blk, uint32_t pages, uint32_t runs)
+{
+	if (sc->obs_lost || !sc->clear)
+		return;
+	if (sc->nobs == sc->obs_cap) {
+		size_t cap = sc->obs_cap ? sc->obs_cap * 2 : 64;
+		struct sq_epoch_obs *n = realloc(sc->obs, cap * sizeof(*n));
+		if (!n) {
+			sc->obs_lost = true;
+			return;
+		}
+		sc->obs = n;
+		sc->obs_cap = cap;
+	}
+	sc->obs[sc->nobs++] = (struct sq_epoch_obs){ .blk = blk, .pages = pages, .runs = runs };
+}
+
+/* Undo a failed harvest: every bit taken goes back. */
+static void scan_restore(struct scan *sc, uint64_t blk, const uint64_t *v)
+{
+	struct sq_region *r = sc->r;
+
+	for (unsigned w = 0; w < SQ_WORDS_PER_BLOCK; w++)
+		if (v[w])
+			sq_bits_or(r, blk, w, v[w]);
+	for (size_t i = 0; i < sc->s->n; i++)
+		sq_bits_mark_pages(r, sc->s->runs[i].first_page, sc->s->runs[i].npages);
+}
+
+static int scan_block(struct scan *sc, uint64_t blk)
+{
+	struct sq_region *r = sc->r;
+	uint64_t v[SQ_WORDS_PER_BLOCK];
+	uint64_t any = 0;
+	uint32_t pages = 0;
+	int runs;
+
+	for (unsigned w = 0; w < SQ_WORDS_PER_BLOCK; w++) {
+		_Atomic uint64_t *p = &r->bits[blk].w[w];
+		/* H2: seq_cst load (see the table above). */
+		v[w] = atomic_load_explicit(p, memory_order_seq_cst);
+		if (v[w] && sc->clear)
+			v[w] = atomic_exchange_explicit(p, 0, memory_order_seq_cst); /* H3 */
+		any |= v[w];
+		pages += (uint32_t)__builtin_popcountll(v[w]);
+	}
+	if (!any)
+		return 0;
+	if (sq_block_is_coarse(r, blk)) {
+		uint64_t first = blk * SQ_PAGES_PER_BLOCK;
+		uint64_t n = r->npages - first < SQ_PAGES_PER_BLOCK ? r->npages - first
+								     : SQ_PAGES_PER_BLOCK;
+		if (set_append(sc->s, first, n))
+			goto nomem;
+		runs = 1;
+	} else {
+		runs = emit_fine(sc->s, blk, v);
+		if (runs < 0)
+			goto nomem;
+	}
+	obs_add(sc, blk, pages, (uint32_t)runs);
+	return 0;
+nomem:
+	if (sc->clear)
+		scan_restore(sc, blk, v);
+	return sq_err(SQ_E_NOMEM, "harvest: out of memory for the dirty set of region %u", r->id);
+}
+
+static int scan_region(struct scan *sc)
+{
+	struct sq_region *r = sc->r;
+
+	for (size_t i = 0; i < r->nsum; i++) {
+		_Atomic uint64_t *sw = &r->summary[i];
+		uint64_t x = atomic_load_explicit(sw, memory_order_seq_cst);
+
+		if (!x)
+			continue;
+		if (sc->clear)
+			x = atomic_exchange_explicit(sw, 0, memory_order_seq_cst); /* H1 */
+		while (x) {
+			unsigned j = (unsigned)__builtin_ctzll(x);
+			x &= x - 1;
+			int rc = scan_block(sc, (uint64_t)i * 64 + j);
+			if (rc) {
+				if (sc->clear) {
+					/* Blocks of this word not yet visited keep their
+					 * bits; give them their summary back. */
+					uint64_t rest = x | (1ull << j);
+					atomic_fetch_or_explicit(sw, rest, memory_order_seq_cst);
+				}
+				return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+static int harvest_or_peek(struct sq_tracker *t, uint32_t id, struct sq_dirty_set **out,
+			   bool clear)
+{
+	struct scan sc = { .clear = clear };
+	int rc;
+
+	if (!t || !out)
+		return sq_err(SQ_E_INVAL, "harvest: NULL argument");
+	*out = NULL;
+	pthread_rwlock_rdlock(&t->lock);
+	sc.r = sq_region_by_id(t, id);
+	if (!sc.r) {
+		pthread_rwlock_unlock(&t->lock);
+		return sq_err(SQ_E_NOT_FOUND, "harvest: no region %u", id);
+	}
+	pthread_mutex_lock(&sc.r->lock);
+	rc = set_new(id, &sc.s);
+	if (rc)
+		goto out;
+	if (sc.r->kwp) {
+		rc = sq_kwp_collect(sc.r, clear);
+		if (rc)
+			goto out;
+	}
+	rc = scan_region(&sc);
+	if (rc)
+		goto out;
+	if (clear && sc.r->kwp) {
+		rc = sq_kwp_reprotect(sc.r, sc.s);
+		if (rc) {
+			for (size_t i = 0; i < sc.s->n; i++)
+				sq_bits_mark_pages(sc.r, sc.s->runs[i].first_page,
+						   sc.s->runs[i].npages);
+			goto out;
+		}
+	}
+	if (clear)
+		sq_ctl_epoch(sc.r, sc.obs_lost ? NULL : sc.obs, sc.obs_lost ? 0 : sc.nobs,
+			     sc.s->pages, sq_now_ns());
+	*out = sc.s;
+	sc.s = NULL;
+out:
+	pthread_mutex_unlock(&sc.r->lock);
+	pthread_rwlock_unlock(&t->lock);
+	free(sc.obs);
+	sq_dirty_set_free(sc.s);
+	return rc;
+}
+
+int sq_tracker_harvest(struct sq_tracker *t, uint32_t id, struct sq_dirty_set **out)
+{
+	return harvest_or_peek(t, id, out, true);
+}
+
+int sq_tracker_peek(struct sq_tracker *t, uint32_t id, struct sq_dirty_set **out)
+{
+	return harvest_or_peek(t, id, out, false);
+}
+
+int sq_tracker_count(struct sq_tracker *t, uint32_t id, uint64_t *pages)
+{
+	struct sq_dirty_set *s;
+	int rc;
+
+	if (!pages)
+		return sq_err(SQ_E_INVAL, "count: NULL argument");
+	rc = sq_tracker_peek(t, id, &s);
+	if (rc)
+		return rc;
+	*pages = s->pages;
+	sq_dirty_set_free(s);
+	return 0;
+}
+
+size_t sq_dirty_set_nruns(const struct sq_dirty_set *s)
+{
+	return s ? s->n : 0;
+}
+
+const struct sq_run *sq_dirty_set_runs(const struct sq_dirty_set *s)
+{
+	return s ? s->runs : NULL;
+}
+
+uint64_t sq_dirty_set_pages(const struct sq_dirty_set *s)
+{
+	return s ? s->pages : 0;
+}
+
+uint64_t sq_dirty_set_bytes(const struct sq_dirty_set *s)
+{
+	return s ? s->pages << SQ_PAGE_SHIFT : 0;
+}
+
+uint32_t sq_dirty_set_region(const struct sq_dirty_set *s)
+{
+	return s ? s->region : 0;
+}
+
+void sq_dirty_set_free(struct sq_dirty_set *s)
+{
+	if (!s)
+		return;
+	free(s->runs);
+	free(s);
+}

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * engine/internal.h - the tracker's internal structures and its inline
+ * marking fast path. Shared by the engine's .c files and by the tests and
+ * benchmarks (static archive); not installed.
+ *
+ * Layout of one region's bits:
+ *   bits[b]      512 fine bits of 2 MiB block b = one 64-byte cache line
+ *                (word w, bit i = page b * 512 + w * 64 + i). Bits of pages
+ *                past the region end are always zero.
+ *   summary[s]   bit j = block s * 64 + j may have a fine bit set.
+ *   coarse[s]    bit j = block s * 64 + j is coarse (emitted whole).
+ * A region base is page aligned, so page p of a KVM dirty log (word p / 64)
+ * is exactly bits[p / 512].w[(p / 64) % 8].
+ */
+#ifndef SQ_ENGINE_INTERNAL_H
+#define SQ_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <squib/tracker.h>
+
+#define SQ_WORDS_PER_BLOCK 8
+
+struct sq_block_bits {
+	_Atomic uint64_t w[SQ_WORDS_PER_BLOCK];
+} __attribute__((aligned(64)));
+
+/* Controller state of one block; written only under the region lock. */
+struct sq_block_ctl {
+	float heat;          /* EWMA of dirty pages per epoch */
+	float runs;          /* EWMA of runs per epoch */
+	uint32_t last_epoch; /* epoch of the last update (lazy decay) */
+	uint8_t streak;      /* consecutive epochs that favoured the other granule */
+	uint8_t pad[3];
+};
+
+struct sq_kwp; /* engine/kwp.c */
+
+struct sq_region {
+	uint32_t id;
+	unsigned flags;
+	uintptr_t base;
+	size_t len;
+	uint64_t npages;
+	uint64_t nblocks;
+	size_t nsum; /* words in summary[] and coarse[] */
+	struct sq_block_bits *bits;
+	size_t bits_bytes;
+	_Atomic uint64_t *summary;
+	_Atomic uint64_t *coarse;
+	size_t sum_bytes;
+	struct sq_block_ctl *ctl;
+	struct sq_tracker *t;
+	struct sq_kwp *kwp;           /* NULL unless SQ_REGION_KERNEL_WP */
+	pthread_mutex_t lock;         /* harvest, peek, controller, stats */
+	/* statistics, under lock */
+	struct sq_dirty_stats st;
+	uint64_t epoch_start_ns;
+	double io_scale;              /* measured / modelled IO cost (note_io) */
+	_Atomic uint64_t kfaults;     /* sync handler: faults served */
+};
+
+struct sq_region_table {
+	size_t n;
+	struct sq_region *r[]; /* sorted by base, non-overlapping */
+};
+
+struct sq_tracker {
+	struct sq_tracker_opts opts;
+	struct sq_region_table *_Atomic table; /* RCU-published (release / acquire) */
+	pthread_rwlock_t lock;         /* rd: harvest/peek/put_back/stats; wr: add/remove */
+	uint32_t next_id;
+	int rcu_hb;                    /* TSan: grace-period happens-before token */
+};
+
+/* ---------------------------------------------------------------- rcu.c */
+void sq_rcu_reader_slow(void);
+extern __thread int sq_rcu_registered;
+static inline void sq_rcu_reader(void)
+{
+	if (__builtin_expect(!sq_rcu_registered, 0))
+		sq_rcu_reader_slow();
+}
+void sq_rcu_lock(void);
+void sq_rcu_unlock(struct sq_tracker *t);
+void sq_rcu_synchronize(struct sq_tracker *t);
+
+/* ---------------------------------------------------------------- bits */
+/*
+ * sq_summary_set() - after a fine bit of @blk was set. seq_cst load and
+ * RMW: paired with the harvester's seq_cst summary exchange and word
+ * loads (store-buffering pattern, see engine/harvest.c).
+ */
+static inline void sq_summary_set(struct sq_region *r, uint64_t blk)
+{
+	_Atomic uint64_t *sw = &r->summary[blk >> 6];
+	uint64_t sb = 1ull << (blk & 63);
+
+	if (!(atomic_load_explicit(sw, memory_order_seq_cst) & sb))
+		atomic_fetch_or_explicit(sw, sb, memory_order_seq_cst);
+}
+
+/* sq_bits_or() - OR @v into word @w of block @blk (test first). */
+static inline void sq_bits_or(struct sq_region *r, uint64_t blk, unsigned w, uint64_t v)
+{
+	_Atomic uint64_t *p = &r->bits[blk].w[w];
+
+	/* Relaxed test: a bit seen set is not yet harvested (only a harvest
+	 * clears bits), so this mark is covered by the harvest that clears
+	 * it. */
+	if ((atomic_load_explicit(p, memory_order_relaxed) & v) == v)
+		return;
+	atomic_fetch_or_explicit(p, v, memory_order_seq_cst);
+	sq_summary_set(r, blk);
+}
+
+static inline void sq_bits_mark_page(struct sq_region *r, uint64_t page)
+{
+	sq_bits_or(r, page >> 9, (unsigned)(page >> 6) & 7, 1ull << (page & 63));
+}
+
+/* Pages [first, first + n) of @r, inside the region. */
+void sq_bits_mark_pages(struct sq_region *r, uint64_t first, uint64_t n);
+
+static inline struct sq_region *sq_table_find(const struct sq_region_table *tab, uintptr_t a)
+{
+	size_t lo = 0, hi = tab ? tab->n : 0;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct sq_region *r = tab->r[mid];
+		if (a < r->base)
+			hi = mid;
+		else if (a - r->base >= r->len)
+			lo = mid + 1;
+		else
+			return tab->r[mid];
+	}
+	return NULL;
+}
+
+/* Region lookup for control operations (caller holds t->lock). */
+struct sq_region *sq_region_by_id(struct sq_tracker *t, uint32_t id);
+
+/* ---------------------------------------------------------------- harvest.c */
+struct sq_dirty_set {
+	uint32_t region;
+	uint64_t pages;
+	size_t n;
+	size_t cap;
+	struct sq_run *runs;
+};
+
+/* Per-block observations gathered by a harvest for the controller. */
+struct sq_epoch_obs {
+	uint64_t blk;
+	uint32_t pages;
+	uint32_t runs;
+};
+
+/* ---------------------------------------------------------------- controller.c */
+bool sq_block_is_coarse(const struct sq_region *r, uint64_t blk);
+void sq_ctl_epoch(struct sq_region *r, const struct sq_epoch_obs *obs, size_t nobs,
+		  uint64_t pages, uint64_t now_ns);
+void sq_ctl_init(struct sq_region *r);
+int sq_ctl_set_granule(struct sq_region *r, uint64_t blk, enum sq_granule g);
+uint64_t sq_now_ns(void);
+
+/* ---------------------------------------------------------------- kwp.c */
+int sq_kwp_attach(struct sq_region *r, enum sq_kernel_mode mode);
+void sq_kwp_detach(struct sq_region *r);
+/* Merge the kernel's written pages into the bits; @reprotect for a harvest. */
+int sq_kwp_collect(struct sq_region *r, bool reprotect);
+/* After a harvest emitted @set: write-protect it again (sync mode). */
+int sq_kwp_reprotect(struct sq_region *r, const struct sq_dirty_set *set);
+unsigned sq_kwp_mode(const struct sq_region *r);
+/* Switch a block's granule in step with the sync fault handler. */
+void sq_kwp_granule_lock(struct sq_region *r);
+void sq_kwp_granule_unlock(struct sq_region *r);
+bool sq_kwp_fine_bits_inexact(const struct sq_region *r);
+
+#endif /* SQ_ENGINE_INTERNAL_H */

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * engine/mark.c - marking: one page, a range, a KVM-style bitmap.
+ *
+ * Invariants:
+ * - Marking never blocks, allocates (after the thread's first call, which
+ *   registers it with urcu-memb) or makes a system call.
+ * - A mark sets fine bits only (test first, then a seq_cst fetch_or), then
+ *   the block's summary bit (test first). Granules affect only what a
+ *   harvest emits, so a mark is the same whatever the block's granule.
+ * - The region table is read inside an urcu-memb read section; a region
+ *   stays allocated until every section that may have seen it has ended.
+ */
+#define _LGPL_SOURCE
+#include <urcu/urcu-memb.h>
+
+#include "core/err.h"
+#include "engine/internal.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define SQ_MARK_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SQ_MARK_TSAN 1
+#endif
+#endif
+
+static inline const struct sq_region_table *mark_enter(struct sq_tracker *t)
+{
+	sq_rcu_reader();
+	urcu_memb_read_lock();
+	/* Acquire (the C11 spelling of rcu_dereference): pairs with the
+	 * release store that published the table, so the regions it points
+	 * to are seen initialized. */
+	return atomic_load_explicit(&t->table, memory_order_acquire);
+}
+
+static inline void mark_leave(struct sq_tracker *t)
+{
+#ifdef SQ_MARK_TSAN
+	sq_rcu_unlock(t);
+#else
+	(void)t;
+	urcu_memb_read_unlock();
+#endif
+}
+
+void sq_bits_mark_pages(struct sq_region *r, uint64_t first, uint64_t n)
+{
+	uint64_t p = first, end = first + n;
+
+	while (p < end) {
+		unsigned bit = (unsigned)(p & 63);
+		uint64_t cnt = 64 - bit;
+		if (cnt > end - p)
+			cnt = end - p;
+		uint64_t v = cnt == 64 ? ~0ull : ((1ull << cnt) - 1) << bit;
+		sq_bits_or(r, p >> 9, (unsigned)(p >> 6) & 7, v);
+		p += cnt;
+	}
+}
+
+int sq_tracker_mark(struct sq_tracker *t, const void *addr)
+{
+	const struct sq_region_table *tab = mark_enter(t);
+	uintptr_t a = (uintptr_t)addr;
+	struct sq_region *r;
+
+	/* One region: the common case, no search. */
+	if (__builtin_expect(tab && tab->n == 1, 1)) {
+		r = tab->r[0];
+		if (a - r->base >= r->len)
+			r = NULL;
+	} else {
+		r = sq_table_find(tab, a);
+	}
+	if (__builtin_expect(!r, 0)) {
+		mark_leave(t);
+		return sq_err(SQ_E_RANGE, "mark: address %p is outside every tracked region", addr);
+	}
+	sq_bits_mark_page(r, (a - r->base) >> SQ_PAGE_SHIFT);
+	mark_leave(t);
+	return 0;
+}
+
+int sq_tracker_mark_range(struct sq_tracker *t, const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr;
+	struct sq_region *r;
+
+	if (len == 0)
+		return 0;
+	const struct sq_region_table *tab = mark_enter(t);
+	r = sq_table_find(tab, a);
+	if (!r || len > r->len - (a - r->base)) {
+		mark_leave(t);
+		return sq_err(SQ_E_RANGE,
+			      "mark_range: [%p, +%zu) is not inside one tracked region", addr, len);
+	}
+	uint64_t first = (a - r->base) >> SQ_PAGE_SHIFT;
+	uint64_t last = (a - r->base + len - 1) >> SQ_PAGE_SHIFT;
+	sq_bits_mark_pages(r, first, last - first + 1);
+	mark_leave(t);
+	return 0;
+}
+
+static struct sq_region *table_by_id(const struct sq_region_table *tab, uint32_t id)
+{
+	for (size_t i = 0; tab && i < tab->n; i++)
+		if (tab->r[i]->id == id)
+			return tab->r[i];
+	return NULL;
+}
+
+int sq_tracker_import_bitmap(struct sq_tracker *t, uint32_t id, const uint64_t *words,
+			     size_t nwords)
+{
+	const struct sq_region_table *tab = mark_enter(t);
+	struct sq_region *r = table_by_id(tab, id);
+	int rc = 0;
+
+	if (!r) {
+		rc = sq_err(SQ_E_NOT_FOUND, "import_bitmap: no region %u", id);
+		goto out;
+	}
+	uint64_t need = (r->npages + 63) / 64;
+	if (nwords != need) {
+		rc = sq_err(SQ_E_SIZE_MISMATCH,
+			    "import_bitmap: %zu words given, region %u needs %llu", nwords, id,
+			    (unsigned long long)need);
+		goto out;
+	}
+	if (!words) {
+		rc = sq_err(SQ_E_INVAL, "import_bitmap: NULL bitmap");
+		goto out;
+	}
+	unsigned tail = (unsigned)(r->npages & 63);
+	if (tail && (words[nwords - 1] >> tail)) {
+		rc = sq_err(SQ_E_INVAL, "import_bitmap: bits set past page %llu (the region end)",
+			    (unsigned long long)r->npages);
+		goto out;
+	}
+	for (size_t i = 0; i < nwords; i++) {
+		uint64_t v = words[i];
+		if (v)
+			sq_bits_or(r, i >> 3, (unsigned)(i & 7), v);
+	}
+out:
+	mark_leave(t);
+	return rc;
+}

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * engine/tracker.c - tracker lifetime and the region set.
+ *
+ * Invariants:
+ * - t->table is an immutable, sorted array of region pointers, replaced
+ *   as a whole by add/remove under t->lock (write) and published with a
+ *   release store (the C11 form of rcu_assign_pointer); markers read it
+ *   with an acquire load inside an urcu-memb read section (engine/mark.c).
+ * - Control operations (harvest, peek, put-back, stats, granule, note_io)
+ *   hold t->lock for reading, so a region they found stays alive until
+ *   they return; add/remove hold it for writing.
+ * - A removed region is freed only after a grace period: no marker can
+ *   still be inside it. Its kernel tracking is stopped first.
+ * - Region ids increase from 1 and are never reused by one tracker.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "engine/internal.h"
+#include <squib/alloc.h>
+
+static int check_opts(const struct sq_tracker_opts *o)
+{
+	if ((unsigned)o->granule > SQ_GRANULE_FIXED_2M)
+		return sq_err(SQ_E_INVAL, "tracker: bad granule mode %d", (int)o->granule);
+	if ((unsigned)o->kernel > SQ_KERNEL_SYNC)
+		return sq_err(SQ_E_INVAL, "tracker: bad kernel mode %d", (int)o->kernel);
+	if (o->ewma_alpha_pct > 100)
+		return sq_err(SQ_E_INVAL, "tracker: ewma_alpha_pct %u > 100", o->ewma_alpha_pct);
+	return 0;
+}
+
+static void fill_defaults(struct sq_tracker_opts *o)
+{
+	struct sq_cost_model *c = &o->cost;
+
+	if (!c->fault_ns)
+		c->fault_ns = 6000;
+	if (!c->fault_ns_async)
+		c->fault_ns_async = 700;
+	if (!c->fault_ns_soft)
+		c->fault_ns_soft = 10;
+	if (!c->io_op_ns)
+		c->io_op_ns = 15000;
+	if (!c->byte_ps)
+		c->byte_ps = 800;
+	if (!c->hysteresis_pct)
+		c->hysteresis_pct = 25;
+	if (!c->min_epochs)
+		c->min_epochs = 2;
+	if (!o->ewma_alpha_pct)
+		o->ewma_alpha_pct = 30;
+}
+
+int sq_tracker_create(const struct sq_tracker_opts *opts, struct sq_tracker **out)
+{
+	struct sq_tracker *t;
+	int rc;
+
+	if (!out)
+		return sq_err(SQ_E_INVAL, "tracker_create: NULL out");
+	*out = NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return sq_err(SQ_E_NOMEM, "tracker_create: out of memory");
+	if (opts)
+		t->opts = *opts;
+	rc = check_opts(&t->opts);
+	if (rc) {
+		free(t);
+		return rc;
+	}
+	fill_defaults(&t->opts);
+	if (pthread_rwlock_init(&t->lock, NULL)) {
+		free(t);
+		return sq_err(SQ_E_NOMEM, "tracker_create: rwlock");
+	}
+	t->next_id = 1;
+	sq_rcu_reader();
+	*out = t;
+	return 0;
+}
+
+static void region_free(struct sq_region *r)
+{
+	if (!r)
+		return;
+	if (r->kwp)
+		sq_kwp_detach(r);
+	sq_mem_free(r->bits, r->bits_bytes, 64);
+	sq_mem_free((void *)r->summary, r->sum_bytes, 64);
+	sq_mem_free((void *)r->coarse, r->sum_bytes, 64);
+	free(r->ctl);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+static struct sq_region_table *table_alloc(size_t n)
+{
+	struct sq_region_table *tab = malloc(sizeof(*tab) + (n ? n : 1) * sizeof(tab->r[0]));
+
+	if (tab)
+		tab->n = n;
+	return tab;
+}
+
+static int region_alloc(struct sq_tracker *t, uintptr_t base, size_t len, unsigned flags,
+			struct sq_region **out)
+{
+	struct sq_region *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return sq_err(SQ_E_NOMEM, "add_region: out of memory");
+	pthread_mutex_init(&r->lock, NULL);
+	r->t = t;
+	r->flags = flags;
+	r->base = base;
+	r->len = len;
+	r->npages = len >> SQ_PAGE_SHIFT;
+	r->nblocks = (r->npages + SQ_PAGES_PER_BLOCK - 1) / SQ_PAGES_PER_BLOCK;
+	r->nsum = (r->nblocks + 63) / 64;
+	r->bits_bytes = r->nblocks * sizeof(struct sq_block_bits);
+	r->sum_bytes = r->nsum * sizeof(uint64_t);
+	r->bits = sq_mem_alloc(r->bits_bytes, 64);
+	r->summary = sq_mem_alloc(r->sum_bytes, 64);
+	r->coarse = sq_mem_alloc(r->sum_bytes, 64);
+	r->ctl = calloc(r->nblocks, sizeof(*r->ctl));
+	if (!r->bits || !r->summary || !r->coarse || !r->ctl) {
+		uint64_t nblocks = r->nblocks;
+		region_free(r);
+		return sq_err(SQ_E_NOMEM, "add_region: out of memory for %llu blocks",
+			      (unsigned long long)nblocks);
+	}
+	/* Not yet published: plain initialization. */
+	memset(r->bits, 0, r->bits_bytes);
+	memset((void *)r->summary, 0, r->sum_bytes);
+	memset((void *)r->coarse, 0, r->sum_bytes);
+	sq_ctl_init(r);
+	*out = r;
+	return 0;
+}
+
+int sq_tracker_add_region(struct sq_tracker *t, void *base, size_t len, unsigned flags,
+			  uint32_t *id_out)
+{
+	uintptr_t b = (uintptr_t)base;
+	struct sq_region_table *old, *tab;
+	struct sq_region *r = NULL;
+	size_t pos = 0;
+	int rc;
+
+	if (!t || !id_out)
+		return sq_err(SQ_E_INVAL, "add_region: NULL argument");
+	if (flags & ~SQ_REGION_KERNEL_WP)
+		return sq_err(SQ_E_INVAL, "add_region: unknown flags 0x%x", flags);
+	if (len == 0)
+		return sq_err(SQ_E_INVAL, "add_region: empty region");
+	if ((b | len) & (SQ_PAGE_SIZE - 1))
+		return sq_err(SQ_E_ALIGN, "add_region: [%p, +%zu) is not 4 KiB aligned", base, len);
+	if (b + len < b)
+		return sq_err(SQ_E_INVAL, "add_region: range wraps around");
+
+	pthread_rwlock_wrlock(&t->lock);
+	old = atomic_load_explicit(&t->table, memory_order_relaxed); /* under wrlock */
+	for (size_t i = 0; old && i < old->n; i++) {
+		const struct sq_region *o = old->r[i];
+		if (b < o->base + o->len && o->base < b + len) {
+			rc = sq_err(SQ_E_OVERLAP,
+				    "add_region: [%p, +%zu) overlaps region %u at %p", base, len,
+				    o->id, (void *)o->base);
+			goto fail;
+		}
+		if (o->base < b)
+			pos = i + 1;
+	}
+	rc = region_alloc(t, b, len, flags, &r);
+	if (rc)
+		goto fail;
+	r->id = t->next_id;
+	if (t->opts.granule == SQ_GRANULE_FIXED_2M) {
+		for (uint64_t blk = 0; blk < r->nblocks; blk++)
+			atomic_fetch_or_explicit(&r->coarse[blk >> 6], 1ull << (blk & 63),
+						 memory_order_relaxed);
+		r->st.coarse_blocks = r->nblocks;
+	}
+	if (flags & SQ_REGION_KERNEL_WP) {
+		rc = sq_kwp_attach(r, t->opts.kernel);
+		if (rc)
+			goto fail;
+	}
+	tab = table_alloc(old ? old->n + 1 : 1);
+	if (!tab) {
+		rc = sq_err(SQ_E_NOMEM, "add_region: out of memory");
+		goto fail;
+	}
+	for (size_t i = 0, j = 0; i < tab->n; i++)
+		tab->r[i] = i == pos ? r : old->r[j++];
+	/* Release: the region's initialization is visible to a marker that
+	 * sees the new table. */
+	atomic_store_explicit(&t->table, tab, memory_order_release);
+	t->next_id++;
+	*id_out = r->id;
+	pthread_rwlock_unlock(&t->lock);
+	if (old) {
+		sq_rcu_synchronize(t);
+		free(old);
+	}
+	return 0;
+fail:
+	pthread_rwlock_unlock(&t->lock);
+	region_free(r);
+	return rc;
+}
+
+int sq_tracker_remove_region(struct sq_tracker *t, uint32_t id)
+{
+	struct sq_region_table *old, *tab;
+	struct sq_region *r = NULL;
+
+	if (!t)
+		return sq_err(SQ_E_INVAL, "remove_region: NULL tracker");
+	pthread_rwlock_wrlock(&t->lock);
+	old = atomic_load_explicit(&t->table, memory_order_relaxed); /* under wrlock */
+	for (size_t i = 0; old && i < old->n; i++)
+		if (old->r[i]->id == id)
+			r = old->r[i];
+	if (!r) {
+		pthread_rwlock_unlock(&t->lock);
+		return sq_err(SQ_E_NOT_FOUND, "remove_region: no region %u", id);
+	}
+	tab = NULL;
+	if (old->n > 1) {
+		tab = table_alloc(old->n - 1);
+		if (!tab) {
+			pthread_rwlock_unlock(&t->lock);
+			return sq_err(SQ_E_NOMEM, "remove_region: out of memory");
+		}
+		for (size_t i = 0, j = 0; i < old->n; i++)
+			if (old->r[i] != r)
+				tab->r[j++] = old->r[i];
+	}
+	atomic_store_explicit(&t->table, tab, memory_order_release);
+	/* Grace period: every marker that could have seen @r has left it. */
+	sq_rcu_synchronize(t);
+	pthread_rwlock_unlock(&t->lock);
+	free(old);
+	region_free(r);
+	return 0;
+}
+
+void sq_tracker_destroy(struct sq_tracker *t)
+{
+	if (!t)
+		return;
+	struct sq_region_table *tab = atomic_load_explicit(&t->table, memory_order_relaxed);
+	atomic_store_explicit(&t->table, NULL, memory_order_release);
+	sq_rcu_synchronize(t);
+	for (size_t i = 0; tab && i < tab->n; i++)
+		region_free(tab->r[i]);
+	free(tab);
+	pthread_rwlock_destroy(&t->lock);
+	free(t);
+}
+
+struct sq_region *sq_region_by_id(struct sq_tracker *t, uint32_t id)
+{
+	const struct sq_region_table *tab = atomic_load_explicit(&t->table, memory_order_relaxed);
+
+	for (size_t i = 0; tab && i < tab->n; i++)
+		if (tab->r[i]->id == id)
+			return tab->r[i];
+	return NULL;
+}
+
+int sq_tracker_put_back(struct sq_tracker *t, const struct sq_dirty_set *set)
+{
+	struct sq_region *r;
+	int rc = 0;
+
+	if (!t || !set)
+		return sq_err(SQ_E_INVAL, "put_back: NULL argument");
+	pthread_rwlock_rdlock(&t->lock);
+	r = sq_region_by_id(t, set->region);
+	if (!r) {
+		rc = sq_err(SQ_E_NOT_FOUND, "put_back: region %u is gone", set->region);
+		goto out;
+	}
+	for (size_t i = 0; i < set->n; i++) {
+		const struct sq_run *run = &set->runs[i];
+		if (run->npages == 0 || run->first_page >= r->npages ||
+		    run->npages > r->npages - run->first_page) {
+			rc = sq_err(SQ_E_RANGE, "put_back: run [%llu, +%llu) outside region %u",
+				    (unsigned long long)run->first_page,
+				    (unsigned long long)run->npages, r->id);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < set->n; i++)
+		sq_bits_mark_pages(r, set->runs[i].first_page, set->runs[i].npages);
+out:
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tests/engine/model.h - the naive reference model of a tracked region:
+ * one bool per page and one per block, and the expected runs of a harvest.
+ */
+#ifndef SQ_TESTS_ENGINE_MODEL_H
+#define SQ_TESTS_ENGINE_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <squib/tracker.h>
+
+struct model_region {
+	uint32_t id;
+	uintptr_t base;
+	uint64_t npages;
+	uint64_t nblocks;
+	bool *dirty;
+	bool *coarse;
+};
+
+static inline void model_init(struct model_region *m, uint32_t id, uintptr_t base, uint64_t npages)
+{
+	m->id = id;
+	m->base = base;
+	m->npages = npages;
+	m->nblocks = (npages + 511) / 512;
+	m->dirty = calloc(npages, 1);
+	m->coarse = calloc(m->nblocks, 1);
+}
+
+static inline void model_free(struct model_region *m)
+{
+	free(m->dirty);
+	free(m->coarse);
+	m->dirty = NULL;
+	m->coarse = NULL;
+}
+
+/* Expected runs (caller frees); *n runs, *pages pages. */
+static inline struct sq_run *model_runs(const struct model_region *m, size_t *n, uint64_t *pages)
+{
+	struct sq_run *runs = malloc((m->npages + 1) * sizeof(*runs));
+	size_t k = 0;
+	*pages = 0;
+	for (uint64_t p = 0; p < m->npages; p++) {
+		uint64_t b = p / 512;
+		bool d = m->dirty[p];
+		if (m->coarse[b]) {
+			d = false;
+			for (uint64_t q = b * 512; q < (b + 1) * 512 && q < m->npages; q++)
+				d |= m->dirty[q];
+		}
+		if (!d)
+			continue;
+		(*pages)++;
+		if (k && runs[k - 1].first_page + runs[k - 1].npages == p)
+			runs[k - 1].npages++;
+		else
+			runs[k++] = (struct sq_run){ p, 1 };
+	}
+	*n = k;
+	return runs;
+}
+
+/* What a harvest leaves: nothing. */
+static inline void model_clear(struct model_region *m)
+{
+	for (uint64_t p = 0; p < m->npages; p++)
+		m->dirty[p] = false;
+}
+
+#endif
