@@ -13,6 +13,7 @@
 #include <squib/alloc.h>
 #include <squib/crc64.h>
 #include <squib/atomic_file.h>
+#include <squib/migrate.h>
 #include <squib/tracker.h>
 #include <squib/state.h>
 #include <squib/vcpu.h>

@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * migrate/recv.c - the receiving side of a session: handshakes, one thread
+ * per connection, the verdict on the final totals.
+ *
+ * Invariants:
+ *  - The session (id, region size, connection count) is fixed by the first
+ *    handshake; every other connection must repeat it with a distinct
+ *    index, else the whole session fails before any page is applied.
+ *  - The first connection to fail wins: it stores its code and message in
+ *    its rx_conn, then claims r->first_fail (compare-exchange, release) and
+ *    shuts the other sockets' read side down so that their threads return.
+ *    The verdict is read after pthread_join, which orders everything the
+ *    threads wrote before it.
+ *  - complete = 1 only after every connection's final frame matched its own
+ *    counts and all finals agree on totals that add up, with the state
+ *    blob's length and CRC-64 checked.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <squib/alloc.h>
+#include <squib/crc64.h>
+#include <squib/migrate.h>
+
+#include "core/err.h"
+#include "core/sysio.h"
+#include "migrate/net.h"
+#include "migrate/recv_internal.h"
+
+int sq_migrate_recv_create(const struct sq_migrate_recv_opts *opts, struct sq_migrate_recv **out)
+{
+	if (!opts || !out)
+		return sq_err(SQ_E_INVAL, "migration: no receiver options");
+	if (opts->region && (opts->region_size == 0 || opts->region_size % SQ_PAGE_SIZE))
+		return sq_err(SQ_E_INVAL, "migration: region size %zu is not a page multiple",
+			      opts->region_size);
+	if (opts->region && opts->mem_fd >= 0)
+		return sq_err(SQ_E_INVAL, "migration: a receiver has one destination");
+	struct sq_migrate_recv *r = calloc(1, sizeof(*r));
+	if (!r)
+		return sq_err(SQ_E_NOMEM, "migration: out of memory");
+	r->o = *opts;
+	if (!r->o.max_region_size)
+		r->o.max_region_size = SQ_MIG_MAX_REGION_DEFAULT;
+	if (!r->o.timeout_ms)
+		r->o.timeout_ms = SQ_MIGRATE_DEFAULT_TIMEOUT_MS;
+	for (int i = 0; i < SQ_MIG_LOCK_STRIPES; i++)
+		pthread_mutex_init(&r->locks[i], NULL);
+	atomic_init(&r->first_fail, -1);
+	*out = r;
+	return 0;
+}
+
+int sq_mig_rx_setup(struct sq_migrate_recv *r, const struct sq_mig_hello *h)
+{
+	uint64_t size = h->region_size;
+
+	if (r->o.region && size != r->o.region_size)
+		return sq_err(SQ_E_SIZE_MISMATCH,
+			      "migration: sender's region is %llu bytes, the destination %zu",
+			      (unsigned long long)size, r->o.region_size);
+	if (!r->o.region && size > r->o.max_region_size)
+		return sq_err(SQ_E_SIZE_LIMIT,
+			      "migration: sender's region of %llu bytes exceeds the limit of %llu",
+			      (unsigned long long)size, (unsigned long long)r->o.max_region_size);
+	if (r->o.region) {
+		r->region = r->o.region;
+	} else if (r->o.mem_fd >= 0) {
+		int e = sq_sys_ftruncate(SQ_SITE_MIG_RX_FILE_TRUNC, r->o.mem_fd, (off_t)size);
+		if (e)
+			return sq_err_sys(SQ_E_MEMORY_IO, -e, "migration: sizing the memory file");
+	} else {
+		void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED)
+			return sq_err_sys(SQ_E_NOMEM, errno, "migration: mapping the destination");
+		r->region = m;
+		r->own_region = 1;
+	}
+	r->size = (size_t)size;
+	r->tags_bytes = (size_t)(size >> SQ_PAGE_SHIFT) * sizeof(uint32_t);
+	r->tags = sq_mem_alloc(r->tags_bytes, 64);
+	if (!r->tags)
+		return sq_err(SQ_E_NOMEM, "migration: out of memory for %zu page tags",
+			      r->tags_bytes / sizeof(uint32_t));
+	memset(r->tags, 0, r->tags_bytes);
+	r->hello = *h;
+	r->have_session = 1;
+	return 0;
+}
+
+/* Allocate the connection table once the count is known. */
+static int alloc_conns(struct sq_migrate_recv *r, unsigned n)
+{
+	r->conns = calloc(n, sizeof(*r->conns));
+	if (!r->conns)
+		return sq_err(SQ_E_NOMEM, "migration: out of memory");
+	r->nconns = n;
+	for (unsigned i = 0; i < n; i++) {
+		r->conns[i].fd = -1;
+		r->conns[i].r = r;
+		r->conns[i].index = i;
+	}
+	return 0;
+}
+
+/* Check a handshake against the session and claim its connection slot. */
+static int admit(struct sq_migrate_recv *r, const uint8_t raw[SQ_MIG_HELLO_LEN], struct rx_conn **slot)
+{
+	struct sq_mig_hello h;
+	int rc = sq_mig_hello_decode(raw, &h);
+
+	if (rc)
+		return rc;
+	if (!r->have_session) {
+		rc = sq_mig_rx_setup(r, &h);
+		if (!rc)
+			rc = alloc_conns(r, h.conn_count);
+		if (rc)
+			return rc;
+	} else if (h.session_id != r->hello.session_id || h.region_size != r->hello.region_size ||
+		   h.conn_count != r->hello.conn_count) {
+		return sq_err(SQ_E_STREAM_MALFORMED,
+			      "migration stream: connection of session %016llx (%u connections) "
+			      "joined session %016llx (%u connections)",
+			      (unsigned long long)h.session_id, h.conn_count,
+			      (unsigned long long)r->hello.session_id, r->hello.conn_count);
+	}
+	struct rx_conn *c = &r->conns[h.conn_index];
+	if (c->buf)
+		return sq_err(SQ_E_STREAM_MALFORMED, "migration stream: connection index %u twice",
+			      h.conn_index);
+	c->buf = sq_mem_alloc(SQ_MIG_MAX_PAYLOAD, 4096);
+	if (!c->buf)
+		return sq_err(SQ_E_NOMEM, "migration: out of memory");
+	*slot = c;
+	return 0;
+}
+
+static void reply(int fd, unsigned phase, int status, uint64_t session)
+{
+	struct sq_mig_result res = { .status = status, .phase = phase, .session_id = session };
+	uint8_t raw[SQ_MIG_RESULT_LEN];
+
+	if (fd < 0)
+		return;
+	sq_mig_result_encode(&res, raw);
+	(void)sq_mig_send_all(SQ_SITE_MIG_RX_SEND, fd, raw, sizeof(raw), 0);
+}
+
+/* Read a handshake from @fd and admit it; answers the sender either way. */
+static int handshake_fd(struct sq_migrate_recv *r, int fd, struct rx_conn **slot)
+{
+	uint8_t raw[SQ_MIG_HELLO_LEN];
+	size_t got = 0;
+	int rc = sq_mig_recv_exact(SQ_SITE_MIG_RX_RECV, fd, raw, sizeof(raw), &got);
+
+	if (rc == 1)
+		rc = got ? sq_err(SQ_E_STREAM_TRUNCATED,
+				  "migration stream: handshake cut after %zu bytes", got)
+			 : sq_err(SQ_E_DISCONNECTED,
+				  "migration peer disconnected before its handshake");
+	if (!rc)
+		rc = admit(r, raw, slot);
+	reply(fd, SQ_MIG_PHASE_HELLO, rc, r->have_session ? r->hello.session_id : 0);
+	if (!rc)
+		(*slot)->fd = fd;
+	return rc;
+}
+
+static void conn_failed(struct rx_conn *c, int rc)
+{
+	struct sq_migrate_recv *r = c->r;
+	int none = -1;
+
+	c->err = rc;
+	snprintf(c->msg, sizeof(c->msg), "%s", sq_last_error());
+	/* release: c->err/c->msg are visible to whoever reads first_fail. */
+	if (atomic_compare_exchange_strong_explicit(&r->first_fail, &none, (int)c->index,
+						    memory_order_acq_rel, memory_order_acquire)) {
+		for (unsigned i = 0; i < r->nconns; i++)
+			if (i != c->index && r->conns[i].fd >= 0)
+				shutdown(r->conns[i].fd, SHUT_RD);
+	}
+}
+
+static void *conn_thread(void *arg)
+{
+	struct rx_conn *c = arg;
+	int rc = sq_mig_rx_conn_run(c);
+
+	if (rc)
+		conn_failed(c, rc);
+	return NULL;
+}
+
+/* After all connections: the verdict over the totals of all finals. */
+static int verdict(struct sq_migrate_recv *r)
+{
+	struct sq_mig_final *t0 = &r->conns[0].fin;
+	uint64_t frames = 0, pages = 0, payload = 0;
+	unsigned rounds = 0;
+
+	for (unsigned i = 0; i < r->nconns; i++) {
+		struct rx_conn *c = &r->conns[i];
+		struct sq_mig_final *t = &c->fin;
+		if (t->total_frames != t0->total_frames || t->total_pages != t0->total_pages ||
+		    t->total_payload != t0->total_payload || t->state_len != t0->state_len ||
+		    t->state_crc != t0->state_crc || t->rounds != t0->rounds)
+			return sq_err(SQ_E_STREAM_TOTALS,
+				      "migration stream: final frames of connections 0 and %u disagree", i);
+		frames += c->frames;
+		pages += c->pages;
+		payload += c->payload;
+		if (c->round > rounds)
+			rounds = c->round;
+	}
+	if (frames != t0->total_frames || pages != t0->total_pages || payload != t0->total_payload)
+		return sq_err(SQ_E_STREAM_TOTALS,
+			      "migration stream: totals differ: frames %llu/%llu, pages %llu/%llu, "
+			      "bytes %llu/%llu (sent/received)",
+			      (unsigned long long)t0->total_frames, (unsigned long long)frames,
+			      (unsigned long long)t0->total_pages, (unsigned long long)pages,
+			      (unsigned long long)t0->total_payload, (unsigned long long)payload);
+	if (rounds != t0->rounds)
+		return sq_err(SQ_E_STREAM_TOTALS, "migration stream: final round %u, frames up to %u",
+			      t0->rounds, rounds);
+	if (r->state_len != t0->state_len || sq_crc64(r->state, r->state_len) != t0->state_crc)
+		return sq_err(SQ_E_STREAM_TOTALS,
+			      "migration stream: state blob of %zu bytes does not match the final "
+			      "frame (%llu bytes, CRC %016llx)",
+			      r->state_len, (unsigned long long)t0->state_len,
+			      (unsigned long long)t0->state_crc);
+	return 0;
+}
+
+static void fill_stats(struct sq_migrate_recv *r)
+{
+	struct sq_migrate_recv_stats *s = &r->stats;
+
+	memset(s, 0, sizeof(*s));
+	s->session_id = r->hello.session_id;
+	s->region_size = r->size;
+	s->nconns = r->nconns;
+	for (unsigned i = 0; i < r->nconns; i++) {
+		struct rx_conn *c = &r->conns[i];
+		s->frames += c->frames;
+		s->pages += c->pages;
+		s->zero_pages += c->zero_pages;
+		s->stale_pages += c->stale_pages;
+		s->payload_bytes += c->payload;
+		if (c->round > s->rounds)
+			s->rounds = c->round;
+	}
+	s->state_len = r->state_len;
+	s->complete = r->complete;
+}
+
+/* Run all admitted connections to their end, then judge the session. */
+static int run_session(struct sq_migrate_recv *r, int threaded)
+{
+	int rc = 0;
+
+	/* Connections are read concurrently: the sender's workers fill them
+	 * together, so reading one to its end first could stall the other. */
+	for (unsigned i = threaded ? 1 : 0; i < r->nconns; i++) {
+		struct rx_conn *c = &r->conns[threaded ? i : r->feed_order[i]];
+		if (!threaded) {
+			conn_thread(c);
+		} else if (pthread_create(&c->thread, NULL, conn_thread, c) == 0) {
+			c->thread_live = 1;
+		} else {
+			sq_err(SQ_E_NOMEM, "migration: cannot start a receiving thread");
+			conn_failed(c, SQ_E_NOMEM);
+		}
+	}
+	if (threaded)
+		conn_thread(&r->conns[0]);
+	for (unsigned i = 0; i < r->nconns; i++)
+		if (r->conns[i].thread_live)
+			pthread_join(r->conns[i].thread, NULL);
+
+	int first = atomic_load_explicit(&r->first_fail, memory_order_acquire);
+	if (first >= 0) {
+		struct rx_conn *c = &r->conns[first];
+		rc = sq_err(c->err, "%s", c->msg);
+	}
+	for (unsigned i = 0; !rc && i < r->nconns; i++)
+		if (r->conns[i].fd >= 0)
+			rc = sq_mig_rx_check_trailing(&r->conns[i]);
+	if (!rc)
+		rc = verdict(r);
+	if (!rc)
+		r->complete = 1;
+	fill_stats(r);
+	reply(r->conns[0].fd, SQ_MIG_PHASE_FINAL, rc, r->hello.session_id);
+	return rc;
+}
+
+static int once(struct sq_migrate_recv *r)
+{
+	if (r->have_session || r->nconns)
+		return sq_err(SQ_E_INVAL, "migration: a receiver runs one session");
+	return 0;
+}
+
+int sq_migrate_recv_accept(struct sq_migrate_recv *r, int listen_fd)
+{
+	int rc = once(r), fds[SQ_MIGRATE_MAX_CONNS], nfds = 0;
+	struct rx_conn *slot;
+
+	if (rc)
+		return rc;
+	do {
+		int fd;
+		rc = sq_mig_accept(listen_fd, r->o.timeout_ms, &fd);
+		if (rc)
+			break;
+		fds[nfds++] = fd;
+		rc = handshake_fd(r, fd, &slot);
+	} while (!rc && (unsigned)nfds < r->nconns);
+	if (!rc)
+		rc = run_session(r, 1);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	for (unsigned i = 0; i < r->nconns; i++)
+		r->conns[i].fd = -1;
+	return rc;
+}
+
+int sq_migrate_recv_fds(struct sq_migrate_recv *r, const int *fds, unsigned nfds)
+{
+	int rc = once(r);
+	struct rx_conn *slot;
+
+	if (rc)
+		return rc;
+	if (!fds || nfds == 0 || nfds > SQ_MIGRATE_MAX_CONNS)
+		return sq_err(SQ_E_INVAL, "migration: %u connections", nfds);
+	for (unsigned i = 0; i < nfds && !rc; i++) {
+		rc = handshake_fd(r, fds[i], &slot);
+		if (!rc && r->nconns != nfds)
+			rc = sq_err(SQ_E_STREAM_MALFORMED,
+				    "migration stream: handshake announces %u connections, %u given",
+				    r->nconns, nfds);
+	}
+	if (!rc)
+		rc = run_session(r, 1);
+	for (unsigned i = 0; i < r->nconns; i++)
+		r->conns[i].fd = -1;
+	return rc;
+}
+
+int sq_mig_recv_feed(struct sq_migrate_recv *r, const uint8_t *const *bufs, const size_t *lens,
+		     unsigned n)
+{
+	int rc = once(r);
+	struct rx_conn *slot = NULL;
+
+	if (rc)
+		return rc;
+	for (unsigned i = 0; i < n && !rc; i++) {
+		if (lens[i] < SQ_MIG_HELLO_LEN) {
+			rc = sq_err(SQ_E_STREAM_TRUNCATED, "migration stream: handshake cut after %zu bytes",
+				    lens[i]);
+			break;
+		}
+		rc = admit(r, bufs[i], &slot);
+		if (!rc) {
+			r->feed_order[i] = slot->index;
+			slot->mem = bufs[i] + SQ_MIG_HELLO_LEN;
+			slot->mem_len = lens[i] - SQ_MIG_HELLO_LEN;
+		}
+	}
+	if (!rc && r->nconns != n)
+		rc = sq_err(SQ_E_STREAM_MALFORMED,
+			    "migration stream: handshake announces %u connections, %u given", r->nconns, n);
+	return rc ? rc : run_session(r, 0);
+}
+
+void sq_migrate_recv_stats(const struct sq_migrate_recv *r, struct sq_migrate_recv_stats *s)
+{
+	*s = r->stats;
+}
+
+void *sq_migrate_recv_region(const struct sq_migrate_recv *r, size_t *size)
+{
+	if (size)
+		*size = r->region ? r->size : 0;
+	return r->region;
+}
+
+const void *sq_migrate_recv_state(const struct sq_migrate_recv *r, size_t *len)
+{
+	if (len)
+		*len = r->state_len;
+	return r->state;
+}
+
+void sq_migrate_recv_destroy(struct sq_migrate_recv *r)
+{
+	if (!r)
+		return;
+	for (unsigned i = 0; i < r->nconns; i++)
+		sq_mem_free(r->conns[i].buf, SQ_MIG_MAX_PAYLOAD, 4096);
+	free(r->conns);
+	if (r->tags)
+		sq_mem_free(r->tags, r->tags_bytes, 64);
+	if (r->own_region)
+		munmap(r->region, r->size);
+	free(r->state);
+	for (int i = 0; i < SQ_MIG_LOCK_STRIPES; i++)
+		pthread_mutex_destroy(&r->locks[i]);
+	free(r);
+}

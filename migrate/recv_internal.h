@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * migrate/recv_internal.h - receiver internals shared by recv.c (sessions,
+ * connections, verdict) and recv_conn.c (the frame parser and the page
+ * sink). Not installed.
+ */
+#ifndef SQ_MIGRATE_RECV_INTERNAL_H
+#define SQ_MIGRATE_RECV_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <squib/migrate.h>
+
+#include "migrate/stream.h"
+
+#define SQ_MIG_LOCK_STRIPES 64 /* page-tag locks, one per 2 MiB block modulo this */
+
+struct rx_conn {
+	struct sq_migrate_recv *r;
+	unsigned index;
+	int fd;                  /* -1: bytes come from mem/mem_len */
+	const uint8_t *mem;
+	size_t mem_len, mem_pos;
+	uint8_t *buf;            /* SQ_MIG_MAX_PAYLOAD bytes of payload staging */
+	uint64_t seq;            /* last frame's sequence number */
+	uint32_t round;          /* last frame's round */
+	uint64_t frames, pages, zero_pages, stale_pages, payload;
+	int final_seen;
+	struct sq_mig_final fin;
+	int err;                 /* this connection's failure, 0 if none */
+	char msg[512];           /* its message (thread-local errors do not cross threads) */
+	pthread_t thread;
+	int thread_live;
+};
+
+struct sq_migrate_recv {
+	struct sq_migrate_recv_opts o;
+	struct sq_mig_hello hello; /* of connection 0 */
+	int have_session;
+	uint8_t *region;
+	size_t size;
+	int own_region;          /* mapped by us */
+	uint32_t *tags;          /* per page: round of the copy applied, 0 = none */
+	size_t tags_bytes;
+	pthread_mutex_t locks[SQ_MIG_LOCK_STRIPES];
+	uint8_t *state;
+	size_t state_len, state_cap;
+	struct rx_conn *conns;
+	unsigned nconns;
+	unsigned feed_order[SQ_MIGRATE_MAX_CONNS]; /* memory feed: run order */
+	atomic_int first_fail;   /* index of the first failing connection, -1 */
+	int complete;
+	struct sq_migrate_recv_stats stats;
+};
+
+/* Session geometry from a validated handshake: destination and tags. */
+int sq_mig_rx_setup(struct sq_migrate_recv *r, const struct sq_mig_hello *h);
+/* Read and apply frames until the final frame (or, for a memory-fed
+ * connection, until the end of its bytes). */
+int sq_mig_rx_conn_run(struct rx_conn *c);
+/* Socket connections: anything readable after the final frame is an error. */
+int sq_mig_rx_check_trailing(struct rx_conn *c);
+/* Read exactly @len bytes from the connection's socket or memory. */
+int sq_mig_rx_read(struct rx_conn *c, void *buf, size_t len, size_t *got);
+
+/*
+ * sq_mig_recv_feed() - run a whole session from memory: @bufs[i] holds the
+ * bytes of one connection (handshake first); connections are processed one
+ * after the other, in the order given, in the calling thread. The deterministic harness of the tests and of the
+ * fuzz target; same validation and verdict as the socket path.
+ */
+int sq_mig_recv_feed(struct sq_migrate_recv *r, const uint8_t *const *bufs,
+		     const size_t *lens, unsigned n);
+
+#endif /* SQ_MIGRATE_RECV_INTERNAL_H */

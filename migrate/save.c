@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * migrate/save.c - write what a receiver got as a sparse memory file and a
+ * state file.
+ *
+ * Invariants:
+ *  - Only a complete (verified) session in memory is saved.
+ *  - memory: offset in file = offset in region; all-zero pages are holes
+ *    (the file is sized first, then only non-zero runs are written), so
+ *    the file can be mapped directly and a VMM sees the region's bytes.
+ *  - Both files go through the atomic writer: the destination names hold
+ *    either the previous contents or the complete new ones.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <squib/atomic_file.h>
+#include <squib/migrate.h>
+#include <squib/types.h>
+
+#include "core/err.h"
+#include "core/sysio.h"
+#include "migrate/recv_internal.h"
+#include "migrate/stream.h"
+
+#define SAVE_MAX_RUN (8u << 20) /* bytes per pwrite */
+
+static int write_memory(const struct sq_migrate_recv *r, const char *path)
+{
+	struct sq_atomic_file *f = NULL;
+	int rc = sq_atomic_open(path, NULL, &f);
+
+	if (rc)
+		return rc;
+	int fd = sq_atomic_fd(f);
+	int e = sq_sys_ftruncate(SQ_SITE_MIG_SAVE_TRUNC, fd, (off_t)r->size);
+	if (e)
+		rc = sq_err_sys(SQ_E_MEMORY_IO, -e, "migration: sizing the saved memory file");
+	size_t npages = r->size >> SQ_PAGE_SHIFT;
+	for (size_t p = 0; !rc && p < npages;) {
+		if (sq_mig_page_zero(r->region + (p << SQ_PAGE_SHIFT))) {
+			p++;
+			continue;
+		}
+		size_t q = p + 1;
+		while (q < npages && ((q - p) << SQ_PAGE_SHIFT) < SAVE_MAX_RUN &&
+		       !sq_mig_page_zero(r->region + (q << SQ_PAGE_SHIFT)))
+			q++;
+		e = sq_sys_pwrite_all(SQ_SITE_MIG_SAVE_WRITE, fd, r->region + (p << SQ_PAGE_SHIFT),
+				      (q - p) << SQ_PAGE_SHIFT, (off_t)(p << SQ_PAGE_SHIFT));
+		if (e)
+			rc = sq_err_sys(SQ_E_MEMORY_IO, -e, "migration: writing the saved memory file");
+		p = q;
+	}
+	if (!rc)
+		rc = sq_atomic_commit(f);
+	sq_atomic_close(f);
+	return rc;
+}
+
+static int write_state(const struct sq_migrate_recv *r, const char *path)
+{
+	struct sq_atomic_file *f = NULL;
+	int rc = sq_atomic_open(path, NULL, &f);
+
+	if (rc)
+		return rc;
+	if (r->state_len)
+		rc = sq_atomic_write(f, r->state, r->state_len, SQ_E_IO);
+	if (!rc)
+		rc = sq_atomic_commit(f);
+	sq_atomic_close(f);
+	return rc;
+}
+
+int sq_migrate_recv_save(const struct sq_migrate_recv *r, const char *dir)
+{
+	char path[4096];
+
+	if (!r || !dir)
+		return sq_err(SQ_E_INVAL, "migration: nothing to save");
+	if (!r->complete || !r->region)
+		return sq_err(SQ_E_INVAL,
+			      "migration: only a complete session received into memory can be saved");
+	if ((size_t)snprintf(path, sizeof(path), "%s/memory", dir) >= sizeof(path))
+		return sq_err(SQ_E_INVALID_PATH, "invalid snapshot path: path too long: %s", dir);
+	int rc = write_memory(r, path);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "%s/state", dir);
+	return write_state(r, path);
+}

@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * migrate/tx.c - the sending transport: connections, workers, frames.
+ *
+ * Invariants:
+ *  - Each connection is written by exactly one thread at a time: its
+ *    worker during a round, the loop thread between rounds (handshake,
+ *    state, final, abort). The loop thread starts a round by bumping
+ *    tx->gen under tx->mu and waits under the same mutex until busy == 0,
+ *    so the mutex orders every hand-over (round description, counters,
+ *    sequence numbers) between the two.
+ *  - Frames carry a per-connection sequence number starting at 1, and are
+ *    built in the worker's staging buffer: a page is copied once, and the
+ *    CRC-64 is computed over the copy, so a page that changes while it is
+ *    sent still arrives self-consistent (the tracker has marked it for
+ *    the next round).
+ *  - A job is at most SQ_MIG_MAX_FRAME_PAGES pages; its frames (one per
+ *    stretch of data or zero pages) fit the staging buffer of
+ *    SQ_MIG_MAX_PAYLOAD + (SQ_MIG_MAX_FRAME_PAGES + 1) headers, and go out
+ *    in one send.
+ *  - The first failing worker records its code and message in its
+ *    connection and claims tx->failed (compare-exchange, release); the
+ *    others stop taking jobs when they see it (acquire).
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <pthread.h>
+
+#include <squib/alloc.h>
+#include <squib/crc64.h>
+#include <squib/error.h>
+
+#include "core/err.h"
+#include "core/sysio.h"
+#include "migrate/net.h"
+#include "migrate/stream.h"
+#include "migrate/tx.h"
+
+#define JOB_PAGES SQ_MIG_MAX_FRAME_PAGES
+#define STAGE_BYTES (SQ_MIG_MAX_PAYLOAD + (JOB_PAGES + 1) * SQ_MIG_FRAME_HDR)
+
+struct tx_conn {
+	struct sq_mig_tx *tx;
+	unsigned index;
+	int fd;
+	uint64_t seq, frames, pages, payload, wire;
+	uint64_t r_pages, r_zero, r_wire; /* the current round */
+	uint8_t *stage;
+	pthread_t thread;
+	int thread_live;
+	int err;
+	char msg[512];
+};
+
+struct sq_mig_tx {
+	struct sq_mig_tx_opts o;
+	struct tx_conn *conns;
+	unsigned n;
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	uint64_t gen;
+	unsigned busy;
+	int quit;
+	/* The round being sent: written by the loop thread under mu. */
+	uint32_t round;
+	int skip_zero;
+	struct sq_run *pieces; /* runs cut to at most JOB_PAGES pages */
+	size_t npieces, pieces_cap;
+	size_t *jobs;          /* job j = pieces [jobs[j], jobs[j + 1]) */
+	size_t njobs, jobs_cap;
+	atomic_size_t next_job;
+	atomic_int failed;     /* first failing connection, -1 */
+	double pace_start;
+	atomic_uint_fast64_t pace_bytes;
+	uint64_t other_wire;   /* handshake bytes */
+};
+
+static void conn_fail(struct tx_conn *c, int rc)
+{
+	int none = -1;
+
+	c->err = rc;
+	snprintf(c->msg, sizeof(c->msg), "%s", sq_last_error());
+	/* release: c->err / c->msg before the index is visible. */
+	atomic_compare_exchange_strong_explicit(&c->tx->failed, &none, (int)c->index,
+						memory_order_acq_rel, memory_order_acquire);
+}
+
+/* Bandwidth limit: sleep until the bytes sent this round are due. */
+static void pace(struct sq_mig_tx *tx, size_t len)
+{
+	if (!tx->o.bandwidth_limit)
+		return;
+	/* relaxed: a byte counter; ordering with the data is irrelevant. */
+	uint64_t total = atomic_fetch_add_explicit(&tx->pace_bytes, len, memory_order_relaxed) + len;
+	double due = tx->pace_start + (double)total / (double)tx->o.bandwidth_limit;
+	double wait = due - sq_mig_now();
+
+	if (wait > 0) {
+		struct timespec ts = { .tv_sec = (time_t)wait,
+				       .tv_nsec = (long)((wait - (double)(time_t)wait) * 1e9) };
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+	}
+}
+
+/* Frames for pages [first, first + n) appended at @pos; returns the new end. */
+static size_t build(struct tx_conn *c, uint64_t first, uint64_t n, size_t pos)
+{
+	struct sq_mig_tx *tx = c->tx;
+	uint64_t end = first + n;
+
+	for (uint64_t p = first; p < end;) {
+		const uint8_t *src = tx->o.region + (p << SQ_PAGE_SHIFT);
+		int zero = sq_mig_page_zero(src);
+		uint64_t q = p + 1;
+		while (q < end && sq_mig_page_zero(tx->o.region + (q << SQ_PAGE_SHIFT)) == zero)
+			q++;
+		if (zero && tx->skip_zero) {
+			p = q;
+			continue;
+		}
+		size_t len = (size_t)(q - p) << SQ_PAGE_SHIFT, plen = zero ? 0 : len;
+		uint8_t *hdr = c->stage + pos;
+		if (!zero)
+			memcpy(hdr + SQ_MIG_FRAME_HDR, src, len);
+		struct sq_mig_frame f = { .type = SQ_MIG_PAGES, .flags = zero ? SQ_MIG_F_ZERO : 0,
+					  .round = tx->round, .seq = ++c->seq,
+					  .offset = p << SQ_PAGE_SHIFT, .length = (uint32_t)len };
+		sq_mig_frame_encode(&f, hdr, hdr + SQ_MIG_FRAME_HDR, plen);
+		pos += SQ_MIG_FRAME_HDR + plen;
+		c->frames++;
+		c->pages += q - p;
+		c->payload += plen;
+		c->r_pages += q - p;
+		if (zero)
+			c->r_zero += q - p;
+		p = q;
+	}
+	return pos;
+}
+
+static int work_round(struct tx_conn *c)
+{
+	struct sq_mig_tx *tx = c->tx;
+
+	/* acquire: pairs with conn_fail's release (stop early, nothing more). */
+	while (atomic_load_explicit(&tx->failed, memory_order_acquire) < 0) {
+		/* relaxed: the job table was published under tx->mu. */
+		size_t j = atomic_fetch_add_explicit(&tx->next_job, 1, memory_order_relaxed);
+		if (j >= tx->njobs)
+			return 0;
+		size_t pos = 0;
+		for (size_t i = tx->jobs[j]; i < tx->jobs[j + 1]; i++)
+			pos = build(c, tx->pieces[i].first_page, tx->pieces[i].npages, pos);
+		if (!pos)
+			continue;
+		pace(tx, pos);
+		int rc = sq_mig_send_all(SQ_SITE_MIG_TX_SEND, c->fd, c->stage, pos, 0);
+		if (rc)
+			return rc;
+		c->wire += pos;
+		c->r_wire += pos;
+	}
+	return 0;
+}
+
+static void *worker(void *arg)
+{
+	struct tx_conn *c = arg;
+	struct sq_mig_tx *tx = c->tx;
+	uint64_t seen = 0;
+
+	pthread_mutex_lock(&tx->mu);
+	for (;;) {
+		while (!tx->quit && tx->gen == seen)
+			pthread_cond_wait(&tx->work, &tx->mu);
+		if (tx->quit)
+			break;
+		seen = tx->gen;
+		pthread_mutex_unlock(&tx->mu);
+		int rc = work_round(c);
+		if (rc)
+			conn_fail(c, rc);
+		pthread_mutex_lock(&tx->mu);
+		if (--tx->busy == 0)
+			pthread_cond_signal(&tx->done);
+	}
+	pthread_mutex_unlock(&tx->mu);
+	return NULL;
+}
+
+static int read_result(struct tx_conn *c, unsigned phase, struct sq_mig_result *res)
+{
+	uint8_t raw[SQ_MIG_RESULT_LEN];
+	size_t got = 0;
+	int rc = sq_mig_recv_exact(SQ_SITE_MIG_TX_RECV, c->fd, raw, sizeof(raw), &got);
+
+	if (rc == 1)
+		return sq_err(SQ_E_DISCONNECTED,
+			      "migration peer disconnected: connection %u closed before its reply",
+			      c->index);
+	if (!rc)
+		rc = sq_mig_result_decode(raw, res);
+	if (!rc && res->phase != phase)
+		rc = sq_err(SQ_E_STREAM_ORDER, "migration stream: reply for phase %u, expected %u",
+			    res->phase, phase);
+	return rc;
+}
+
+/* After a send failed: did the receiver say why? Its code is better. */
+static int peer_reason(struct sq_mig_tx *tx, int rc)
+{
+	struct sq_mig_result res;
+	char mine[512];
+
+	snprintf(mine, sizeof(mine), "%s", sq_last_error());
+	if (rc != SQ_E_DISCONNECTED && rc != SQ_E_TIMEOUT)
+		return rc;
+	sq_mig_set_timeouts(tx->conns[0].fd, 1000);
+	if (read_result(&tx->conns[0], SQ_MIG_PHASE_FINAL, &res) == 0 && res.status < 0)
+		return sq_err(res.status, "migration: the receiver failed: %s (%s)",
+			      sq_strerror(res.status), mine);
+	return sq_err(rc, "%s", mine);
+}
+
+int sq_mig_tx_open(const struct sq_mig_tx_opts *o, struct sq_mig_tx **out)
+{
+	struct sq_mig_tx *tx = calloc(1, sizeof(*tx));
+	int rc = 0;
+
+	if (!tx)
+		return sq_err(SQ_E_NOMEM, "migration: out of memory");
+	tx->o = *o;
+	tx->n = o->nconns;
+	pthread_mutex_init(&tx->mu, NULL);
+	pthread_cond_init(&tx->work, NULL);
+	pthread_cond_init(&tx->done, NULL);
+	atomic_init(&tx->failed, -1);
+	atomic_init(&tx->next_job, 0);
+	atomic_init(&tx->pace_bytes, 0);
+	tx->conns = calloc(tx->n, sizeof(*tx->conns));
+	if (!tx->conns) {
+		free(tx);
+		return sq_err(SQ_E_NOMEM, "migration: out of memory");
+	}
+	for (unsigned i = 0; i < tx->n; i++) {
+		tx->conns[i] = (struct tx_conn){ .tx = tx, .index = i, .fd = -1 };
+	}
+	for (unsigned i = 0; i < tx->n && !rc; i++) {
+		struct tx_conn *c = &tx->conns[i];
+		c->stage = sq_mem_alloc(STAGE_BYTES, 4096);
+		if (!c->stage) {
+			rc = sq_err(SQ_E_NOMEM, "migration: out of memory for staging");
+			break;
+		}
+		rc = sq_mig_connect(o->to, o->timeout_ms, &c->fd);
+		if (rc)
+			break;
+		struct sq_mig_hello h = { .version = SQ_MIG_VERSION, .page_size = SQ_PAGE_SIZE,
+					  .session_id = o->session_id, .region_size = o->size,
+					  .conn_index = (uint16_t)i, .conn_count = (uint16_t)tx->n };
+		uint8_t raw[SQ_MIG_HELLO_LEN];
+		sq_mig_hello_encode(&h, raw);
+		rc = sq_mig_send_all(SQ_SITE_MIG_TX_SEND, c->fd, raw, sizeof(raw), 0);
+		tx->other_wire += sizeof(raw);
+	}
+	for (unsigned i = 0; i < tx->n && !rc; i++) {
+		struct sq_mig_result res;
+		rc = read_result(&tx->conns[i], SQ_MIG_PHASE_HELLO, &res);
+		if (!rc && res.status < 0)
+			rc = sq_err(res.status, "migration: the receiver refused the handshake: %s",
+				    sq_strerror(res.status));
+	}
+	for (unsigned i = 0; i < tx->n && !rc; i++) {
+		struct tx_conn *c = &tx->conns[i];
+		if (pthread_create(&c->thread, NULL, worker, c)) {
+			rc = sq_err(SQ_E_NOMEM, "migration: cannot start a sending thread");
+			break;
+		}
+		c->thread_live = 1;
+	}
+	if (rc) {
+		sq_mig_tx_close(tx);
+		return rc;
+	}
+	*out = tx;
+	return 0;
+}
+
+/* Cut @runs into pieces of at most JOB_PAGES, grouped into jobs of as many. */
+static int plan(struct sq_mig_tx *tx, const struct sq_run *runs, size_t nruns)
+{
+	size_t need = 0;
+
+	for (size_t i = 0; i < nruns; i++)
+		need += (size_t)((runs[i].npages + JOB_PAGES - 1) / JOB_PAGES);
+	if (need > tx->pieces_cap) {
+		free(tx->pieces);
+		free(tx->jobs);
+		tx->pieces = malloc(need * sizeof(*tx->pieces));
+		tx->jobs = malloc((need + 1) * sizeof(*tx->jobs));
+		tx->pieces_cap = tx->jobs_cap = tx->pieces && tx->jobs ? need : 0;
+		if (!tx->pieces_cap)
+			return sq_err(SQ_E_NOMEM, "migration: out of memory for %zu pieces", need);
+	}
+	size_t np = 0, nj = 0, in_job = 0;
+	for (size_t i = 0; i < nruns; i++) {
+		uint64_t p = runs[i].first_page, end = p + runs[i].npages;
+		while (p < end) {
+			uint64_t n = end - p < JOB_PAGES ? end - p : JOB_PAGES;
+			if (nj == 0 || in_job + n > JOB_PAGES) {
+				tx->jobs[nj++] = np;
+				in_job = 0;
+			}
+			tx->pieces[np++] = (struct sq_run){ p, n };
+			in_job += n;
+			p += n;
+		}
+	}
+	tx->jobs[nj] = np;
+	tx->npieces = np;
+	tx->njobs = nj;
+	return 0;
+}
+
+int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *runs, size_t nruns,
+		    int skip_zero, struct sq_mig_tx_round_stats *st)
+{
+	for (size_t i = 0; i < nruns; i++)
+		if (runs[i].first_page > (tx->o.size >> SQ_PAGE_SHIFT) ||
+		    runs[i].npages > (tx->o.size >> SQ_PAGE_SHIFT) - runs[i].first_page)
+			return sq_err(SQ_E_RANGE, "migration: dirty run %llu+%llu outside the region",
+				      (unsigned long long)runs[i].first_page,
+				      (unsigned long long)runs[i].npages);
+	int rc = plan(tx, runs, nruns);
+	if (rc)
+		return rc;
+	double t0 = sq_mig_now();
+
+	pthread_mutex_lock(&tx->mu);
+	tx->round = round;
+	tx->skip_zero = skip_zero;
+	tx->pace_start = t0;
+	atomic_store_explicit(&tx->pace_bytes, 0, memory_order_relaxed);
+	atomic_store_explicit(&tx->next_job, 0, memory_order_relaxed);
+	for (unsigned i = 0; i < tx->n; i++)
+		tx->conns[i].r_pages = tx->conns[i].r_zero = tx->conns[i].r_wire = 0;
+	tx->busy = tx->n;
+	tx->gen++;
+	pthread_cond_broadcast(&tx->work);
+	while (tx->busy)
+		pthread_cond_wait(&tx->done, &tx->mu);
+	pthread_mutex_unlock(&tx->mu);
+
+	memset(st, 0, sizeof(*st));
+	st->seconds = sq_mig_now() - t0;
+	for (unsigned i = 0; i < tx->n; i++) {
+		st->pages += tx->conns[i].r_pages;
+		st->zero_pages += tx->conns[i].r_zero;
+		st->wire_bytes += tx->conns[i].r_wire;
+	}
+	int first = atomic_load_explicit(&tx->failed, memory_order_acquire);
+	if (first >= 0) {
+		struct tx_conn *c = &tx->conns[first];
+		sq_err(c->err, "%s", c->msg);
+		return peer_reason(tx, c->err);
+	}
+	return 0;
+}
+
+static int send_frame(struct tx_conn *c, struct sq_mig_frame *f, const void *payload, size_t plen)
+{
+	uint8_t hdr[SQ_MIG_FRAME_HDR];
+
+	f->seq = ++c->seq;
+	sq_mig_frame_encode(f, hdr, payload, plen);
+	int rc = sq_mig_send_all(SQ_SITE_MIG_TX_SEND, c->fd, hdr, sizeof(hdr), plen > 0);
+	if (!rc && plen)
+		rc = sq_mig_send_all(SQ_SITE_MIG_TX_SEND, c->fd, payload, plen, 0);
+	if (!rc)
+		c->wire += sizeof(hdr) + plen;
+	return rc;
+}
+
+int sq_mig_tx_finish(struct sq_mig_tx *tx, uint32_t rounds, const void *state, size_t state_len)
+{
+	struct tx_conn *c0 = &tx->conns[0];
+	const uint8_t *s = state;
+	int rc = 0;
+
+	for (size_t off = 0; off < state_len && !rc; off += SQ_MIG_MAX_PAYLOAD) {
+		size_t n = state_len - off < SQ_MIG_MAX_PAYLOAD ? state_len - off : SQ_MIG_MAX_PAYLOAD;
+		struct sq_mig_frame f = { .type = SQ_MIG_STATE, .round = rounds, .offset = off,
+					  .length = (uint32_t)n };
+		rc = send_frame(c0, &f, s + off, n);
+		c0->frames++;
+		c0->payload += n;
+	}
+	struct sq_mig_final t = { .state_len = state_len, .state_crc = sq_crc64(state, state_len),
+				  .rounds = rounds, .conn_count = tx->n,
+				  .session_id = tx->o.session_id };
+	for (unsigned i = 0; i < tx->n; i++) {
+		t.total_frames += tx->conns[i].frames;
+		t.total_pages += tx->conns[i].pages;
+		t.total_payload += tx->conns[i].payload;
+	}
+	for (unsigned i = 0; i < tx->n && !rc; i++) {
+		struct tx_conn *c = &tx->conns[i];
+		uint8_t raw[SQ_MIG_FINAL_LEN];
+		t.conn_frames = c->frames;
+		t.conn_pages = c->pages;
+		t.conn_payload = c->payload;
+		sq_mig_final_encode(&t, raw);
+		struct sq_mig_frame f = { .type = SQ_MIG_FINAL, .round = rounds,
+					  .length = SQ_MIG_FINAL_LEN };
+		rc = send_frame(c, &f, raw, sizeof(raw));
+	}
+	if (rc)
+		return peer_reason(tx, rc);
+	struct sq_mig_result res;
+	rc = read_result(c0, SQ_MIG_PHASE_FINAL, &res);
+	if (!rc && res.status < 0)
+		rc = sq_err(res.status, "migration: the receiver rejected the stream: %s",
+			    sq_strerror(res.status));
+	return rc;
+}
+
+void sq_mig_tx_abort(struct sq_mig_tx *tx, uint32_t round)
+{
+	for (unsigned i = 0; i < tx->n; i++) {
+		struct tx_conn *c = &tx->conns[i];
+		struct sq_mig_frame f = { .type = SQ_MIG_ABORT, .round = round ? round : 1 };
+		if (c->fd >= 0) {
+			sq_mig_set_timeouts(c->fd, 1000);
+			(void)send_frame(c, &f, NULL, 0);
+			shutdown(c->fd, SHUT_WR);
+		}
+	}
+}
+
+uint64_t sq_mig_tx_wire_bytes(const struct sq_mig_tx *tx)
+{
+	uint64_t w = tx->other_wire;
+
+	for (unsigned i = 0; i < tx->n; i++)
+		w += tx->conns[i].wire;
+	return w;
+}
+
+void sq_mig_tx_close(struct sq_mig_tx *tx)
+{
+	if (!tx)
+		return;
+	pthread_mutex_lock(&tx->mu);
+	tx->quit = 1;
+	pthread_cond_broadcast(&tx->work);
+	pthread_mutex_unlock(&tx->mu);
+	for (unsigned i = 0; i < tx->n; i++) {
+		struct tx_conn *c = &tx->conns[i];
+		if (c->thread_live)
+			pthread_join(c->thread, NULL);
+		if (c->fd >= 0)
+			close(c->fd);
+		sq_mem_free(c->stage, STAGE_BYTES, 4096);
+	}
+	free(tx->conns);
+	free(tx->pieces);
+	free(tx->jobs);
+	pthread_mutex_destroy(&tx->mu);
+	pthread_cond_destroy(&tx->work);
+	pthread_cond_destroy(&tx->done);
+	free(tx);
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * migrate/tx.h - the sending transport (internal): N connections, one worker
+ * thread each, rounds of page runs spread over them, the final frames.
+ *
+ *   sq_mig_tx_open     connect N times, handshake, wait for the acks
+ *   sq_mig_tx_round    send a list of runs as one round (blocking)
+ *   sq_mig_tx_finish   state blob, final frames, the receiver's verdict
+ *   sq_mig_tx_abort    tell the receiver the sender gave up (best effort)
+ *   sq_mig_tx_close    join the workers, close, free
+ *
+ * Called from one thread (the loop's). The workers take jobs of at most
+ * SQ_MIG_MAX_FRAME_PAGES pages from a shared counter, so the connections
+ * stay busy whatever the shape of the round.
+ */
+#ifndef SQ_MIGRATE_TX_H
+#define SQ_MIGRATE_TX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <squib/types.h>
+
+struct sq_mig_tx;
+
+struct sq_mig_tx_opts {
+	const char *to;
+	unsigned nconns;
+	const uint8_t *region;
+	size_t size;
+	uint64_t session_id;
+	uint64_t bandwidth_limit; /* bytes per second, all connections; 0 = none */
+	int timeout_ms;
+};
+
+struct sq_mig_tx_round_stats {
+	uint64_t pages, zero_pages, wire_bytes;
+	double seconds;
+};
+
+int sq_mig_tx_open(const struct sq_mig_tx_opts *o, struct sq_mig_tx **out);
+/*
+ * sq_mig_tx_round() - send the pages of @runs (region-relative, sorted) as
+ * round @round. @skip_zero: all-zero pages are not sent at all (round 1:
+ * the destination starts zero-filled); otherwise they go as zero-page
+ * frames, so that a page that became zero overwrites its older copy.
+ */
+int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *runs, size_t nruns,
+		    int skip_zero, struct sq_mig_tx_round_stats *st);
+int sq_mig_tx_finish(struct sq_mig_tx *tx, uint32_t rounds, const void *state, size_t state_len);
+void sq_mig_tx_abort(struct sq_mig_tx *tx, uint32_t round);
+/* Bytes written to all sockets so far. */
+uint64_t sq_mig_tx_wire_bytes(const struct sq_mig_tx *tx);
+void sq_mig_tx_close(struct sq_mig_tx *tx);
+
+#endif /* SQ_MIGRATE_TX_H */
