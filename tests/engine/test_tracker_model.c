@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Property test: the tracker against a naive reference model (model.h).
+ * Random marks, ranges (some crossing a region end), imports, harvests,
+ * peeks, counts, put-backs, region add/remove and forced granule changes,
+ * with the adaptive controller running; every harvest and peek must return
+ * exactly the model's runs. Thousands of cases; the seed is printed
+ * (SQ_TEST_SEED=... reproduces a run).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <squib/squib.h>
+#include "helpers.h"
+#include "model.h"
+
+#define NSLOT 4
+#define SLOT_SPAN ((uintptr_t)8 << 21) /* 16 MiB of address space per slot */
+#define BASE ((uintptr_t)1 << 41)
+
+static uint64_t rng;
+
+static uint64_t rnd(uint64_t n)
+{
+	return n ? sq_test_rand(&rng) % n : 0;
+}
+
+struct slot {
+	bool live;
+	struct model_region m;
+	struct sq_dirty_set *last; /* the last harvest, for put-back */
+};
+
+static void check_set(const struct model_region *m, struct sq_dirty_set *s, const char *what,
+		      int step)
+{
+	size_t n;
+	uint64_t pages;
+	struct sq_run *want = model_runs(m, &n, &pages);
+
+	if (sq_dirty_set_nruns(s) != n || sq_dirty_set_pages(s) != pages)
+		fail_msg("step %d %s region %u: %zu runs / %llu pages, model %zu / %llu", step, what,
+			 m->id, sq_dirty_set_nruns(s), (unsigned long long)sq_dirty_set_pages(s), n,
+			 (unsigned long long)pages);
+	for (size_t i = 0; i < n; i++) {
+		const struct sq_run *g = &sq_dirty_set_runs(s)[i];
+		if (g->first_page != want[i].first_page || g->npages != want[i].npages)
+			fail_msg("step %d %s region %u run %zu: [%llu,+%llu) model [%llu,+%llu)", step,
+				 what, m->id, i, (unsigned long long)g->first_page,
+				 (unsigned long long)g->npages, (unsigned long long)want[i].first_page,
+				 (unsigned long long)want[i].npages);
+	}
+	free(want);
+}
+
+static void sync_granules(struct sq_tracker *t, struct model_region *m)
+{
+	for (uint64_t b = 0; b < m->nblocks; b++) {
+		int g = sq_tracker_granule(t, m->id, b);
+		assert_true(g == SQ_GRANULE_FINE || g == SQ_GRANULE_COARSE);
+		m->coarse[b] = g == SQ_GRANULE_COARSE;
+	}
+}
+
+static void run_case(enum sq_granule_mode mode, int steps)
+{
+	struct sq_tracker *t;
+	struct sq_tracker_opts o = { .granule = mode, .cost = { .min_epochs = 1 } };
+	struct slot sl[NSLOT] = { 0 };
+
+	assert_int_equal(sq_tracker_create(&o, &t), 0);
+	for (int step = 0; step < steps; step++) {
+		struct slot *s = &sl[rnd(NSLOT)];
+		struct model_region *m = &s->m;
+		uintptr_t base = BASE + (uintptr_t)(s - sl) * SLOT_SPAN;
+		unsigned op = (unsigned)rnd(100);
+
+		if (!s->live) {
+			uint64_t npages = 1 + rnd(rnd(2) ? 1600 : 64);
+			uint32_t id;
+			assert_int_equal(sq_tracker_add_region(t, (void *)base, npages * SQ_PAGE_SIZE, 0,
+							       &id), 0);
+			model_init(m, id, base, npages);
+			sync_granules(t, m);
+			s->live = true;
+			continue;
+		}
+		if (op < 30) { /* mark: one page, sometimes just past the end */
+			uint64_t p = rnd(m->npages + 2);
+			int rc = sq_tracker_mark(t, (void *)(base + p * SQ_PAGE_SIZE + rnd(SQ_PAGE_SIZE)));
+			if (p < m->npages) {
+				assert_int_equal(rc, 0);
+				m->dirty[p] = true;
+			} else {
+				assert_int_equal(rc, SQ_E_RANGE);
+			}
+		} else if (op < 42) { /* range, sometimes crossing the end */
+			uint64_t off = rnd(m->npages * SQ_PAGE_SIZE);
+			uint64_t len = 1 + rnd(rnd(4) ? 3 * SQ_PAGE_SIZE : 700 * SQ_PAGE_SIZE);
+			int rc = sq_tracker_mark_range(t, (void *)(base + off), len);
+			if (off + len <= m->npages * SQ_PAGE_SIZE) {
+				assert_int_equal(rc, 0);
+				for (uint64_t p = off / SQ_PAGE_SIZE; p <= (off + len - 1) / SQ_PAGE_SIZE; p++)
+					m->dirty[p] = true;
+			} else {
+				assert_int_equal(rc, SQ_E_RANGE);
+			}
+		} else if (op < 50) { /* import a sparse KVM-style bitmap */
+			size_t nw = (m->npages + 63) / 64;
+			uint64_t *w = calloc(nw, 8);
+			unsigned k = (unsigned)rnd(20);
+			for (unsigned i = 0; i < k; i++) {
+				uint64_t p = rnd(m->npages);
+				w[p / 64] |= 1ull << (p % 64);
+				m->dirty[p] = true;
+			}
+			assert_int_equal(sq_tracker_import_bitmap(t, m->id, w, nw), 0);
+			free(w);
+		} else if (op < 65) { /* harvest */
+			struct sq_dirty_set *d;
+			assert_int_equal(sq_tracker_harvest(t, m->id, &d), 0);
+			check_set(m, d, "harvest", step);
+			model_clear(m);
+			sq_dirty_set_free(s->last);
+			s->last = d;
+			sync_granules(t, m); /* the controller may have moved blocks */
+		} else if (op < 72) { /* peek and count */
+			struct sq_dirty_set *d;
+			uint64_t c;
+			assert_int_equal(sq_tracker_peek(t, m->id, &d), 0);
+			check_set(m, d, "peek", step);
+			assert_int_equal(sq_tracker_count(t, m->id, &c), 0);
+			assert_int_equal(c, sq_dirty_set_pages(d));
+			sq_dirty_set_free(d);
+		} else if (op < 80) { /* put the last harvest back */
+			if (s->last) {
+				assert_int_equal(sq_tracker_put_back(t, s->last), 0);
+				for (size_t i = 0; i < sq_dirty_set_nruns(s->last); i++) {
+					const struct sq_run *r = &sq_dirty_set_runs(s->last)[i];
+					for (uint64_t p = 0; p < r->npages; p++)
+						m->dirty[r->first_page + p] = true;
+				}
+				sq_dirty_set_free(s->last);
+				s->last = NULL;
+			}
+		} else if (op < 90) { /* force a granule */
+			uint64_t b = rnd(m->nblocks);
+			enum sq_granule g = rnd(2) ? SQ_GRANULE_COARSE : SQ_GRANULE_FINE;
+			assert_int_equal(sq_tracker_set_granule(t, m->id, b, g), 0);
+			m->coarse[b] = g == SQ_GRANULE_COARSE;
+		} else if (op < 93) { /* remove the region */
+			assert_int_equal(sq_tracker_remove_region(t, m->id), 0);
+			if (s->last)
+				assert_int_equal(sq_tracker_put_back(t, s->last), SQ_E_NOT_FOUND);
+			sq_dirty_set_free(s->last);
+			s->last = NULL;
+			model_free(m);
+			s->live = false;
+		} else { /* a burst of marks in one block, to heat it */
+			uint64_t b = rnd(m->nblocks);
+			for (int i = 0; i < 200; i++) {
+				uint64_t p = b * 512 + rnd(512);
+				if (p >= m->npages)
+					continue;
+				assert_int_equal(sq_tracker_mark(t, (void *)(base + p * SQ_PAGE_SIZE)), 0);
+				m->dirty[p] = true;
+			}
+		}
+	}
+	for (int i = 0; i < NSLOT; i++) {
+		if (sl[i].live) {
+			struct sq_dirty_set *d;
+			assert_int_equal(sq_tracker_harvest(t, sl[i].m.id, &d), 0);
+			check_set(&sl[i].m, d, "final", steps);
+			sq_dirty_set_free(d);
+			model_free(&sl[i].m);
+		}
+		sq_dirty_set_free(sl[i].last);
+	}
+	sq_tracker_destroy(t);
+}
+
+static void model_adaptive(void **st)
+{
+	(void)st;
+	for (int c = 0; c < 400; c++)
+		run_case(SQ_GRANULE_ADAPTIVE, 400);
+}
+
+static void model_fixed_4k(void **st)
+{
+	(void)st;
+	for (int c = 0; c < 200; c++)
+		run_case(SQ_GRANULE_FIXED_4K, 300);
+}
+
+static void model_fixed_2m(void **st)
+{
+	(void)st;
+	for (int c = 0; c < 200; c++)
+		run_case(SQ_GRANULE_FIXED_2M, 300);
+}
+
+int main(void)
+{
+	rng = sq_test_seed("engine/model");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(model_adaptive),
+		cmocka_unit_test(model_fixed_4k),
+		cmocka_unit_test(model_fixed_2m),
+	};
+	return cmocka_run_group_tests_name("engine/model", tests, NULL, NULL);
+}
