@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * state/bitcode.c - primitive column codecs of bitcode 0.6 (serde mode).
+ *
+ * Invariants:
+ *  - Encoders make exactly the choices bitcode makes (canonical output):
+ *    byte packing picks the fewest states, offset mode only when it needs
+ *    strictly fewer states / a strictly narrower width and n > 5.
+ *  - Decoders accept everything bitcode accepts (any valid header, unused
+ *    padding digits, wrapping minimum) and nothing else.
+ *  - A reader never looks outside [p, end): every multi-byte access is
+ *    preceded by a length check, in a form that cannot overflow
+ *    (n > left / width rather than n * width > left).
+ *  - All values are little-endian on the wire, independent of the host.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <squib/error.h>
+
+#include "state/bitcode.h"
+
+/* ============================================================ writer */
+
+void bc_wbuf_init(struct bc_wbuf *w, size_t hint)
+{
+	memset(w, 0, sizeof(*w));
+	if (hint) {
+		w->p = malloc(hint);
+		if (w->p)
+			w->cap = hint;
+		else
+			w->err = SQ_E_NOMEM;
+	}
+}
+
+void bc_wbuf_release(struct bc_wbuf *w)
+{
+	free(w->p);
+	free(w->scratch);
+	memset(w, 0, sizeof(*w));
+}
+
+uint8_t *bc_reserve(struct bc_wbuf *w, size_t n)
+{
+	if (w->err)
+		return NULL;
+	if (n > w->cap - w->len) {
+		size_t cap = w->cap ? w->cap : 256;
+
+		while (cap - w->len < n) {
+			if (cap > SIZE_MAX / 2) {
+				w->err = SQ_E_NOMEM;
+				return NULL;
+			}
+			cap *= 2;
+		}
+		uint8_t *p = realloc(w->p, cap);
+		if (!p) {
+			w->err = SQ_E_NOMEM;
+			return NULL;
+		}
+		w->p = p;
+		w->cap = cap;
+	}
+	return w->p + w->len;
+}
+
+void bc_put_raw(struct bc_wbuf *w, const void *src, size_t n)
+{
+	uint8_t *d = bc_reserve(w, n);
+
+	if (!d)
+		return;
+	if (n)
+		memcpy(d, src, n);
+	w->len += n;
+}
+
+static void put_byte(struct bc_wbuf *w, uint8_t b)
+{
+	uint8_t *d = bc_reserve(w, 1);
+
+	if (d) {
+		*d = b;
+		w->len++;
+	}
+}
+
+static void put_le(uint8_t *d, uint64_t v, int width)
+{
+	for (int i = 0; i < width; i++)
+		d[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *s, int width)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < width; i++)
+		v |= (uint64_t)s[i] << (8 * i);
+	return v;
+}
+
+/* Packing code -> number of states and values per byte. */
+static const unsigned pack_states[6] = { 256, 16, 6, 4, 3, 2 };
+static const unsigned pack_per_byte[6] = { 1, 2, 3, 4, 5, 8 };
+
+/* The code of the smallest packing that holds values 0..m. */
+static int pack_code_for(unsigned m)
+{
+	if (m <= 1)
+		return 5;
+	if (m == 2)
+		return 4;
+	if (m == 3)
+		return 3;
+	if (m <= 5)
+		return 2;
+	if (m <= 15)
+		return 1;
+	return 0;
+}
+
+static void pack_digits(uint8_t *d, const uint8_t *v, size_t n, uint8_t sub, int code)
+{
+	unsigned states = pack_states[code], per = pack_per_byte[code];
+
+	for (size_t i = 0; i < n; i += per) {
+		unsigned acc = 0, mult = 1;
+
+		for (unsigned k = 0; k < per && i + k < n; k++) {
+			acc += (unsigned)(uint8_t)(v[i + k] - sub) * mult;
+			mult *= states;
+		}
+		*d++ = (uint8_t)acc;
+	}
+}
+
+void bc_put_packed_bytes(struct bc_wbuf *w, const uint8_t *v, size_t n)
+{
+	if (n <= 2) {
+		bc_put_raw(w, v, n);
+		return;
+	}
+	uint8_t lo = v[0], hi = v[0];
+
+	for (size_t i = 1; i < n; i++) {
+		lo = v[i] < lo ? v[i] : lo;
+		hi = v[i] > hi ? v[i] : hi;
+	}
+	int basic = pack_code_for(hi), offset = pack_code_for((unsigned)(hi - lo));
+	/* More states = smaller code; offset must need strictly fewer. */
+	if (offset > basic && n > 5) {
+		size_t payload = (n + pack_per_byte[offset] - 1) / pack_per_byte[offset];
+		uint8_t *d = bc_reserve(w, 2 + payload);
+
+		if (!d)
+			return;
+		d[0] = (uint8_t)(2 * offset - 1);
+		d[1] = lo;
+		pack_digits(d + 2, v, n, lo, offset);
+		w->len += 2 + payload;
+		return;
+	}
+	size_t payload = (n + pack_per_byte[basic] - 1) / pack_per_byte[basic];
+	uint8_t *d = bc_reserve(w, 1 + payload);
+
+	if (!d)
+		return;
+	d[0] = (uint8_t)(2 * basic);
+	if (basic == 0)
+		memcpy(d + 1, v, n);
+	else
+		pack_digits(d + 1, v, n, 0, basic);
+	w->len += 1 + payload;
+}
+
+static uint8_t *wscratch(struct bc_wbuf *w, size_t n)
+{
+	if (n > w->scratch_cap) {
+		uint8_t *p = realloc(w->scratch, n);
+
+		if (!p) {
+			w->err = SQ_E_NOMEM;
+			return NULL;
+		}
+		w->scratch = p;
+		w->scratch_cap = n;
+	}
+	return w->scratch;
+}
+
+static inline uint64_t load_int(const void *base, size_t stride, size_t i, int type_bytes)
+{
+	const uint8_t *p = (const uint8_t *)base + i * stride;
+
+	if (type_bytes == 8)
+		return *(const uint64_t *)(const void *)p;
+	return *(const uint32_t *)(const void *)p;
+}
+
+static int width_for(uint64_t m)
+{
+	if (m <= 0xFF)
+		return 1;
+	if (m <= 0xFFFF)
+		return 2;
+	if (m <= 0xFFFFFFFFull)
+		return 4;
+	return 8;
+}
+
+static int halvings(int type_bytes, int width)
+{
+	int h = 0;
+
+	while ((type_bytes >> h) > width)
+		h++;
+	return h;
+}
+
+void bc_put_ints(struct bc_wbuf *w, const void *base, size_t stride, size_t n, int type_bytes)
+{
+	if (n == 0)
+		return;
+	uint64_t lo = load_int(base, stride, 0, type_bytes), hi = lo;
+
+	for (size_t i = 1; i < n; i++) {
+		uint64_t v = load_int(base, stride, i, type_bytes);
+
+		lo = v < lo ? v : lo;
+		hi = v > hi ? v : hi;
+	}
+	int basic = width_for(hi), offset = width_for(hi - lo);
+	uint64_t sub = 0;
+	int width = basic;
+
+	if (basic > type_bytes)
+		basic = width = type_bytes;
+	if (offset < basic && n > 5) {
+		width = offset;
+		sub = lo;
+		put_byte(w, (uint8_t)(2 * halvings(type_bytes, width) - 1));
+		uint8_t *d = bc_reserve(w, (size_t)type_bytes);
+		if (!d)
+			return;
+		put_le(d, lo, type_bytes);
+		w->len += (size_t)type_bytes;
+	} else {
+		put_byte(w, (uint8_t)(2 * halvings(type_bytes, width)));
+	}
+	if (width == 1) {
+		uint8_t *s = wscratch(w, n);
+
+		if (!s)
+			return;
+		for (size_t i = 0; i < n; i++)
+			s[i] = (uint8_t)(load_int(base, stride, i, type_bytes) - sub);
+		bc_put_packed_bytes(w, s, n);
+		return;
+	}
+	if (n > (SIZE_MAX - w->len) / (size_t)width) {
+		w->err = SQ_E_NOMEM;
+		return;
+	}
+	uint8_t *d = bc_reserve(w, n * (size_t)width);
+
+	if (!d)
+		return;
+	for (size_t i = 0; i < n; i++, d += width)
+		put_le(d, load_int(base, stride, i, type_bytes) - sub, width);
+	w->len += n * (size_t)width;
+}
+
+void bc_put_bools(struct bc_wbuf *w, const bool *base, size_t stride, size_t n)
+{
+	size_t bytes = (n + 7) / 8;
+	uint8_t *d = bc_reserve(w, bytes);
+
+	if (!d)
+		return;
+	memset(d, 0, bytes);
+	for (size_t i = 0; i < n; i++) {
+		const bool *b = (const bool *)(const void *)((const uint8_t *)base + i * stride);
+
+		if (*b)
+			d[i / 8] |= (uint8_t)(1u << (i % 8));
+	}
+	w->len += bytes;
+}
+
+void bc_put_lengths(struct bc_wbuf *w, const uint64_t *lens, size_t n)
+{
+	uint8_t one[2] = { 0, 0 };
+	uint8_t *small = n <= sizeof(one) ? one : wscratch(w, n);
+	size_t large = 0;
+
+	if (!small)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		small[i] = lens[i] < 255 ? (uint8_t)lens[i] : 255;
+		large += lens[i] >= 255;
+	}
+	bc_put_packed_bytes(w, small, n);
+	if (!large)
+		return;
+	uint64_t *big = malloc(large * sizeof(*big));
+	if (!big) {
+		w->err = SQ_E_NOMEM;
+		return;
+	}
+	for (size_t i = 0, j = 0; i < n; i++)
+		if (lens[i] >= 255)
+			big[j++] = lens[i];
+	bc_put_ints(w, big, sizeof(*big), large, 8);
+	free(big);
+}
+
+void bc_put_str1(struct bc_wbuf *w, const char *s, size_t len)
+{
+	bc_put_length(w, len);
+	bc_put_raw(w, s, len);
+}
+
+/* ============================================================ reader */
+
+const char bc_err_nomem[] = "out of memory";
+
+void bc_rbuf_init(struct bc_rbuf *r, const uint8_t *p, size_t len)
+{
+	memset(r, 0, sizeof(*r));
+	r->p = p;
+	r->end = p + len;
+}
+
+void bc_rbuf_release(struct bc_rbuf *r)
+{
+	free(r->scratch);
+	r->scratch = NULL;
+	r->scratch_cap = 0;
+}
+
+int bc_fail(struct bc_rbuf *r, const char *why)
+{
+	if (!r->err)
+		r->err = why;
+	return -1;
+}
+
+int bc_take(struct bc_rbuf *r, size_t n, const uint8_t **out)
+{
+	if (n > bc_left(r))
+		return bc_fail(r, "EOF");
+	*out = r->p;
+	r->p += n;
+	return 0;
+}
+
+static uint8_t *rscratch(struct bc_rbuf *r, size_t n)
+{
+	if (n > r->scratch_cap) {
+		uint8_t *p = realloc(r->scratch, n);
+
+		if (!p) {
+			bc_fail(r, bc_err_nomem);
+			return NULL;
+		}
+		r->scratch = p;
+		r->scratch_cap = n;
+	}
+	return r->scratch;
+}
+
+size_t bc_min_packed_size(size_t n)
+{
+	return n <= 2 ? n : 1 + (n + 7) / 8;
+}
+
+size_t bc_min_int_size(size_t n)
+{
+	return 1 + bc_min_packed_size(n);
+}
+
+int bc_get_packed_bytes(struct bc_rbuf *r, uint8_t *out, size_t n)
+{
+	const uint8_t *s;
+
+	if (n <= 2) {
+		if (bc_take(r, n, &s))
+			return -1;
+		if (n)
+			memcpy(out, s, n);
+		return 0;
+	}
+	if (bc_take(r, 1, &s))
+		return -1;
+	unsigned header = s[0];
+	if (header > 10)
+		return bc_fail(r, "invalid packing");
+	int code = (int)(header + 1) / 2;
+	uint8_t min = 0;
+
+	if (header & 1) {
+		if (bc_take(r, 1, &s))
+			return -1;
+		min = s[0];
+	}
+	unsigned states = pack_states[code], per = pack_per_byte[code];
+	size_t payload = n / per + (n % per != 0);
+
+	if (bc_take(r, payload, &s))
+		return -1;
+	if (code == 0) {
+		memcpy(out, s, n);
+		return 0;
+	}
+	for (size_t i = 0; i < n; s++) {
+		unsigned b = *s;
+
+		for (unsigned k = 0; k < per && i < n; k++, i++) {
+			out[i] = (uint8_t)(b % states + min);
+			b /= states;
+		}
+	}
+	return 0;
+}
+
+static inline void store_int(void *base, size_t stride, size_t i, int type_bytes, uint64_t v)
+{
+	uint8_t *p = (uint8_t *)base + i * stride;
+
+	if (type_bytes == 8)
+		*(uint64_t *)(void *)p = v;
+	else
+		*(uint32_t *)(void *)p = (uint32_t)v;
+}
+
+int bc_get_ints(struct bc_rbuf *r, void *base, size_t stride, size_t n, int type_bytes)
+{
+	const uint8_t *s;
+
+	if (n == 0)
+		return 0;
+	if (bc_take(r, 1, &s))
+		return -1;
+	unsigned header = s[0];
+	unsigned h = (header + 1) / 2;
+	int max_h = type_bytes == 8 ? 3 : 2;
+
+	if ((int)h > max_h)
+		return bc_fail(r, "invalid packing");
+	int width = type_bytes >> h;
+	uint64_t min = 0;
+
+	if (header & 1) {
+		if (bc_take(r, (size_t)type_bytes, &s))
+			return -1;
+		min = get_le(s, type_bytes);
+	}
+	if (width == 1) {
+		uint8_t *tmp;
+
+		if (bc_min_packed_size(n) > bc_left(r))
+			return bc_fail(r, "EOF");
+		tmp = rscratch(r, n);
+		if (!tmp || bc_get_packed_bytes(r, tmp, n))
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			store_int(base, stride, i, type_bytes, tmp[i] + min);
+		return 0;
+	}
+	if (n > bc_left(r) / (size_t)width)
+		return bc_fail(r, "EOF");
+	s = r->p;
+	r->p += n * (size_t)width;
+	for (size_t i = 0; i < n; i++, s += width)
+		store_int(base, stride, i, type_bytes, get_le(s, width) + min);
+	return 0;
+}
+
+int bc_get_bools(struct bc_rbuf *r, bool *base, size_t stride, size_t n)
+{
+	const uint8_t *s;
+
+	if (bc_take(r, n / 8 + (n % 8 != 0), &s))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		bool *b = (bool *)(void *)((uint8_t *)base + i * stride);
+
+		*b = (s[i / 8] >> (i % 8)) & 1;
+	}
+	return 0;
+}
+
+int bc_get_lengths(struct bc_rbuf *r, uint64_t *out, size_t n, uint64_t *sum)
+{
+	uint8_t one[2] = { 0, 0 };
+	uint8_t *small;
+	uint64_t total = 0;
+	size_t markers = 0;
+
+	if (bc_min_packed_size(n) > bc_left(r))
+		return bc_fail(r, "EOF");
+	small = n <= sizeof(one) ? one : rscratch(r, n);
+	if (!small || bc_get_packed_bytes(r, small, n))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		out[i] = small[i];
+		total += small[i];
+		markers += small[i] == 255;
+	}
+	if (total < 255) {
+		*sum = total;
+		return 0;
+	}
+	if (markers) {
+		uint64_t *big;
+
+		if (bc_min_int_size(markers) > bc_left(r))
+			return bc_fail(r, "EOF");
+		big = malloc(markers * sizeof(*big));
+		if (!big)
+			return bc_fail(r, bc_err_nomem);
+		if (bc_get_ints(r, big, sizeof(*big), markers, 8)) {
+			free(big);
+			return -1;
+		}
+		/* small[] may share the scratch with bc_get_ints: use out[]. */
+		for (size_t i = 0, j = 0; i < n; i++)
+			if (out[i] == 255)
+				out[i] = big[j++];
+		free(big);
+	}
+	total = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (out[i] > UINT64_MAX - total)
+			return bc_fail(r, "length overflow");
+		total += out[i];
+	}
+	if (total >= BC_HUGE_LEN)
+		return bc_fail(r, "huge length");
+	*sum = total;
+	return 0;
+}
+
+int bc_get_length(struct bc_rbuf *r, uint64_t *len)
+{
+	uint64_t sum;
+
+	return bc_get_lengths(r, len, 1, &sum);
+}
+
+bool bc_utf8_valid(const uint8_t *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		uint8_t c = s[i];
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t need;
+		uint8_t lo = 0x80, hi = 0xBF;
+
+		if (c >= 0xC2 && c <= 0xDF) {
+			need = 1;
+		} else if (c >= 0xE0 && c <= 0xEF) {
+			need = 2;
+			if (c == 0xE0)
+				lo = 0xA0; /* no overlongs */
+			else if (c == 0xED)
+				hi = 0x9F; /* no surrogates */
+		} else if (c >= 0xF0 && c <= 0xF4) {
+			need = 3;
+			if (c == 0xF0)
+				lo = 0x90;
+			else if (c == 0xF4)
+				hi = 0x8F; /* <= U+10FFFF */
+		} else {
+			return false;
+		}
+		if (need > len - i - 1)
+			return false;
+		if (s[i + 1] < lo || s[i + 1] > hi)
+			return false;
+		for (size_t k = 2; k <= need; k++)
+			if ((s[i + k] & 0xC0) != 0x80)
+				return false;
+		i += need + 1;
+	}
+	return true;
+}
+
+int bc_get_str_bytes(struct bc_rbuf *r, const uint64_t *lens, size_t n, uint64_t sum,
+		     const uint8_t **bytes)
+{
+	const uint8_t *s;
+
+	if (sum > bc_left(r))
+		return bc_fail(r, "EOF");
+	if (bc_take(r, (size_t)sum, &s))
+		return -1;
+	for (size_t i = 0, off = 0; i < n; off += (size_t)lens[i], i++)
+		if (!bc_utf8_valid(s + off, (size_t)lens[i]))
+			return bc_fail(r, "invalid utf8");
+	*bytes = s;
+	return 0;
+}
