@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The pre-copy loop over loopback TCP (127.0.0.1 only): byte equality with a
+ * writer running during the migration, convergence at a low dirty rate,
+ * non-convergence under a bandwidth limit handled by each policy, refusals,
+ * a connection dropped mid-round, and saving what was received.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <squib/error.h>
+#include <squib/migrate.h>
+
+#include "builder.h"
+#include "helpers.h"
+#include "workload.h"
+
+static uint64_t seed;
+static unsigned rounds_seen;
+
+static void count_round(void *ctx, const struct sq_migrate_round *r)
+{
+	(void)ctx;
+	(void)r;
+	rounds_seen++;
+}
+
+/* Run one migration of @w to a fresh receiver; returns the sender's code. */
+static int migrate(struct wl *w, struct sq_migrate_send_opts *o, struct rx_thread *x,
+		   struct sq_migrate_report *rep)
+{
+	memset(x, 0, sizeof(*x));
+	x->timeout_ms = 5000;
+	assert_int_equal(rx_thread_start(x, NULL), 0);
+	o->to = x->addr;
+	if (!o->timeout_ms)
+		o->timeout_ms = 5000;
+	wl_start(w);
+	int rc = sq_migrate_send(o, rep);
+	if (rc)
+		fprintf(stderr, "  sender: %s: %s\n", sq_error_name(rc), sq_last_error());
+	int rrc = rx_thread_join(x);
+	if (rrc)
+		fprintf(stderr, "  receiver: %s\n", sq_error_name(rrc));
+	fprintf(stderr, "  rounds %u, wire %llu bytes for %zu, downtime %.1f ms, total %.3f s, throttle %u%%\n",
+		rep->rounds, (unsigned long long)rep->wire_bytes, w->size, rep->downtime_ms,
+		rep->total_s, rep->throttle_pct);
+	return rc;
+}
+
+static void writer_equality(void **state)
+{
+	(void)state;
+	struct wl w;
+	struct sq_migrate_send_opts o;
+	struct sq_migrate_report rep;
+	struct rx_thread x;
+	const char blob[] = "the state blob, sent after the pause";
+
+	assert_int_equal(wl_init(&w, 16u << 20, 16.0 * 1048576, seed), 0);
+	wl_opts(&w, &o);
+	o.nconns = 2;
+	/* ~0.5 s per full pass and a tight target: several rounds while the
+	 * writer runs. */
+	o.bandwidth_limit = 32u << 20;
+	o.downtime_ms = 30;
+	o.state_blob = blob;
+	o.state_len = sizeof(blob);
+	assert_int_equal(migrate(&w, &o, &x, &rep), 0);
+	assert_int_equal(x.rc, 0);
+	assert_true(w.paused);
+	assert_true(rep.converged);
+	assert_true(rep.rounds >= 2);
+	assert_true(atomic_load(&w.writes) > 0);
+	size_t size;
+	uint8_t *dst = sq_migrate_recv_region(x.r, &size);
+	assert_int_equal(size, w.size);
+	assert_memory_equal(dst, w.region, w.size); /* the source as of the pause */
+	size_t blen;
+	const void *b = sq_migrate_recv_state(x.r, &blen);
+	assert_int_equal(blen, sizeof(blob));
+	assert_memory_equal(b, blob, sizeof(blob));
+	struct sq_migrate_recv_stats st;
+	sq_migrate_recv_stats(x.r, &st);
+	assert_int_equal(st.complete, 1);
+	assert_int_equal(st.nconns, 2);
+	assert_int_equal(st.rounds, rep.rounds);
+	assert_int_equal(st.pages, rep.pages);
+
+	/* Saved: a sparse memory file equal to the region, and the state. */
+	char *dir = sq_test_tmpdir("mig-save");
+	assert_int_equal(sq_migrate_recv_save(x.r, dir), 0);
+	char path[4096];
+	unsigned char *got = NULL;
+	size_t len = 0;
+	snprintf(path, sizeof(path), "%s/memory", dir);
+	assert_int_equal(sq_test_read_file(path, &got, &len), 0);
+	assert_int_equal(len, w.size);
+	assert_memory_equal(got, w.region, w.size);
+	free(got);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true((size_t)sb.st_blocks * 512 < w.size); /* holes where pages are zero */
+	snprintf(path, sizeof(path), "%s/state", dir);
+	assert_int_equal(sq_test_read_file(path, &got, &len), 0);
+	assert_int_equal(len, sizeof(blob));
+	free(got);
+	sq_test_rmrf(dir);
+	free(dir);
+	sq_migrate_recv_destroy(x.r);
+	wl_fini(&w);
+}
+
+static void converges_low_rate(void **state)
+{
+	(void)state;
+	struct wl w;
+	struct sq_migrate_send_opts o;
+	struct sq_migrate_report rep;
+	struct rx_thread x;
+
+	assert_int_equal(wl_init(&w, 8u << 20, 1.0 * 1048576, seed + 1), 0);
+	wl_opts(&w, &o);
+	o.nconns = 1;
+	o.on_round = count_round;
+	rounds_seen = 0;
+	assert_int_equal(migrate(&w, &o, &x, &rep), 0);
+	assert_int_equal(x.rc, 0);
+	assert_true(rep.converged);
+	assert_true(rep.rounds >= 2 && rep.rounds <= 4);
+	assert_true(rep.predicted_downtime_ms <= SQ_MIGRATE_DEFAULT_DOWNTIME_MS);
+	assert_true(rep.downtime_ms > 0);
+	assert_int_equal(rep.nstats, rep.rounds);
+	assert_int_equal(rounds_seen, rep.rounds - 1); /* a decision after each non-final round */
+	assert_true(rep.round[0].bandwidth > 0);
+	/* Round 1 skipped the zero pages (every 8th page of the workload). */
+	assert_true(rep.round[0].pages < (w.size / 4096));
+	assert_true(rep.wire_bytes < w.size + (w.size >> 2));
+	assert_memory_equal(sq_migrate_recv_region(x.r, NULL), w.region, w.size);
+	sq_migrate_recv_destroy(x.r);
+	wl_fini(&w);
+}
+
+/* 1 MiB region, 4 MiB/s link, 64 MiB/s of random writes: every round
+ * finds the whole region dirty again, and sending it takes 250 ms, over
+ * the 100 ms target. */
+static void setup_hot(struct wl *w, struct sq_migrate_send_opts *o, uint64_t s)
+{
+	assert_int_equal(wl_init(w, 1u << 20, 64.0 * 1048576, s), 0);
+	wl_opts(w, o);
+	o->nconns = 2;
+	o->bandwidth_limit = 4u << 20;
+	o->downtime_ms = 100;
+}
+
+static void not_converged_fail(void **state)
+{
+	(void)state;
+	struct wl w;
+	struct sq_migrate_send_opts o;
+	struct sq_migrate_report rep;
+	struct rx_thread x;
+
+	setup_hot(&w, &o, seed + 2);
+	o.policy = SQ_MIGRATE_FAIL;
+	int rc = migrate(&w, &o, &x, &rep);
+	assert_int_equal(rc, SQ_E_NOT_CONVERGED);
+	assert_int_equal(rep.result, SQ_E_NOT_CONVERGED);
+	assert_non_null(strstr(sq_last_error(), "did not converge"));
+	assert_int_equal(x.rc, SQ_E_CANCELED); /* the receiver was told */
+	assert_false(rep.converged);
+	assert_false(w.paused);
+	/* Said early: well before the round limit. */
+	assert_true(rep.rounds < 6);
+	const struct sq_migrate_round *last = &rep.round[rep.nstats - 1];
+	assert_true(last->dirty_rate >= 0.9 * last->bandwidth || last->dirty_rate > 0);
+	/* The set harvested for the next round went back into the tracker. */
+	wl_pause(&w);
+	uint64_t pending = 0;
+	assert_int_equal(sq_tracker_count(w.t, w.id, &pending), 0);
+	assert_true(pending > 0);
+	sq_migrate_recv_destroy(x.r);
+	wl_fini(&w);
+}
+
+static void not_converged_auto(void **state)
+{
+	(void)state;
+	struct wl w;
+	struct sq_migrate_send_opts o;
+	struct sq_migrate_report rep;
+	struct rx_thread x;
+
+	setup_hot(&w, &o, seed + 3);
+	o.policy = SQ_MIGRATE_AUTO_CONVERGE;
+	o.throttle_initial = 50;
+	o.throttle_step = 20;
+	o.max_rounds = 20;
+	assert_int_equal(migrate(&w, &o, &x, &rep), 0);
+	assert_int_equal(x.rc, 0);
+	assert_true(rep.converged);
+	assert_true(w.throttle_calls >= 1);
+	assert_true(rep.throttle_pct >= 50);
+	assert_int_equal(w.last_throttle, rep.throttle_pct);
+	assert_memory_equal(sq_migrate_recv_region(x.r, NULL), w.region, w.size);
+	sq_migrate_recv_destroy(x.r);
+	wl_fini(&w);
+}
+
+/* The same hot workload with a round limit: auto-converge gives up too. */
+static void auto_round_limit(void **state)
+{
+	(void)state;
+	struct wl w;
+	struct sq_migrate_send_opts o;
+	struct sq_migrate_report rep;
+	struct rx_thread x;
+
+	setup_hot(&w, &o, seed + 4);
+	o.policy = SQ_MIGRATE_AUTO_CONVERGE;
+	o.max_rounds = 3;
+	assert_int_equal(migrate(&w, &o, &x, &rep), SQ_E_NOT_CONVERGED);
+	assert_int_equal(rep.rounds, 3);
+	assert_int_equal(x.rc, SQ_E_CANCELED);
+	sq_migrate_recv_destroy(x.r);
+	wl_fini(&w);
+}
+
+static void refused_geometry(void **state)
+{
+	(void)state;
+	struct wl w;
+	struct sq_migrate_send_opts o;
+	struct sq_migrate_report rep;
+	struct rx_thread x = { .timeout_ms = 5000 };
+	static uint8_t small[1u << 20];
+	struct sq_migrate_recv_opts ro = { .region = small, .region_size = sizeof(small),
+					   .mem_fd = -1, .timeout_ms = 5000 };
+
+	assert_int_equal(wl_init(&w, 2u << 20, 0, seed), 0);
+	wl_opts(&w, &o);
+	assert_int_equal(rx_thread_start(&x, &ro), 0);
+	o.to = x.addr;
+	assert_int_equal(sq_migrate_send(&o, &rep), SQ_E_SIZE_MISMATCH);
+	assert_int_equal(rx_thread_join(&x), SQ_E_SIZE_MISMATCH);
+	sq_migrate_recv_destroy(x.r);
+	wl_fini(&w);
+}
+
+static int dial(unsigned port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* Two connections; one complete page frame, then both drop. */
+static void dropped_mid_round(void **state)
+{
+	(void)state;
+	static uint8_t dst[64 * 4096], page[4096];
+	struct sq_migrate_recv_opts ro = { .region = dst, .region_size = sizeof(dst), .mem_fd = -1,
+					   .timeout_ms = 5000 };
+	struct rx_thread x = { 0 };
+	struct bld b[2] = { 0 };
+
+	memset(page, 0xa5, sizeof(page));
+	assert_int_equal(rx_thread_start(&x, &ro), 0);
+	for (unsigned i = 0; i < 2; i++)
+		bld_hello(&b[i], 77, sizeof(dst), i, 2);
+	bld_pages(&b[0], 1, 3, 1, page);
+	bld_pages(&b[1], 1, 9, 1, page);
+	b[1].len -= 1000; /* connection 1 is cut inside its frame */
+	int fd[2];
+	for (unsigned i = 0; i < 2; i++) {
+		fd[i] = dial(x.port);
+		assert_int_equal(send(fd[i], b[i].buf, b[i].len, MSG_NOSIGNAL), (ssize_t)b[i].len);
+	}
+	/* Let the complete frame land, then drop both. */
+	usleep(200000);
+	close(fd[0]);
+	close(fd[1]);
+	int rc = rx_thread_join(&x);
+	assert_true(rc == SQ_E_DISCONNECTED || rc == SQ_E_STREAM_TRUNCATED);
+	for (unsigned p = 0; p < 64; p++)
+		assert_true(p == 3 ? memcmp(dst + p * 4096, page, 4096) == 0
+				   : dst[p * 4096] == 0 && dst[p * 4096 + 4095] == 0);
+	sq_migrate_recv_destroy(x.r);
+	bld_free(&b[0]);
+	bld_free(&b[1]);
+}
+
+/* A duplicate final frame arriving with the first one over TCP. */
+static void duplicate_final_tcp(void **state)
+{
+	(void)state;
+	static uint8_t dst[16 * 4096], page[4096];
+	struct sq_migrate_recv_opts ro = { .region = dst, .region_size = sizeof(dst), .mem_fd = -1,
+					   .timeout_ms = 5000 };
+	struct rx_thread x = { 0 };
+	struct bld b = { 0 };
+
+	memset(page, 0x3c, sizeof(page));
+	assert_int_equal(rx_thread_start(&x, &ro), 0);
+	bld_hello(&b, 78, sizeof(dst), 0, 1);
+	bld_pages(&b, 1, 2, 1, page);
+	bld_final(&b, 78, 1, NULL, 0, NULL, 0);
+	bld_final(&b, 78, 1, NULL, 0, NULL, 0);
+	int fd = dial(x.port);
+	assert_int_equal(send(fd, b.buf, b.len, MSG_NOSIGNAL), (ssize_t)b.len);
+	assert_int_equal(rx_thread_join(&x), SQ_E_STREAM_DUPLICATE);
+	close(fd);
+	sq_migrate_recv_destroy(x.r);
+	bld_free(&b);
+}
+
+static void nobody_there(void **state)
+{
+	(void)state;
+	struct wl w;
+	struct sq_migrate_send_opts o;
+	struct sq_migrate_report rep;
+	int lfd;
+	unsigned port;
+	char addr[64];
+
+	/* A port that was just free: nothing listens on it any more. */
+	assert_int_equal(sq_migrate_listen("127.0.0.1:0", &lfd, &port), 0);
+	close(lfd);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	assert_int_equal(wl_init(&w, 1u << 20, 0, seed), 0);
+	wl_opts(&w, &o);
+	o.to = addr;
+	assert_int_equal(sq_migrate_send(&o, &rep), SQ_E_IO);
+	o.to = "127.0.0.1";
+	assert_int_equal(sq_migrate_send(&o, &rep), SQ_E_INVAL);
+	o.to = addr;
+	o.pause = NULL;
+	assert_int_equal(sq_migrate_send(&o, &rep), SQ_E_INVAL);
+	wl_fini(&w);
+
+	struct sq_migrate_recv *r;
+	struct sq_migrate_recv_opts ro = { .mem_fd = -1, .timeout_ms = 100 };
+	assert_int_equal(sq_migrate_listen("127.0.0.1:0", &lfd, &port), 0);
+	assert_int_equal(sq_migrate_recv_create(&ro, &r), 0);
+	assert_int_equal(sq_migrate_recv_accept(r, lfd), SQ_E_TIMEOUT);
+	sq_migrate_recv_destroy(r);
+	close(lfd);
+}
+
+int main(void)
+{
+	seed = sq_test_seed("migrate/loopback");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(writer_equality),
+		cmocka_unit_test(converges_low_rate),
+		cmocka_unit_test(not_converged_fail),
+		cmocka_unit_test(not_converged_auto),
+		cmocka_unit_test(auto_round_limit),
+		cmocka_unit_test(refused_geometry),
+		cmocka_unit_test(dropped_mid_round),
+		cmocka_unit_test(duplicate_final_tcp),
+		cmocka_unit_test(nobody_there),
+	};
+	return cmocka_run_group_tests_name("migrate/loopback", tests, NULL, NULL);
+}
