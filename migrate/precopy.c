@@ -329,9 +329,13 @@ int sq_migrate_send(const struct sq_migrate_send_opts *o, struct sq_migrate_repo
 		char msg[512];
 		snprintf(msg, sizeof(msg), "%s", sq_last_error());
 		drop(o, &h, 0);
-		if (L.tx)
+		if (L.tx) {
 			sq_mig_tx_abort(L.tx, L.round);
-		rc = sq_err(rc, "%s", msg); /* the abort's own errors do not count */
+			sq_err(rc, "%s", msg); /* the abort's own errors do not count */
+			rc = sq_mig_tx_peer_reason(L.tx, rc);
+		} else {
+			rc = sq_err(rc, "%s", msg);
+		}
 	}
 	if (L.tx) {
 		rep->wire_bytes = sq_mig_tx_wire_bytes(L.tx);

@@ -214,17 +214,18 @@ static int read_result(struct tx_conn *c, unsigned phase, struct sq_mig_result *
 	return rc;
 }
 
-/* After a send failed: did the receiver say why? Its code is better. */
-static int peer_reason(struct sq_mig_tx *tx, int rc)
+int sq_mig_tx_peer_reason(struct sq_mig_tx *tx, int rc)
 {
 	struct sq_mig_result res;
 	char mine[512];
 
 	snprintf(mine, sizeof(mine), "%s", sq_last_error());
-	if (rc != SQ_E_DISCONNECTED && rc != SQ_E_TIMEOUT)
+	if ((rc != SQ_E_DISCONNECTED && rc != SQ_E_TIMEOUT) || tx->conns[0].fd < 0)
 		return rc;
 	sq_mig_set_timeouts(tx->conns[0].fd, 1000);
-	if (read_result(&tx->conns[0], SQ_MIG_PHASE_FINAL, &res) == 0 && res.status < 0)
+	/* The receiver's echo of our own abort (SQ_E_CANCELED) says nothing. */
+	if (read_result(&tx->conns[0], SQ_MIG_PHASE_FINAL, &res) == 0 && res.status < 0 &&
+	    res.status != SQ_E_CANCELED)
 		return sq_err(res.status, "migration: the receiver failed: %s (%s)",
 			      sq_strerror(res.status), mine);
 	return sq_err(rc, "%s", mine);
@@ -369,8 +370,7 @@ int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *r
 	int first = atomic_load_explicit(&tx->failed, memory_order_acquire);
 	if (first >= 0) {
 		struct tx_conn *c = &tx->conns[first];
-		sq_err(c->err, "%s", c->msg);
-		return peer_reason(tx, c->err);
+		return sq_err(c->err, "%s", c->msg);
 	}
 	return 0;
 }
@@ -423,7 +423,7 @@ int sq_mig_tx_finish(struct sq_mig_tx *tx, uint32_t rounds, const void *state, s
 		rc = send_frame(c, &f, raw, sizeof(raw));
 	}
 	if (rc)
-		return peer_reason(tx, rc);
+		return rc;
 	struct sq_mig_result res;
 	rc = read_result(c0, SQ_MIG_PHASE_FINAL, &res);
 	if (!rc && res.status < 0)

@@ -49,6 +49,13 @@ int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *r
 		    int skip_zero, struct sq_mig_tx_round_stats *st);
 int sq_mig_tx_finish(struct sq_mig_tx *tx, uint32_t rounds, const void *state, size_t state_len);
 void sq_mig_tx_abort(struct sq_mig_tx *tx, uint32_t round);
+/*
+ * sq_mig_tx_peer_reason() - after a failure @rc that only says the peer
+ * went away (SQ_E_DISCONNECTED, SQ_E_TIMEOUT), read the receiver's verdict
+ * (at most 1 s) and return its code when it names a reason; else @rc with
+ * the current message kept. Call after sq_mig_tx_abort.
+ */
+int sq_mig_tx_peer_reason(struct sq_mig_tx *tx, int rc);
 /* Bytes written to all sockets so far. */
 uint64_t sq_mig_tx_wire_bytes(const struct sq_mig_tx *tx);
 void sq_mig_tx_close(struct sq_mig_tx *tx);
