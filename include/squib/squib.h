@@ -13,6 +13,11 @@
 #include <squib/alloc.h>
 #include <squib/crc64.h>
 #include <squib/atomic_file.h>
+#include <squib/manifest.h>
+#include <squib/writer.h>
+#include <squib/restore.h>
+#include <squib/merge.h>
+#include <squib/snapshot.h>
 #include <squib/migrate.h>
 #include <squib/tracker.h>
 #include <squib/state.h>

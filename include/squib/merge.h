@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * squib/merge.h - applying diffs to a base, and squashing a chain.
+ *
+ *   sq_merge_chain  paths[0] (full) + diffs paths[1..n) -> one full file
+ *                   with a manifest (new file, atomic), or in place onto
+ *                   paths[0]
+ *
+ * Every layer needs its manifest (extents and CRCs): the output manifest
+ * is assembled from them without reading any page. Each page comes from
+ * the last layer that holds it; extents are moved with copy_file_range
+ * (the filesystem may reflink them). Order is enforced through parent ids.
+ */
+#ifndef SQUIB_MERGE_H
+#define SQUIB_MERGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <squib/export.h>
+
+SQ_BEGIN_DECLS
+
+struct sq_merge_opts {
+	int in_place; /* 1 = write the diffs into paths[0] and replace its
+		       * manifest (not crash-atomic: a crash leaves the base
+		       * mismatching its manifest, which verify reports) */
+};
+
+struct sq_merge_report {
+	unsigned layers;
+	uint64_t extents_copied;
+	uint64_t bytes_copied;
+	uint64_t pages_out;   /* data pages in the result */
+	double seconds;
+};
+
+/**
+ * sq_merge_chain() - squash @paths[0..n) into @out (ignored with
+ * opts->in_place). The result is a full memory file whose manifest has
+ * the id and state binding of the last layer, so it pairs with the last
+ * snapshot's state file. @out is written to a temp file and renamed, then
+ * its manifest is written atomically.
+ * Returns 0; SQ_E_CHAIN (order, kinds, sizes); SQ_E_MANIFEST /
+ * SQ_E_NOT_FOUND (a manifest is missing); SQ_E_NO_SPACE; SQ_E_MEMORY_IO /
+ * SQ_E_IO; SQ_E_INVAL. On failure no temp file is left. Any thread.
+ */
+SQ_API int sq_merge_chain(const char *const *paths, size_t n, const char *out,
+			  const struct sq_merge_opts *opts, struct sq_merge_report *r);
+
+SQ_END_DECLS
+
+#endif /* SQUIB_MERGE_H */

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * squib/restore.h - reading memory files back: verify, restore, lazy map.
+ *
+ *   sq_memfile_verify     check a memory file against its manifest
+ *   sq_restore_to_memory  materialize a chain (full + diffs) into a region
+ *   sq_restore_map        lazy restore: MAP_PRIVATE of the full file, diffs
+ *                         applied on top; pages are read on first touch
+ *   sq_restore_unmap      release a mapping from sq_restore_map
+ *
+ * A chain is given as memory-file paths in order: a full file, then the
+ * diffs taken after it (a ".snap" path stands for its ".mem" sibling).
+ * Each file's manifest is looked up beside it (sq_manifest_path). With
+ * manifests, the order is checked through parent ids and only the listed
+ * extents are read; a file without one is read by SEEK_DATA / SEEK_HOLE
+ * (then the order cannot be checked and no CRC is available).
+ */
+#ifndef SQUIB_RESTORE_H
+#define SQUIB_RESTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <squib/export.h>
+#include <squib/manifest.h>
+
+SQ_BEGIN_DECLS
+
+struct sq_verify_report {
+	uint64_t pages_checked;  /* data pages whose CRC was compared */
+	uint64_t bytes_read;
+	uint64_t bad_page;       /* first mismatching page, when the result is SQ_E_VERIFY */
+	double seconds;
+};
+
+/**
+ * sq_memfile_verify() - check @mem_path against manifest @m (NULL: load
+ * the manifest beside it). Checks the file size, the CRC of every data
+ * page, and that any data outside the extents reads as zero.
+ * @threads: 0 = online CPUs.
+ * Returns 0; SQ_E_VERIFY (size, CRC or stray data, with the page in
+ * sq_last_error and @r->bad_page); SQ_E_MANIFEST / SQ_E_NOT_FOUND for the
+ * manifest; SQ_E_IO / SQ_E_MEMORY_IO. Any thread.
+ */
+SQ_API int sq_memfile_verify(const char *mem_path, const struct sq_manifest *m,
+			     unsigned threads, struct sq_verify_report *r);
+
+struct sq_restore_opts {
+	unsigned threads;  /* 0 = online CPUs */
+	int verify;        /* 1 = compare each page's CRC while reading */
+	int dest_zeroed;   /* 1 = @dest is known to read as zeros (fresh mmap):
+			    * the holes of the full file are not cleared */
+	int direct;        /* 0 = O_DIRECT where possible, -1 = buffered */
+};
+
+struct sq_restore_report {
+	unsigned layers;
+	uint64_t pages_read;
+	uint64_t bytes_read;
+	int direct;
+	double seconds;
+};
+
+/**
+ * sq_restore_to_memory() - read the chain @paths[0..n) into @dest
+ * (@size bytes, page aligned, the region size of every layer).
+ * Returns 0; SQ_E_CHAIN (order, kinds), SQ_E_SIZE_MISMATCH, SQ_E_VERIFY
+ * (with opts->verify), SQ_E_MANIFEST, SQ_E_IO / SQ_E_MEMORY_IO. On
+ * failure @dest holds a partial image. Any thread; uses its own workers.
+ */
+SQ_API int sq_restore_to_memory(const char *const *paths, size_t n, void *dest, uint64_t size,
+				const struct sq_restore_opts *opts, struct sq_restore_report *r);
+
+/**
+ * sq_restore_map() - lazy restore: map @paths[0] (a full file) privately
+ * and copy the diffs' extents over the mapping. Untouched pages of the
+ * full file are read by the kernel on first access. *@addr receives the
+ * mapping of @size bytes (release with sq_restore_unmap). Same errors as
+ * sq_restore_to_memory, plus SQ_E_NOMEM when mmap fails.
+ */
+SQ_API int sq_restore_map(const char *const *paths, size_t n, uint64_t size, void **addr);
+
+/** sq_restore_unmap() - unmap a region returned by sq_restore_map. */
+SQ_API void sq_restore_unmap(void *addr, uint64_t size);
+
+SQ_END_DECLS
+
+#endif /* SQUIB_RESTORE_H */

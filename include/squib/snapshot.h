@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * squib/snapshot.h - save and load of a snapshot pair.
+ *
+ *   sq_snapshot_save          state file + memory file + manifest, full or diff
+ *   sq_snapshot_save_tracked  the same, with the pages harvested from a
+ *                             tracker region (put back on failure)
+ *   sq_snapshot_load          validate a pair: state file, pairing, sizes,
+ *                             memory file content
+ *   sq_snapshot_recover       finish or undo a save interrupted by a crash
+ *   sq_snapshot_id_of         the id recorded in a pair's manifest
+ *
+ * A pair "<stem>.snap" has its memory file "<stem>.mem" and its manifest
+ * "<stem>.manifest" beside it. Commit order (docs/ARCHITECTURE.md, IO):
+ *
+ *   1. <stem>.mem.tmp, <stem>.snap.tmp, <stem>.manifest.tmp written and
+ *      fsynced; hard links <stem>.snap.prev.tmp / .manifest.prev.tmp to
+ *      the previous pair's files; directory fsynced
+ *   2. rename manifest.tmp -> manifest      (the commit point)
+ *   3. rename snap.tmp -> snap, mem.tmp -> mem, directory fsynced
+ *   4. the .prev.tmp links removed
+ *
+ * A failure before 2 removes the temps (the previous pair is untouched); a
+ * failure in 3 renames the previous manifest and state back. After a
+ * crash, sq_snapshot_recover (run by save and load) rolls back when
+ * manifest.tmp still exists and forward otherwise: either the previous
+ * complete pair or the new complete pair is visible, never a mix.
+ *
+ * Calling context: one save or load per stem at a time (the caller
+ * serializes); different stems are independent. Any thread.
+ */
+#ifndef SQUIB_SNAPSHOT_H
+#define SQUIB_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <squib/export.h>
+#include <squib/manifest.h>
+#include <squib/writer.h>
+
+SQ_BEGIN_DECLS
+
+struct sq_tracker;
+
+struct sq_snapshot_save_req {
+	const char *state_path;           /* "<stem>.snap" */
+	enum sq_snapshot_kind kind;
+	const void *state;                /* the complete state file (sq_state_encode) */
+	size_t state_len;
+	const struct sq_mem_source *mem;
+	const struct sq_run *runs;        /* diff: the dirty pages; full: NULL (all) */
+	size_t nruns;
+	const struct sq_snapshot_id *parent; /* diff: the parent's id (sq_snapshot_id_of) */
+	struct sq_writer_opts io;
+};
+
+struct sq_snapshot_report {
+	struct sq_snapshot_id id;
+	uint64_t pages_dirty;             /* pages handed to the writer */
+	struct sq_writer_report io;       /* the memory file write */
+	double seconds;                   /* whole save, commit included */
+};
+
+/**
+ * sq_snapshot_save() - write a pair. On success the new pair is complete
+ * and durable. Returns 0; SQ_E_INVALID_PATH ("Diff snapshot requires a
+ * dirty set and a parent id", bad path); SQ_E_TOO_SHORT / SQ_E_CRC_MISMATCH
+ * / SQ_E_SIZE_LIMIT (the state bytes are not a state file); the writer's
+ * and atomic writer's errors (SQ_E_NO_SPACE, SQ_E_MEMORY_IO, SQ_E_IO,
+ * SQ_E_ATOMIC_COMMIT_FAILED). On failure no temp file is left and the
+ * previous pair is intact, except SQ_E_IO from the final directory fsync,
+ * after which the new pair is in place but its durability is unknown.
+ */
+SQ_API int sq_snapshot_save(const struct sq_snapshot_save_req *req, struct sq_snapshot_report *r);
+
+/**
+ * sq_snapshot_save_tracked() - harvest region @region of @t (get and
+ * clear), then save: a diff gets the harvested runs, a full snapshot all
+ * pages (its harvest resets the dirty log, so the next diff is relative to
+ * it). On any failure the harvested set is put back into the tracker
+ * before returning. On success the write costs are reported to the
+ * tracker (sq_tracker_note_io). @req->runs is ignored.
+ */
+SQ_API int sq_snapshot_save_tracked(const struct sq_snapshot_save_req *req, struct sq_tracker *t,
+				    uint32_t region, struct sq_snapshot_report *r);
+
+struct sq_snapshot_loaded {
+	uint8_t *state;             /* the state file's bytes (validated) */
+	size_t state_len;
+	char *mem_path;             /* "<stem>.mem" */
+	struct sq_manifest *manifest;
+};
+
+enum {
+	SQ_LOAD_QUICK = 1u, /* check the memory file on a sample of pages only */
+};
+
+/**
+ * sq_snapshot_load() - load and validate a pair. Checks, in order: the
+ * state file (size limit, length, CRC-64); the manifest; that the manifest
+ * names this state file (size and CRC); the memory file's size; its pages'
+ * CRCs (all, or a sample of 64 with SQ_LOAD_QUICK).
+ * Returns 0 and *@out (sq_snapshot_loaded_free); SQ_E_IO; SQ_E_TOO_SHORT,
+ * SQ_E_CRC_MISMATCH, SQ_E_SIZE_LIMIT; SQ_E_MANIFEST / SQ_E_NOT_FOUND;
+ * SQ_E_PAIR_MISMATCH (state or memory file from another snapshot);
+ * SQ_E_SIZE_MISMATCH; SQ_E_MEMORY_IO. Runs sq_snapshot_recover first.
+ */
+SQ_API int sq_snapshot_load(const char *state_path, unsigned flags,
+			    struct sq_snapshot_loaded **out);
+SQ_API void sq_snapshot_loaded_free(struct sq_snapshot_loaded *l);
+
+/**
+ * sq_snapshot_recover() - complete or undo an interrupted save of the pair
+ * at @state_path (see the commit order above). Returns 0 (also when there
+ * was nothing to do) or SQ_E_IO / SQ_E_ATOMIC_COMMIT_FAILED.
+ */
+SQ_API int sq_snapshot_recover(const char *state_path);
+
+/** sq_snapshot_id_of() - the id in the manifest beside @state_path. */
+SQ_API int sq_snapshot_id_of(const char *state_path, struct sq_snapshot_id *id);
+
+SQ_END_DECLS
+
+#endif /* SQUIB_SNAPSHOT_H */

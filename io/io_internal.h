@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * io/io_internal.h - helpers shared by the writer, verify, restore and merge.
+ *
+ *   struct sq_first_err  the first failure of a group of worker threads,
+ *                        carried back to the calling thread (sq_err's
+ *                        message is thread-local)
+ *   sq_par_run           run fn(arg, worker index) on N threads and join
+ *   sq_dio_enable        set O_DIRECT on an fd when the filesystem allows
+ *   sq_online_cpus       online CPUs, at least 1
+ */
+#ifndef SQ_IO_INTERNAL_H
+#define SQ_IO_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct sq_first_err {
+	pthread_mutex_t lock;
+	atomic_int code; /* 0 until a worker fails */
+	char msg[512];
+};
+
+void sq_first_err_init(struct sq_first_err *e);
+/* Record @code with the calling thread's sq_last_error() if first; returns @code. */
+int sq_first_err_set(struct sq_first_err *e, int code);
+/* Relaxed poll: workers stop taking new work once this is non-zero. */
+static inline int sq_first_err_failed(struct sq_first_err *e)
+{
+	return atomic_load_explicit(&e->code, memory_order_relaxed) != 0;
+}
+/* On the calling thread after the join: re-raise the recorded error (or 0). */
+int sq_first_err_raise(struct sq_first_err *e);
+void sq_first_err_destroy(struct sq_first_err *e);
+
+/*
+ * sq_par_run() - run @fn(@arg, i) for i in [0, n) on n threads (the caller
+ * runs i = 0) and join them all. Returns 0, or SQ_E_NOMEM / SQ_E_INTERNAL
+ * when no thread could be started (then nothing ran). Threads that fail
+ * to start are run by the caller after its own share.
+ */
+int sq_par_run(unsigned n, void (*fn)(void *arg, unsigned i), void *arg);
+
+unsigned sq_online_cpus(void);
+
+/*
+ * sq_dio_enable() - try to set O_DIRECT on @fd. Returns 1 when set (the
+ * previous flags in *@old), 0 when the filesystem refuses it or needs an
+ * alignment above 4 KiB (the fd is left buffered).
+ */
+int sq_dio_enable(int fd, int *old);
+void sq_dio_restore(int fd, int old);
+/*
+ * sq_dio_demote() - after a short direct transfer that left an unaligned
+ * remainder: clear O_DIRECT on @fd (the whole open file description, so
+ * every worker continues buffered, which is always correct) and set
+ * *@direct to 0. Safe to call from several workers; the first one does it.
+ */
+void sq_dio_demote(int fd, atomic_int *direct);
+
+/* Page-aligned IO buffer of @len bytes (len a multiple of 4 KiB). */
+void *sq_iobuf_alloc(size_t len);
+void sq_iobuf_free(void *p, size_t len);
+
+#endif /* SQ_IO_INTERNAL_H */

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * io/merge.c - squash a chain into one full memory file.
+ *
+ * Invariants:
+ *  - owner[p] is 0 (hole) or 1 + the index of the last layer holding page
+ *    p; crc[p] is that layer's CRC for it. Both are built from manifests
+ *    alone, so the output manifest costs no read of page data.
+ *  - Output extents are the maximal runs of owned pages; copies are the
+ *    maximal runs with one owner, moved with copy_file_range at the same
+ *    offset (a hole stays a hole).
+ *  - A new output goes to "<out>.tmp" (sq_atomic_*), is fsynced and
+ *    renamed, and only then is its manifest written (atomically): a crash
+ *    in between leaves a memory file without a matching manifest, which
+ *    verify and load refuse.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <squib/atomic_file.h>
+#include <squib/merge.h>
+
+#include "core/err.h"
+#include "core/sysio.h"
+#include "io/chain.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int copy_range(int in, int out, uint64_t off, uint64_t len)
+{
+	off_t a = (off_t)off, b = (off_t)off;
+
+	while (len) {
+		size_t chunk = len > (1u << 30) ? (1u << 30) : (size_t)len;
+		ssize_t r = sq_sys_copy_file_range(SQ_SITE_MERGE_COPY, in, &a, out, &b, chunk);
+		if (r == -EINTR || r == -EAGAIN)
+			continue;
+		if (r < 0)
+			return sq_err_sys(SQ_E_MEMORY_IO, (int)-r, "copy_file_range");
+		if (r == 0)
+			return sq_err(SQ_E_VERIFY, "memory file is truncated at offset %lld",
+				      (long long)a);
+		len -= (uint64_t)r;
+	}
+	return 0;
+}
+
+struct plan {
+	uint8_t *owner; /* 0 = none, else layer + 1 (at most 255 layers) */
+	uint64_t *crc;
+	uint64_t pages;
+};
+
+static int make_plan(struct sq_layer *ls, size_t n, struct plan *pl)
+{
+	pl->pages = ls[0].size / SQ_PAGE_SIZE;
+	pl->owner = calloc(pl->pages ? pl->pages : 1, 1);
+	pl->crc = malloc((pl->pages ? pl->pages : 1) * sizeof(*pl->crc));
+	if (!pl->owner || !pl->crc)
+		return sq_err(SQ_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const struct sq_manifest *m = ls[i].m;
+		uint64_t k = 0;
+		for (size_t e = 0; e < m->nextents; e++)
+			for (uint64_t p = 0; p < m->extents[e].npages; p++, k++) {
+				pl->owner[m->extents[e].first_page + p] = (uint8_t)(i + 1);
+				pl->crc[m->extents[e].first_page + p] = m->crcs[k];
+			}
+	}
+	return 0;
+}
+
+/* Copy runs owned by layers >= @from into @out; count what moved. */
+static int apply(struct sq_layer *ls, const struct plan *pl, unsigned from, int out,
+		 struct sq_merge_report *rep)
+{
+	uint64_t p = 0;
+
+	while (p < pl->pages) {
+		uint8_t o = pl->owner[p];
+		uint64_t s = p;
+		while (p < pl->pages && pl->owner[p] == o)
+			p++;
+		if (o == 0 || o < from + 1)
+			continue;
+		int rc = copy_range(ls[o - 1].fd, out, s << SQ_PAGE_SHIFT, (p - s) << SQ_PAGE_SHIFT);
+		if (rc)
+			return rc;
+		rep->extents_copied++;
+		rep->bytes_copied += (p - s) << SQ_PAGE_SHIFT;
+	}
+	return 0;
+}
+
+static int out_manifest(const struct sq_layer *ls, size_t n, const struct plan *pl,
+			struct sq_manifest **out)
+{
+	struct sq_manifest *m = calloc(1, sizeof(*m));
+	const struct sq_manifest *last = ls[n - 1].m;
+	size_t ne = 0;
+	uint64_t np = 0;
+
+	if (!m)
+		return sq_err(SQ_E_NOMEM, "out of memory");
+	for (uint64_t p = 0; p < pl->pages; p++) {
+		if (!pl->owner[p])
+			continue;
+		np++;
+		if (p == 0 || !pl->owner[p - 1])
+			ne++;
+	}
+	m->extents = malloc((ne ? ne : 1) * sizeof(*m->extents));
+	m->crcs = malloc((np ? np : 1) * sizeof(*m->crcs));
+	if (!m->extents || !m->crcs) {
+		sq_manifest_free(m);
+		return sq_err(SQ_E_NOMEM, "out of memory");
+	}
+	for (uint64_t p = 0; p < pl->pages; p++) {
+		if (!pl->owner[p])
+			continue;
+		if (p == 0 || !pl->owner[p - 1])
+			m->extents[m->nextents++] = (struct sq_run){ p, 0 };
+		m->extents[m->nextents - 1].npages++;
+		m->crcs[m->npages++] = pl->crc[p];
+	}
+	m->id = last->id;
+	m->kind = SQ_SNAPSHOT_FULL;
+	m->page_size = SQ_PAGE_SIZE;
+	m->region_size = ls[0].size;
+	m->state_size = last->state_size;
+	m->state_crc = last->state_crc;
+	*out = m;
+	return 0;
+}
+
+static int merge_in_place(struct sq_layer *ls, const struct plan *pl,
+			  struct sq_merge_report *rep)
+{
+	int fd = sq_sys_open(SQ_SITE_MERGE_OPEN, ls[0].path, O_WRONLY | O_CLOEXEC, 0);
+	int rc;
+
+	if (fd < 0)
+		return sq_err_sys(SQ_E_MEMORY_IO, -fd, ls[0].path);
+	rc = apply(ls, pl, 1, fd, rep);
+	if (!rc) {
+		rc = sq_sys_fsync(SQ_SITE_MERGE_FSYNC, fd);
+		if (rc)
+			rc = sq_err_sys(SQ_E_MEMORY_IO, -rc, ls[0].path);
+	}
+	close(fd);
+	return rc;
+}
+
+static int merge_new(struct sq_layer *ls, const struct plan *pl, const char *out,
+		     struct sq_merge_report *rep)
+{
+	struct sq_atomic_file *f;
+	int rc = sq_atomic_open(out, NULL, &f);
+
+	if (rc)
+		return rc;
+	rc = sq_sys_ftruncate(SQ_SITE_MERGE_TRUNCATE, sq_atomic_fd(f), (off_t)ls[0].size);
+	if (rc)
+		rc = sq_err_sys(SQ_E_MEMORY_IO, -rc, sq_atomic_temp_path(f));
+	if (!rc)
+		rc = apply(ls, pl, 0, sq_atomic_fd(f), rep);
+	if (!rc)
+		rc = sq_atomic_commit(f);
+	sq_atomic_close(f);
+	return rc;
+}
+
+int sq_merge_chain(const char *const *paths, size_t n, const char *out,
+		   const struct sq_merge_opts *opts, struct sq_merge_report *r)
+{
+	struct sq_merge_report rep = { .layers = (unsigned)n };
+	struct sq_manifest *m = NULL;
+	struct plan pl = { 0 };
+	struct sq_layer *ls;
+	char mpath[4096];
+	double t0 = now_s();
+	int in_place = opts && opts->in_place;
+	int rc;
+
+	if (n == 0 || n > 255)
+		return sq_err(SQ_E_INVAL, "a merge takes 1 to 255 layers, not %zu", n);
+	if (!in_place && (!out || !*out))
+		return sq_err(SQ_E_INVALID_PATH, "invalid snapshot path: no output path");
+	rc = sq_chain_open(paths, n, 1, &ls);
+	if (rc)
+		return rc;
+	rc = make_plan(ls, n, &pl);
+	if (!rc)
+		rc = out_manifest(ls, n, &pl, &m);
+	if (!rc)
+		rc = sq_manifest_path(in_place ? ls[0].path : out, mpath, sizeof(mpath));
+	if (!rc)
+		rc = in_place ? merge_in_place(ls, &pl, &rep) : merge_new(ls, &pl, out, &rep);
+	if (!rc)
+		rc = sq_manifest_save(mpath, m);
+	rep.pages_out = m ? m->npages : 0;
+	rep.seconds = now_s() - t0;
+	if (!rc && r)
+		*r = rep;
+	sq_manifest_free(m);
+	free(pl.owner);
+	free(pl.crc);
+	sq_chain_close(ls, n);
+	return rc;
+}

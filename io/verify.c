@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * io/verify.c - a memory file against its manifest.
+ *
+ * What "matches" means: the file is exactly region-size bytes; every page
+ * of every extent has the manifest's CRC-64; every byte outside the
+ * extents reads as zero (holes, or data the filesystem chose to store).
+ * The last check reads only the data ranges SEEK_DATA reports outside the
+ * extents, so a sparse file costs nothing there.
+ */
+#include <errno.h>
+#include <isa-l/mem_routines.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <squib/restore.h>
+
+#include "core/err.h"
+#include "core/sysio.h"
+#include "io/chain.h"
+#include "io/io_internal.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Pages of @l's data outside @m's extents must be zero. */
+static int check_outside(struct sq_layer *l, const struct sq_manifest *m,
+			 struct sq_verify_report *r)
+{
+	uint8_t *buf = sq_iobuf_alloc(SQ_PAGE_SIZE);
+	size_t e = 0;
+	int rc = 0;
+
+	if (!buf)
+		return sq_err(SQ_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < l->next && !rc; i++) {
+		for (uint64_t p = l->ext[i].first_page;
+		     p < l->ext[i].first_page + l->ext[i].npages && !rc; p++) {
+			while (e < m->nextents &&
+			       m->extents[e].first_page + m->extents[e].npages <= p)
+				e++;
+			if (e < m->nextents && m->extents[e].first_page <= p)
+				continue;
+			rc = sq_sys_pread_all(SQ_SITE_MEMFILE_READ, l->fd, buf, SQ_PAGE_SIZE,
+					      (off_t)(p << SQ_PAGE_SHIFT));
+			if (rc) {
+				rc = sq_err_sys(SQ_E_MEMORY_IO, -rc, l->path);
+				break;
+			}
+			r->bytes_read += SQ_PAGE_SIZE;
+			if (isal_zero_detect(buf, SQ_PAGE_SIZE) != 0) {
+				r->bad_page = p;
+				rc = sq_err(SQ_E_VERIFY, "memory file does not match its manifest: "
+							 "page %llu holds data outside the listed extents",
+					    (unsigned long long)p);
+			}
+		}
+	}
+	sq_iobuf_free(buf, SQ_PAGE_SIZE);
+	return rc;
+}
+
+int sq_memfile_verify(const char *mem_path, const struct sq_manifest *m, unsigned threads,
+		      struct sq_verify_report *r)
+{
+	struct sq_verify_report rep = { 0 };
+	struct sq_read_stats st = { 0 };
+	struct sq_layer l;
+	double t0 = now_s();
+	int rc;
+
+	/* Extents from SEEK_DATA: what the outside-the-extents check walks. */
+	rc = sq_layer_open(mem_path, -1, &l);
+	if (rc)
+		return rc;
+	struct sq_manifest *own = NULL;
+	if (!m) {
+		char mp[4096];
+		rc = sq_manifest_path(l.path, mp, sizeof(mp));
+		if (!rc)
+			rc = sq_manifest_load(mp, &own);
+		if (rc)
+			goto out;
+		m = own;
+	}
+	if (l.size != m->region_size) {
+		rc = sq_err(SQ_E_VERIFY, "memory file does not match its manifest: %s is %llu "
+					 "bytes, the manifest says %llu", l.path,
+			    (unsigned long long)l.size, (unsigned long long)m->region_size);
+		rep.bad_page = (l.size < m->region_size ? l.size : m->region_size) / SQ_PAGE_SIZE;
+		goto out;
+	}
+	rc = sq_read_extents(l.fd, m->extents, m->nextents, m->crcs, NULL, threads, 0, &st);
+	rep.pages_checked = st.pages;
+	rep.bytes_read = st.bytes;
+	rep.bad_page = st.bad_page;
+	if (rc)
+		goto out;
+	rc = check_outside(&l, m, &rep);
+out:
+	rep.seconds = now_s() - t0;
+	if (r)
+		*r = rep;
+	sq_manifest_free(own);
+	sq_layer_close(&l);
+	return rc;
+}

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * snapshot/load.c - load of a snapshot pair and the tracked save.
+ *
+ * Invariants:
+ *  - Nothing larger than the state size limit (+1 byte to detect excess)
+ *    is read from a state file; the manifest reader is bounded by itself.
+ *  - A pair is accepted only when the manifest names the state file (size
+ *    and CRC trailer), the memory file has the region size, and the pages
+ *    checked (all, or an evenly spread sample) have the manifest's CRCs.
+ *  - sq_snapshot_save_tracked puts the harvested set back on every
+ *    failure path after the harvest; the set is freed on every path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <squib/snapshot.h>
+#include <squib/tracker.h>
+
+#include "core/err.h"
+#include "core/sysio.h"
+#include "io/chain.h"
+#include "snapshot/pair_internal.h"
+
+#define STATE_LIMIT 10000000u
+#define QUICK_SAMPLES 64u
+
+static int read_state(const char *path, uint8_t **buf, size_t *len)
+{
+	struct stat st;
+	int fd = sq_sys_open(SQ_SITE_PAIR_STATE_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
+	int rc = 0;
+
+	*buf = NULL;
+	if (fd < 0)
+		return sq_err_sys(SQ_E_IO, -fd, path);
+	if (fstat(fd, &st) < 0) {
+		rc = sq_err_sys(SQ_E_IO, errno, path);
+		goto out;
+	}
+	size_t n = (uint64_t)st.st_size > STATE_LIMIT ? STATE_LIMIT + 1 : (size_t)st.st_size;
+	*buf = malloc(n ? n : 1);
+	if (!*buf) {
+		rc = sq_err(SQ_E_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = sq_sys_pread_all(SQ_SITE_PAIR_STATE_READ, fd, *buf, n, 0);
+	if (rc) {
+		rc = sq_err_sys(SQ_E_IO, -rc, path);
+		free(*buf);
+		*buf = NULL;
+		goto out;
+	}
+	*len = n;
+out:
+	close(fd);
+	return rc;
+}
+
+/* Up to QUICK_SAMPLES pages spread over the data pages, as 1-page extents. */
+static int check_sample(int fd, const struct sq_manifest *m)
+{
+	struct sq_run ext[QUICK_SAMPLES];
+	uint64_t crc[QUICK_SAMPLES], n = m->npages < QUICK_SAMPLES ? m->npages : QUICK_SAMPLES;
+	uint64_t k = 0, base = 0;
+	size_t e = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t want = n > 1 ? i * (m->npages - 1) / (n - 1) : 0;
+		while (want >= base + m->extents[e].npages) {
+			base += m->extents[e].npages;
+			e++;
+		}
+		uint64_t page = m->extents[e].first_page + (want - base);
+		if (k && ext[k - 1].first_page == page)
+			continue;
+		ext[k] = (struct sq_run){ page, 1 };
+		crc[k++] = m->crcs[want];
+	}
+	return sq_read_extents(fd, ext, k, crc, NULL, 1, -1, NULL);
+}
+
+static int check_memory(const char *mem, const struct sq_manifest *m, unsigned flags)
+{
+	struct stat st;
+	int fd = sq_sys_open(SQ_SITE_MEMFILE_OPEN, mem, O_RDONLY | O_CLOEXEC, 0);
+	int rc;
+
+	if (fd == -ENOENT)
+		return sq_err(SQ_E_NOT_FOUND, "memory file %s does not exist", mem);
+	if (fd < 0)
+		return sq_err_sys(SQ_E_MEMORY_IO, -fd, mem);
+	if (fstat(fd, &st) < 0) {
+		rc = sq_err_sys(SQ_E_MEMORY_IO, errno, mem);
+	} else if ((uint64_t)st.st_size != m->region_size) {
+		rc = sq_err(SQ_E_SIZE_MISMATCH, "memory file %s is %lld bytes, its manifest says "
+						"%llu", mem, (long long)st.st_size,
+			    (unsigned long long)m->region_size);
+	} else {
+		rc = flags & SQ_LOAD_QUICK
+			     ? check_sample(fd, m)
+			     : sq_read_extents(fd, m->extents, m->nextents, m->crcs, NULL, 0, 0, NULL);
+		if (rc == SQ_E_VERIFY)
+			rc = sq_err(SQ_E_PAIR_MISMATCH, "state file and memory file do not belong "
+							"together: %s (%s)", mem, sq_last_error());
+	}
+	close(fd);
+	return rc;
+}
+
+int sq_snapshot_load(const char *state_path, unsigned flags, struct sq_snapshot_loaded **out)
+{
+	struct sq_snapshot_loaded *l;
+	struct sq_pair_paths p;
+	int rc;
+
+	*out = NULL;
+	rc = sq_pair_paths_init(&p, state_path);
+	if (!rc)
+		rc = sq_snapshot_recover(state_path);
+	if (rc)
+		return rc;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return sq_err(SQ_E_NOMEM, "out of memory");
+	rc = read_state(p.state, &l->state, &l->state_len);
+	if (!rc)
+		rc = sq_pair_check_state(l->state, l->state_len);
+	if (!rc)
+		rc = sq_manifest_load(p.manifest, &l->manifest);
+	if (!rc && (l->manifest->state_size != l->state_len ||
+		    l->manifest->state_crc != sq_pair_state_crc(l->state, l->state_len)))
+		rc = sq_err(SQ_E_PAIR_MISMATCH, "state file and memory file do not belong "
+						"together: %s is not the state file named by %s",
+			    p.state, p.manifest);
+	if (!rc)
+		rc = check_memory(p.mem, l->manifest, flags);
+	if (!rc) {
+		l->mem_path = strdup(p.mem);
+		if (!l->mem_path)
+			rc = sq_err(SQ_E_NOMEM, "out of memory");
+	}
+	if (rc) {
+		sq_snapshot_loaded_free(l);
+		return rc;
+	}
+	*out = l;
+	return 0;
+}
+
+void sq_snapshot_loaded_free(struct sq_snapshot_loaded *l)
+{
+	if (!l)
+		return;
+	free(l->state);
+	free(l->mem_path);
+	sq_manifest_free(l->manifest);
+	free(l);
+}
+
+int sq_snapshot_save_tracked(const struct sq_snapshot_save_req *req, struct sq_tracker *t,
+			     uint32_t region, struct sq_snapshot_report *r)
+{
+	struct sq_snapshot_save_req q;
+	struct sq_dirty_set *set = NULL;
+	struct sq_snapshot_report rep;
+	int rc;
+
+	if (!req || !t)
+		return sq_err(SQ_E_INVAL, "save request or tracker missing");
+	rc = sq_tracker_harvest(t, region, &set);
+	if (rc)
+		return rc;
+	q = *req;
+	if (q.kind == SQ_SNAPSHOT_DIFF) {
+		q.runs = sq_dirty_set_runs(set);
+		q.nruns = sq_dirty_set_nruns(set);
+	} else {
+		q.runs = NULL;
+		q.nruns = 0;
+	}
+	rc = sq_snapshot_save(&q, &rep);
+	if (rc) {
+		char msg[512];
+		strncpy(msg, sq_last_error(), sizeof(msg) - 1);
+		msg[sizeof(msg) - 1] = 0;
+		/* Transactional harvest: the bits go back before we return. */
+		int pb = sq_tracker_put_back(t, set);
+		sq_dirty_set_free(set);
+		if (pb)
+			return pb;
+		return sq_err(rc, "%s", msg);
+	}
+	sq_tracker_note_io(t, region, rep.io.io_ops, rep.io.bytes_written,
+			   (uint64_t)(rep.io.seconds * 1e9));
+	if (q.kind == SQ_SNAPSHOT_DIFF)
+		rep.pages_dirty = sq_dirty_set_pages(set);
+	sq_dirty_set_free(set);
+	if (r)
+		*r = rep;
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * snapshot/pair_internal.h - the names of a pair and its temps, shared by
+ * save (pair.c) and load (load.c).
+ */
+#ifndef SQ_SNAPSHOT_PAIR_INTERNAL_H
+#define SQ_SNAPSHOT_PAIR_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SQ_PAIR_PATH_MAX 4096
+
+struct sq_pair_paths {
+	char state[SQ_PAIR_PATH_MAX], mem[SQ_PAIR_PATH_MAX], manifest[SQ_PAIR_PATH_MAX];
+	char state_tmp[SQ_PAIR_PATH_MAX], mem_tmp[SQ_PAIR_PATH_MAX];
+	char manifest_tmp[SQ_PAIR_PATH_MAX];
+	char state_prev[SQ_PAIR_PATH_MAX], manifest_prev[SQ_PAIR_PATH_MAX];
+	char dir[SQ_PAIR_PATH_MAX];
+};
+
+int sq_pair_paths_init(struct sq_pair_paths *p, const char *state_path);
+int sq_pair_dir_sync(const struct sq_pair_paths *p);
+int sq_pair_rename(const char *from, const char *to);
+void sq_pair_remove_temps(const struct sq_pair_paths *p);
+/* Envelope checks of a state file held in memory: limit, length, CRC. */
+int sq_pair_check_state(const void *buf, size_t len);
+/* The CRC trailer of a checked state file. */
+uint64_t sq_pair_state_crc(const void *buf, size_t len);
+
+#endif /* SQ_SNAPSHOT_PAIR_INTERNAL_H */

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The page-copy writer: layouts, holes, zero pages in diffs, byte equality
+ * across thread counts and backends, staging and page-reader sources, the
+ * manifest it produces, and the tmpfs (no O_DIRECT) path.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <sys/mman.h>
+
+#include <squib/crc64.h>
+#include <squib/error.h>
+#include <squib/manifest.h>
+#include <squib/writer.h>
+#include "helpers.h"
+
+#define PG 4096u
+#define NPAGES 1500u /* not a multiple of 256: the last piece is partial */
+
+static char *dir;
+static uint8_t *region;
+static uint64_t seed;
+
+/* Page p: zero when p % 4 == 1, else pseudo-random bytes. */
+static void fill_region(void)
+{
+	uint64_t s = seed;
+	for (uint32_t p = 0; p < NPAGES; p++) {
+		uint64_t *w = (uint64_t *)(region + (size_t)p * PG);
+		for (unsigned i = 0; i < PG / 8; i++)
+			w[i] = p % 4 == 1 ? 0 : sq_test_rand(&s);
+	}
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	seed = sq_test_seed("io/writer");
+	dir = sq_test_tmpdir("writer");
+	region = mmap(NULL, (size_t)NPAGES * PG, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!dir || region == MAP_FAILED)
+		return -1;
+	fill_region();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	munmap(region, (size_t)NPAGES * PG);
+	sq_test_rmrf(dir);
+	free(dir);
+	return 0;
+}
+
+static int write_one(const char *name, enum sq_mem_layout layout, const struct sq_mem_source *src,
+		     const struct sq_run *runs, size_t n, const struct sq_writer_opts *o,
+		     struct sq_manifest **m, struct sq_writer_report *rep, char *path)
+{
+	sprintf(path, "%s/%s", dir, name);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	int rc = sq_memfile_write(fd, layout, src, runs, n, o, m, rep);
+	close(fd);
+	return rc;
+}
+
+static int reader_cb(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	memcpy(buf, (uint8_t *)ctx + off, len);
+	return 0;
+}
+
+static void full_layout_holes_and_crcs(void **state)
+{
+	(void)state;
+	struct sq_mem_source src = { .base = region, .size = (uint64_t)NPAGES * PG };
+	struct sq_manifest *m;
+	struct sq_writer_report rep;
+	char path[1024];
+	unsigned char *buf = NULL;
+	size_t len;
+
+	assert_int_equal(write_one("full.mem", SQ_LAYOUT_FULL, &src, NULL, 0, NULL, &m, &rep, path), 0);
+	assert_int_equal(sq_test_read_file(path, &buf, &len), 0);
+	assert_int_equal(len, (size_t)NPAGES * PG);
+	assert_memory_equal(buf, region, len);
+	free(buf);
+	assert_int_equal(rep.pages_zero, NPAGES / 4 + (NPAGES % 4 > 1));
+	assert_int_equal(rep.pages_written + rep.pages_zero, NPAGES);
+	assert_int_equal(m->npages, rep.pages_written);
+	assert_int_equal(m->kind, SQ_SNAPSHOT_FULL);
+	/* zero pages are holes: SEEK_HOLE finds page 1 */
+	int fd = open(path, O_RDONLY);
+	assert_int_equal(lseek(fd, 0, SEEK_HOLE), PG);
+	close(fd);
+	/* one CRC per data page, in order */
+	uint64_t k = 0;
+	for (size_t e = 0; e < m->nextents; e++)
+		for (uint64_t p = 0; p < m->extents[e].npages; p++, k++)
+			assert_true(m->crcs[k] ==
+				    sq_crc64(region + (m->extents[e].first_page + p) * PG, PG));
+	assert_int_equal(k, m->npages);
+	sq_manifest_free(m);
+}
+
+/* Same file and manifest for every thread count, backend and source kind. */
+static void bytes_independent_of_threads_and_backend(void **state)
+{
+	(void)state;
+	struct sq_run runs[] = { { 0, 3 }, { 7, 300 }, { 600, 1 }, { 900, 600 } };
+	unsigned char *ref = NULL, *buf = NULL;
+	size_t reflen = 0, len;
+	void *refm = NULL, *mb;
+	size_t refml = 0, ml;
+	char path[1024];
+
+	for (int layout = 0; layout < 2; layout++) {
+		free(ref);
+		free(refm);
+		ref = NULL;
+		refm = NULL;
+		for (int be = SQ_IO_URING; be <= SQ_IO_PWRITEV; be++)
+			for (unsigned t = 1; t <= 4; t *= 2)
+				for (int kind = 0; kind < 3; kind++) {
+					struct sq_mem_source src = { .size = (uint64_t)NPAGES * PG };
+					if (kind == 2) {
+						src.read = reader_cb;
+						src.ctx = region;
+					} else {
+						src.base = region;
+						src.live = kind;
+					}
+					struct sq_writer_opts o = { .threads = t, .backend = be,
+								    .queue_depth = 4 };
+					struct sq_manifest *m;
+					struct sq_writer_report rep;
+					assert_int_equal(write_one("eq.mem", layout, &src, runs, 4, &o,
+								   &m, &rep, path), 0);
+					if (be == SQ_IO_URING && sq_io_uring_usable())
+						assert_int_equal(rep.backend, SQ_IO_URING);
+					assert_int_equal(rep.backend == SQ_IO_PWRITEV ||
+							 rep.backend == SQ_IO_URING, 1);
+					assert_int_equal(sq_test_read_file(path, &buf, &len), 0);
+					assert_int_equal(sq_manifest_encode(m, &mb, &ml), 0);
+					if (!ref) {
+						ref = buf;
+						reflen = len;
+						refm = mb;
+						refml = ml;
+					} else {
+						assert_int_equal(len, reflen);
+						assert_memory_equal(buf, ref, len);
+						assert_int_equal(ml, refml);
+						assert_memory_equal(mb, refm, ml);
+						free(buf);
+						free(mb);
+					}
+					sq_manifest_free(m);
+				}
+		/* the content is the source's on the runs, zero elsewhere */
+		for (uint32_t p = 0; p < NPAGES; p++) {
+			int in = 0;
+			for (int r = 0; r < 4; r++)
+				in |= p >= runs[r].first_page &&
+				      p < runs[r].first_page + runs[r].npages;
+			if (in)
+				assert_memory_equal(ref + (size_t)p * PG, region + (size_t)p * PG, PG);
+			else
+				assert_true(ref[(size_t)p * PG] == 0 &&
+					    !memcmp(ref + (size_t)p * PG, ref + (size_t)p * PG + 1,
+						    PG - 1));
+		}
+	}
+	free(ref);
+	free(refm);
+}
+
+/* A diff writes dirty zero pages as data: the manifest lists them. */
+static void diff_keeps_zero_pages_as_data(void **state)
+{
+	(void)state;
+	struct sq_mem_source src = { .base = region, .size = (uint64_t)NPAGES * PG };
+	struct sq_run runs[] = { { 1, 1 }, { 5, 4 } }; /* pages 1, 5 are zero */
+	struct sq_manifest *m;
+	struct sq_writer_report rep;
+	char path[1024];
+
+	assert_int_equal(write_one("diff.mem", SQ_LAYOUT_DIFF, &src, runs, 2, NULL, &m, &rep, path), 0);
+	assert_int_equal(rep.pages_written, 5);
+	assert_int_equal(rep.pages_zero, 0);
+	assert_int_equal(m->kind, SQ_SNAPSHOT_DIFF);
+	assert_int_equal(m->nextents, 2);
+	assert_int_equal(m->npages, 5);
+	int fd = open(path, O_RDONLY);
+	assert_int_equal(lseek(fd, 0, SEEK_DATA), PG); /* page 1 is data, not a hole */
+	close(fd);
+	sq_manifest_free(m);
+	/* the same runs in a full layout leave the zero pages as holes */
+	assert_int_equal(write_one("full2.mem", SQ_LAYOUT_FULL, &src, runs, 2, NULL, &m, &rep, path), 0);
+	assert_int_equal(rep.pages_written, 3);
+	sq_manifest_free(m);
+}
+
+static void bad_arguments(void **state)
+{
+	(void)state;
+	struct sq_mem_source src = { .base = region, .size = (uint64_t)NPAGES * PG };
+	struct sq_run unsorted[] = { { 10, 2 }, { 5, 1 } };
+	struct sq_run outside[] = { { NPAGES - 1, 2 } };
+	char path[1024];
+
+	assert_int_equal(write_one("x.mem", SQ_LAYOUT_DIFF, &src, unsorted, 2, NULL, NULL, NULL, path),
+			 SQ_E_INVAL);
+	assert_int_equal(write_one("x.mem", SQ_LAYOUT_DIFF, &src, outside, 1, NULL, NULL, NULL, path),
+			 SQ_E_RANGE);
+	src.size = 1000;
+	assert_int_equal(write_one("x.mem", SQ_LAYOUT_FULL, &src, NULL, 0, NULL, NULL, NULL, path),
+			 SQ_E_ALIGN);
+}
+
+/* tmpfs refuses O_DIRECT: buffered writes + fdatasync, reported. */
+static void tmpfs_falls_back_to_buffered(void **state)
+{
+	(void)state;
+	char tpl[] = "/dev/shm/squib-writer.XXXXXX", path[1100];
+	if (!mkdtemp(tpl))
+		SQ_TEST_SKIP("no /dev/shm");
+	snprintf(path, sizeof(path), "%s/t.mem", tpl);
+	struct sq_mem_source src = { .base = region, .size = (uint64_t)NPAGES * PG };
+	struct sq_writer_report rep;
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(sq_memfile_write(fd, SQ_LAYOUT_FULL, &src, NULL, 0, NULL, NULL, &rep), 0);
+	close(fd);
+	int dfd = open(path, O_RDONLY | O_DIRECT);
+	if (dfd < 0)
+		assert_int_equal(rep.direct, 0);
+	else
+		close(dfd);
+	unsigned char *buf = NULL;
+	size_t len;
+	assert_int_equal(sq_test_read_file(path, &buf, &len), 0);
+	assert_int_equal(len, (size_t)NPAGES * PG);
+	assert_memory_equal(buf, region, len);
+	free(buf);
+	sq_test_rmrf(tpl);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(full_layout_holes_and_crcs),
+		cmocka_unit_test(bytes_independent_of_threads_and_backend),
+		cmocka_unit_test(diff_keeps_zero_pages_as_data),
+		cmocka_unit_test(bad_arguments),
+		cmocka_unit_test(tmpfs_falls_back_to_buffered),
+	};
+	return cmocka_run_group_tests_name("io/writer", tests, setup, teardown);
+}
