@@ -11,19 +11,26 @@
  * - The region table is read inside an urcu-memb read section; a region
  *   stays allocated until every section that may have seen it has ended.
  */
+#if defined(__SANITIZE_THREAD__)
+#define SQ_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SQ_TSAN 1
+#endif
+#endif
+/*
+ * liburcu's inline read-side fast path (_LGPL_SOURCE) in normal builds.
+ * Under TSan the calls go to the (uninstrumented) library instead: its
+ * futex wake-up uses plain shared accesses that TSan would report.
+ */
+#ifndef SQ_TSAN
 #define _LGPL_SOURCE
+#endif
 #include <urcu/urcu-memb.h>
 
 #include "core/err.h"
 #include "engine/internal.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define SQ_MARK_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SQ_MARK_TSAN 1
-#endif
-#endif
 
 static inline const struct sq_region_table *mark_enter(struct sq_tracker *t)
 {
@@ -37,7 +44,7 @@ static inline const struct sq_region_table *mark_enter(struct sq_tracker *t)
 
 static inline void mark_leave(struct sq_tracker *t)
 {
-#ifdef SQ_MARK_TSAN
+#ifdef SQ_TSAN
 	sq_rcu_unlock(t);
 #else
 	(void)t;

@@ -16,11 +16,6 @@
  *   section that started before the grace period has ended before it
  *   returns), so objects freed after a grace period are not reported.
  */
-#define _LGPL_SOURCE
-#include <urcu/urcu-memb.h>
-
-#include "engine/internal.h"
-
 #if defined(__SANITIZE_THREAD__)
 #define SQ_TSAN 1
 #elif defined(__has_feature)
@@ -28,6 +23,18 @@
 #define SQ_TSAN 1
 #endif
 #endif
+/*
+ * liburcu's inline read-side fast path (_LGPL_SOURCE) in normal builds.
+ * Under TSan the calls go to the (uninstrumented) library instead: its
+ * futex wake-up uses plain shared accesses that TSan would report.
+ */
+#ifndef SQ_TSAN
+#define _LGPL_SOURCE
+#endif
+#include <urcu/urcu-memb.h>
+
+#include "engine/internal.h"
+
 
 #ifdef SQ_TSAN
 void __tsan_acquire(void *addr);
@@ -52,7 +59,12 @@ static void sq_rcu_key_init(void)
 void sq_rcu_reader_slow(void)
 {
 	pthread_once(&sq_rcu_once, sq_rcu_key_init);
-	if (!URCU_TLS(urcu_memb_reader).registered) {
+#ifdef _LGPL_SOURCE
+	bool already = URCU_TLS(urcu_memb_reader).registered;
+#else
+	bool already = false; /* TSan builds: threads are never pre-registered */
+#endif
+	if (!already) {
 		urcu_memb_register_thread();
 		/* Non-NULL value: the destructor runs at thread exit. */
 		(void)pthread_setspecific(sq_rcu_key, &sq_rcu_registered);
