@@ -77,33 +77,44 @@ void bc_put_raw(struct bc_wbuf *w, const void *src, size_t n)
 	w->len += n;
 }
 
-static void put_byte(struct bc_wbuf *w, uint8_t b)
+/*
+ * Little-endian stores and loads of 1, 2, 4 or 8 bytes. On little-endian
+ * hosts a fixed-size memcpy compiles to one move; elsewhere, bytes.
+ */
+static inline void put_le(uint8_t *d, uint64_t v, int width)
 {
-	uint8_t *d = bc_reserve(w, 1);
-
-	if (d) {
-		*d = b;
-		w->len++;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	switch (width) {
+	case 8: memcpy(d, &v, 8); return;
+	case 4: { uint32_t x = (uint32_t)v; memcpy(d, &x, 4); return; }
+	case 2: { uint16_t x = (uint16_t)v; memcpy(d, &x, 2); return; }
+	default: d[0] = (uint8_t)v; return;
 	}
-}
-
-static void put_le(uint8_t *d, uint64_t v, int width)
-{
+#else
 	for (int i = 0; i < width; i++)
 		d[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 
-static uint64_t get_le(const uint8_t *s, int width)
+static inline uint64_t get_le(const uint8_t *s, int width)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	switch (width) {
+	case 8: { uint64_t x; memcpy(&x, s, 8); return x; }
+	case 4: { uint32_t x; memcpy(&x, s, 4); return x; }
+	case 2: { uint16_t x; memcpy(&x, s, 2); return x; }
+	default: return s[0];
+	}
+#else
 	uint64_t v = 0;
 
 	for (int i = 0; i < width; i++)
 		v |= (uint64_t)s[i] << (8 * i);
 	return v;
+#endif
 }
 
-/* Packing code -> number of states and values per byte. */
-static const unsigned pack_states[6] = { 256, 16, 6, 4, 3, 2 };
+/* Packing code -> values per byte (states: 256, 16, 6, 4, 3, 2). */
 static const unsigned pack_per_byte[6] = { 1, 2, 3, 4, 5, 8 };
 
 /* The code of the smallest packing that holds values 0..m. */
@@ -122,18 +133,77 @@ static int pack_code_for(unsigned m)
 	return 0;
 }
 
-static void pack_digits(uint8_t *d, const uint8_t *v, size_t n, uint8_t sub, int code)
+/* Pack with a constant @states / @per (inlined per packing code). */
+static inline __attribute__((always_inline)) void pack_const(uint8_t *d, const uint8_t *v,
+							      size_t n, uint8_t sub,
+							      unsigned states, unsigned per)
 {
-	unsigned states = pack_states[code], per = pack_per_byte[code];
+	size_t full = n / per * per, i;
 
-	for (size_t i = 0; i < n; i += per) {
+	for (i = 0; i < full; i += per) {
 		unsigned acc = 0, mult = 1;
 
-		for (unsigned k = 0; k < per && i + k < n; k++) {
+		for (unsigned k = 0; k < per; k++) {
 			acc += (unsigned)(uint8_t)(v[i + k] - sub) * mult;
 			mult *= states;
 		}
 		*d++ = (uint8_t)acc;
+	}
+	if (i < n) {
+		unsigned acc = 0, mult = 1;
+
+		for (; i < n; i++) {
+			acc += (unsigned)(uint8_t)(v[i] - sub) * mult;
+			mult *= states;
+		}
+		*d = (uint8_t)acc;
+	}
+}
+
+static void pack_digits(uint8_t *d, const uint8_t *v, size_t n, uint8_t sub, int code)
+{
+	switch (code) {
+	case 1: pack_const(d, v, n, sub, 16, 2); break;
+	case 2: pack_const(d, v, n, sub, 6, 3); break;
+	case 3: pack_const(d, v, n, sub, 4, 4); break;
+	case 4: pack_const(d, v, n, sub, 3, 5); break;
+	default: pack_const(d, v, n, sub, 2, 8); break;
+	}
+}
+
+/* Unpack with a constant @states / @per; adds @min (wrapping). */
+static inline __attribute__((always_inline)) void unpack_const(uint8_t *out, const uint8_t *s,
+								size_t n, uint8_t min,
+								unsigned states, unsigned per)
+{
+	size_t i = 0;
+
+	for (; i + per <= n; s++) {
+		unsigned b = *s;
+
+		for (unsigned k = 0; k < per; k++, i++) {
+			out[i] = (uint8_t)(b % states + min);
+			b /= states;
+		}
+	}
+	if (i < n) {
+		unsigned b = *s;
+
+		for (; i < n; i++) {
+			out[i] = (uint8_t)(b % states + min);
+			b /= states;
+		}
+	}
+}
+
+static void unpack_digits(uint8_t *out, const uint8_t *s, size_t n, uint8_t min, int code)
+{
+	switch (code) {
+	case 1: unpack_const(out, s, n, min, 16, 2); break;
+	case 2: unpack_const(out, s, n, min, 6, 3); break;
+	case 3: unpack_const(out, s, n, min, 4, 4); break;
+	case 4: unpack_const(out, s, n, min, 3, 5); break;
+	default: unpack_const(out, s, n, min, 2, 8); break;
 	}
 }
 
@@ -191,7 +261,8 @@ static uint8_t *wscratch(struct bc_wbuf *w, size_t n)
 	return w->scratch;
 }
 
-static inline uint64_t load_int(const void *base, size_t stride, size_t i, int type_bytes)
+static inline __attribute__((always_inline)) uint64_t load_int(const void *base, size_t stride,
+								size_t i, int type_bytes)
 {
 	const uint8_t *p = (const uint8_t *)base + i * stride;
 
@@ -220,7 +291,19 @@ static int halvings(int type_bytes, int width)
 	return h;
 }
 
-void bc_put_ints(struct bc_wbuf *w, const void *base, size_t stride, size_t n, int type_bytes)
+/* Store n values of one width: the width is a constant in each branch. */
+static inline __attribute__((always_inline)) void store_all(uint8_t *d, const void *base,
+							     size_t stride, size_t n,
+							     int type_bytes, uint64_t sub,
+							     int width)
+{
+	for (size_t i = 0; i < n; i++, d += width)
+		put_le(d, load_int(base, stride, i, type_bytes) - sub, width);
+}
+
+static inline __attribute__((always_inline)) void put_ints_t(struct bc_wbuf *w, const void *base,
+							      size_t stride, size_t n,
+							      int type_bytes)
 {
 	if (n == 0)
 		return;
@@ -235,23 +318,27 @@ void bc_put_ints(struct bc_wbuf *w, const void *base, size_t stride, size_t n, i
 	int basic = width_for(hi), offset = width_for(hi - lo);
 	uint64_t sub = 0;
 	int width = basic;
+	uint8_t *d;
 
-	if (basic > type_bytes)
-		basic = width = type_bytes;
 	if (offset < basic && n > 5) {
 		width = offset;
 		sub = lo;
-		put_byte(w, (uint8_t)(2 * halvings(type_bytes, width) - 1));
-		uint8_t *d = bc_reserve(w, (size_t)type_bytes);
+		d = bc_reserve(w, 1 + (size_t)type_bytes);
 		if (!d)
 			return;
-		put_le(d, lo, type_bytes);
-		w->len += (size_t)type_bytes;
+		d[0] = (uint8_t)(2 * halvings(type_bytes, width) - 1);
+		put_le(d + 1, lo, type_bytes);
+		w->len += 1 + (size_t)type_bytes;
 	} else {
-		put_byte(w, (uint8_t)(2 * halvings(type_bytes, width)));
+		d = bc_reserve(w, 1);
+		if (!d)
+			return;
+		d[0] = (uint8_t)(2 * halvings(type_bytes, width));
+		w->len++;
 	}
 	if (width == 1) {
-		uint8_t *s = wscratch(w, n);
+		uint8_t one[2];
+		uint8_t *s = n <= 2 ? one : wscratch(w, n);
 
 		if (!s)
 			return;
@@ -264,13 +351,24 @@ void bc_put_ints(struct bc_wbuf *w, const void *base, size_t stride, size_t n, i
 		w->err = SQ_E_NOMEM;
 		return;
 	}
-	uint8_t *d = bc_reserve(w, n * (size_t)width);
-
+	d = bc_reserve(w, n * (size_t)width);
 	if (!d)
 		return;
-	for (size_t i = 0; i < n; i++, d += width)
-		put_le(d, load_int(base, stride, i, type_bytes) - sub, width);
+	if (width == 2)
+		store_all(d, base, stride, n, type_bytes, sub, 2);
+	else if (width == 4)
+		store_all(d, base, stride, n, type_bytes, sub, 4);
+	else
+		store_all(d, base, stride, n, type_bytes, sub, 8);
 	w->len += n * (size_t)width;
+}
+
+void bc_put_ints(struct bc_wbuf *w, const void *base, size_t stride, size_t n, int type_bytes)
+{
+	if (type_bytes == 8)
+		put_ints_t(w, base, stride, n, 8);
+	else
+		put_ints_t(w, base, stride, n, 4);
 }
 
 void bc_put_bools(struct bc_wbuf *w, const bool *base, size_t stride, size_t n)
@@ -406,27 +504,20 @@ int bc_get_packed_bytes(struct bc_rbuf *r, uint8_t *out, size_t n)
 			return -1;
 		min = s[0];
 	}
-	unsigned states = pack_states[code], per = pack_per_byte[code];
+	unsigned per = pack_per_byte[code];
 	size_t payload = n / per + (n % per != 0);
 
 	if (bc_take(r, payload, &s))
 		return -1;
-	if (code == 0) {
+	if (code == 0)
 		memcpy(out, s, n);
-		return 0;
-	}
-	for (size_t i = 0; i < n; s++) {
-		unsigned b = *s;
-
-		for (unsigned k = 0; k < per && i < n; k++, i++) {
-			out[i] = (uint8_t)(b % states + min);
-			b /= states;
-		}
-	}
+	else
+		unpack_digits(out, s, n, min, code);
 	return 0;
 }
 
-static inline void store_int(void *base, size_t stride, size_t i, int type_bytes, uint64_t v)
+static inline __attribute__((always_inline)) void store_int(void *base, size_t stride, size_t i,
+							     int type_bytes, uint64_t v)
 {
 	uint8_t *p = (uint8_t *)base + i * stride;
 
@@ -436,7 +527,17 @@ static inline void store_int(void *base, size_t stride, size_t i, int type_bytes
 		*(uint32_t *)(void *)p = (uint32_t)v;
 }
 
-int bc_get_ints(struct bc_rbuf *r, void *base, size_t stride, size_t n, int type_bytes)
+static inline __attribute__((always_inline)) void load_all(void *base, size_t stride, size_t n,
+							    int type_bytes, const uint8_t *s,
+							    uint64_t min, int width)
+{
+	for (size_t i = 0; i < n; i++, s += width)
+		store_int(base, stride, i, type_bytes, get_le(s, width) + min);
+}
+
+static inline __attribute__((always_inline)) int get_ints_t(struct bc_rbuf *r, void *base,
+							     size_t stride, size_t n,
+							     int type_bytes)
 {
 	const uint8_t *s;
 
@@ -446,9 +547,9 @@ int bc_get_ints(struct bc_rbuf *r, void *base, size_t stride, size_t n, int type
 		return -1;
 	unsigned header = s[0];
 	unsigned h = (header + 1) / 2;
-	int max_h = type_bytes == 8 ? 3 : 2;
+	unsigned max_h = type_bytes == 8 ? 3 : 2;
 
-	if ((int)h > max_h)
+	if (h > max_h)
 		return bc_fail(r, "invalid packing");
 	int width = type_bytes >> h;
 	uint64_t min = 0;
@@ -459,11 +560,12 @@ int bc_get_ints(struct bc_rbuf *r, void *base, size_t stride, size_t n, int type
 		min = get_le(s, type_bytes);
 	}
 	if (width == 1) {
+		uint8_t one[2];
 		uint8_t *tmp;
 
 		if (bc_min_packed_size(n) > bc_left(r))
 			return bc_fail(r, "EOF");
-		tmp = rscratch(r, n);
+		tmp = n <= 2 ? one : rscratch(r, n);
 		if (!tmp || bc_get_packed_bytes(r, tmp, n))
 			return -1;
 		for (size_t i = 0; i < n; i++)
@@ -474,9 +576,20 @@ int bc_get_ints(struct bc_rbuf *r, void *base, size_t stride, size_t n, int type
 		return bc_fail(r, "EOF");
 	s = r->p;
 	r->p += n * (size_t)width;
-	for (size_t i = 0; i < n; i++, s += width)
-		store_int(base, stride, i, type_bytes, get_le(s, width) + min);
+	if (width == 2)
+		load_all(base, stride, n, type_bytes, s, min, 2);
+	else if (width == 4)
+		load_all(base, stride, n, type_bytes, s, min, 4);
+	else
+		load_all(base, stride, n, type_bytes, s, min, 8);
 	return 0;
+}
+
+int bc_get_ints(struct bc_rbuf *r, void *base, size_t stride, size_t n, int type_bytes)
+{
+	if (type_bytes == 8)
+		return get_ints_t(r, base, stride, n, 8);
+	return get_ints_t(r, base, stride, n, 4);
 }
 
 int bc_get_bools(struct bc_rbuf *r, bool *base, size_t stride, size_t n)

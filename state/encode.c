@@ -72,8 +72,30 @@ static int put_vcpus(struct bc_wbuf *w, const struct sq_vcpu_state *v, size_t n)
 
 	if (!lens || !psci)
 		goto nomem;
-	for (size_t c = 0; c < SQ_VCPU_U64_COLUMNS; c++)
-		bc_put_ints(w, (const uint8_t *)v + 8 * c, sizeof(*v), n, 8);
+	if (n >= 4) {
+		/*
+		 * Transpose first: a column walk over the vCPU array touches one
+		 * cache line per value (the struct is 832 bytes), and the min/max
+		 * scan then stalls on every load. Row-major reads and a
+		 * contiguous column make both passes stream.
+		 */
+		uint64_t *cols = malloc(SQ_VCPU_U64_COLUMNS * n * sizeof(*cols));
+
+		if (!cols)
+			goto nomem;
+		for (size_t i = 0; i < n; i++) {
+			const uint64_t *row = (const uint64_t *)(const void *)&v[i];
+
+			for (size_t c = 0; c < SQ_VCPU_U64_COLUMNS; c++)
+				cols[c * n + i] = row[c];
+		}
+		for (size_t c = 0; c < SQ_VCPU_U64_COLUMNS; c++)
+			bc_put_ints(w, &cols[c * n], sizeof(*cols), n, 8);
+		free(cols);
+	} else {
+		for (size_t c = 0; c < SQ_VCPU_U64_COLUMNS; c++)
+			bc_put_ints(w, (const uint8_t *)v + 8 * c, sizeof(*v), n, 8);
+	}
 	for (size_t i = 0; i < n; i++) {
 		lens[i] = v[i].n_sys_regs;
 		k += v[i].n_sys_regs;
