@@ -5,6 +5,8 @@
  * Invariants:
  *  - Nothing larger than the state size limit (+1 byte to detect excess)
  *    is read from a state file; the manifest reader is bounded by itself.
+ *  - The state file is decoded and checked by the state layer
+ *    (sq_state_decode, sq_state_verify_compatible) before the pairing.
  *  - A pair is accepted only when the manifest names the state file (size
  *    and CRC trailer), the memory file has the region size, and the pages
  *    checked (all, or an evenly spread sample) have the manifest's CRCs.
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include <squib/snapshot.h>
+#include <squib/state.h>
 #include <squib/tracker.h>
 
 #include "core/err.h"
@@ -129,7 +132,9 @@ int sq_snapshot_load(const char *state_path, unsigned flags, struct sq_snapshot_
 		return sq_err(SQ_E_NOMEM, "out of memory");
 	rc = read_state(p.state, &l->state, &l->state_len);
 	if (!rc)
-		rc = sq_pair_check_state(l->state, l->state_len);
+		rc = sq_state_decode(l->state, l->state_len, &l->vm, NULL);
+	if (!rc)
+		rc = sq_state_verify_compatible(l->vm);
 	if (!rc)
 		rc = sq_manifest_load(p.manifest, &l->manifest);
 	if (!rc && (l->manifest->state_size != l->state_len ||
@@ -157,6 +162,7 @@ void sq_snapshot_loaded_free(struct sq_snapshot_loaded *l)
 	if (!l)
 		return;
 	free(l->state);
+	sq_state_free(l->vm);
 	free(l->mem_path);
 	sq_manifest_free(l->manifest);
 	free(l);

@@ -84,7 +84,10 @@ SQ_API int sq_snapshot_save(const struct sq_snapshot_save_req *req, struct sq_sn
 SQ_API int sq_snapshot_save_tracked(const struct sq_snapshot_save_req *req, struct sq_tracker *t,
 				    uint32_t region, struct sq_snapshot_report *r);
 
+struct sq_microvm_state;
+
 struct sq_snapshot_loaded {
+	struct sq_microvm_state *vm; /* the decoded state (squib/state.h) */
 	uint8_t *state;             /* the state file's bytes (validated) */
 	size_t state_len;
 	char *mem_path;             /* "<stem>.mem" */
@@ -97,11 +100,13 @@ enum {
 
 /**
  * sq_snapshot_load() - load and validate a pair. Checks, in order: the
- * state file (size limit, length, CRC-64); the manifest; that the manifest
+ * state file (sq_state_decode: size limit, length, CRC-64, encoding, magic,
+ * version; then sq_state_verify_compatible); the manifest; that the manifest
  * names this state file (size and CRC); the memory file's size; its pages'
  * CRCs (all, or a sample of 64 with SQ_LOAD_QUICK).
  * Returns 0 and *@out (sq_snapshot_loaded_free); SQ_E_IO; SQ_E_TOO_SHORT,
- * SQ_E_CRC_MISMATCH, SQ_E_SIZE_LIMIT; SQ_E_MANIFEST / SQ_E_NOT_FOUND;
+ * SQ_E_CRC_MISMATCH, SQ_E_SIZE_LIMIT, SQ_E_BITCODE, SQ_E_MAGIC_MISMATCH,
+ * SQ_E_VERSION_MISMATCH, SQ_E_INCOMPATIBLE; SQ_E_MANIFEST / SQ_E_NOT_FOUND;
  * SQ_E_PAIR_MISMATCH (state or memory file from another snapshot);
  * SQ_E_SIZE_MISMATCH; SQ_E_MEMORY_IO. Runs sq_snapshot_recover first.
  */

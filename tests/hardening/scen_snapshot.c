@@ -13,6 +13,7 @@
 #include <squib/merge.h>
 #include <squib/restore.h>
 #include <squib/snapshot.h>
+#include <squib/state.h>
 #include <squib/tracker.h>
 
 #include "core/err.h"
@@ -47,6 +48,8 @@ struct snap_priv {
 	uint8_t *region;
 	uint8_t *prev;       /* region content in the previous d.snap pair */
 	uint8_t *base0;      /* region content in base.snap */
+	uint8_t *st2;        /* the new pair's state file */
+	size_t st2_len;
 	char *base, *d, *out;
 	struct sq_tracker *t;
 	uint32_t rid;
@@ -56,26 +59,34 @@ struct snap_priv {
 
 static const uint32_t dirty_pages[NDIRTY] = { 0, 1, 2, 260, 300, 599, 598 };
 
-static void state_bytes(unsigned gen, uint8_t buf[64])
+/* A real state file; gen + 1 vCPUs so that generations differ. */
+static uint8_t *state_bytes(unsigned gen, size_t *len)
 {
-	memset(buf, 0, 64);
-	snprintf((char *)buf, 56, "scenario state %u", gen);
-	uint64_t c = sq_crc64(buf, 56);
-	for (int i = 0; i < 8; i++)
-		buf[56 + i] = (uint8_t)(c >> (8 * i));
+	struct sq_microvm_state *vm;
+	uint8_t *buf = NULL;
+
+	if (sq_state_demo_vcpus(gen + 1, &vm))
+		return NULL;
+	if (sq_state_encode(vm, &buf, len))
+		buf = NULL;
+	sq_state_free(vm);
+	return buf;
 }
 
 static int save_plain(struct snap_priv *p, const char *path, unsigned gen,
 		      const struct sq_snapshot_id *parent, const struct sq_run *runs, size_t n)
 {
-	uint8_t st[64];
+	size_t len = 0;
+	uint8_t *st = state_bytes(gen, &len);
 	struct sq_mem_source src = { .base = p->region, .size = SIZE };
-	struct sq_snapshot_save_req q = { .state_path = path, .state = st, .state_len = 64,
+	struct sq_snapshot_save_req q = { .state_path = path, .state = st, .state_len = len,
 					  .mem = &src, .kind = parent ? SQ_SNAPSHOT_DIFF
 								      : SQ_SNAPSHOT_FULL,
 					  .parent = parent, .runs = runs, .nruns = n };
-	state_bytes(gen, st);
-	return sq_snapshot_save(&q, NULL);
+	int rc = st ? sq_snapshot_save(&q, NULL) : SQ_E_NOMEM;
+
+	free(st);
+	return rc;
 }
 
 static const char *common_setup(struct sq_fx *fx, enum sq_io_backend be)
@@ -110,6 +121,9 @@ static const char *common_setup(struct sq_fx *fx, enum sq_io_backend be)
 	if (save_plain(p, p->d, 1, &id, &r, 1))
 		return "cannot save the previous diff pair";
 	memcpy(p->prev, p->region, SIZE);
+	p->st2 = state_bytes(2, &p->st2_len);
+	if (!p->st2)
+		return "cannot encode a state";
 	for (unsigned i = 0; i < NDIRTY; i++) {
 		uint8_t *pg = p->region + (size_t)dirty_pages[i] * PG;
 		if (i == 1)
@@ -135,16 +149,14 @@ static int save_load_run(struct sq_fx *fx)
 {
 	struct snap_priv *p = fx->priv;
 	struct sq_snapshot_id id;
-	uint8_t st[64];
 	struct sq_mem_source src = { .base = p->region, .size = SIZE };
 	struct sq_snapshot_save_req q = { .state_path = p->d, .kind = SQ_SNAPSHOT_DIFF,
-					  .state = st, .state_len = 64, .mem = &src,
+					  .state = p->st2, .state_len = p->st2_len, .mem = &src,
 					  .parent = &id,
 					  .io = { .threads = 2, .backend = p->be, .queue_depth = 2 } };
 	struct sq_snapshot_loaded *l;
 	int rc = sq_snapshot_id_of(p->base, &id);
 
-	state_bytes(2, st);
 	if (!rc)
 		rc = sq_snapshot_save_tracked(&q, p->t, p->rid, NULL);
 	if (rc)
@@ -219,6 +231,7 @@ static void snap_teardown(struct sq_fx *fx)
 		munmap(p->region, SIZE);
 	free(p->prev);
 	free(p->base0);
+	free(p->st2);
 	free(p->base);
 	free(p->d);
 	free(p->out);

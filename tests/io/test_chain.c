@@ -15,6 +15,7 @@
 #include <squib/merge.h>
 #include <squib/restore.h>
 #include <squib/snapshot.h>
+#include <squib/state.h>
 #include "helpers.h"
 
 #define PG 4096u
@@ -27,14 +28,16 @@ static uint8_t *gen_copy[3]; /* the region at each snapshot */
 static char snap[3][1024], mem[3][1024];
 static uint64_t seed;
 
-static void make_state(unsigned gen, uint8_t *buf, size_t *len)
+/* A real state file per generation (gen + 1 vCPUs: the files differ). */
+static uint8_t *make_state(unsigned gen, size_t *len)
 {
-	memset(buf, 0, 64);
-	snprintf((char *)buf, 64, "state generation %u", gen);
-	uint64_t c = sq_crc64(buf, 56);
-	for (int i = 0; i < 8; i++)
-		buf[56 + i] = (uint8_t)(c >> (8 * i));
-	*len = 64;
+	struct sq_microvm_state *vm;
+	uint8_t *buf = NULL;
+
+	assert_int_equal(sq_state_demo_vcpus(gen + 1, &vm), 0);
+	assert_int_equal(sq_state_encode(vm, &buf, len), 0);
+	sq_state_free(vm);
+	return buf;
 }
 
 static void randomize(uint32_t first, uint32_t n)
@@ -48,14 +51,13 @@ static void randomize(uint32_t first, uint32_t n)
 
 static void save(unsigned gen, const struct sq_run *runs, size_t n)
 {
-	uint8_t st[64];
 	size_t stlen;
+	uint8_t *st = make_state(gen, &stlen);
 	struct sq_mem_source src = { .base = region, .size = SIZE };
 	struct sq_snapshot_id parent;
-	struct sq_snapshot_save_req q = { .state_path = snap[gen], .mem = &src, .state = st };
+	struct sq_snapshot_save_req q = { .state_path = snap[gen], .mem = &src, .state = st,
+					  .state_len = stlen };
 
-	make_state(gen, st, &stlen);
-	q.state_len = stlen;
 	if (gen) {
 		assert_int_equal(sq_snapshot_id_of(snap[gen - 1], &parent), 0);
 		q.kind = SQ_SNAPSHOT_DIFF;
@@ -64,6 +66,7 @@ static void save(unsigned gen, const struct sq_run *runs, size_t n)
 		q.nruns = n;
 	}
 	assert_int_equal(sq_snapshot_save(&q, NULL), 0);
+	free(st);
 	gen_copy[gen] = malloc(SIZE);
 	memcpy(gen_copy[gen], region, SIZE);
 }
@@ -268,6 +271,7 @@ static void load_refuses_wrong_pairing(void **state)
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(sq_snapshot_load(snap[i], 0, &l), 0);
 		assert_int_equal(l->manifest->kind, i ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL);
+		assert_int_equal(l->vm->n_vcpus, i + 1);
 		sq_snapshot_loaded_free(l);
 		assert_int_equal(sq_snapshot_load(snap[i], SQ_LOAD_QUICK, &l), 0);
 		sq_snapshot_loaded_free(l);
