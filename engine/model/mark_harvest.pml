@@ -47,6 +47,9 @@
 #ifndef HARVESTS
 #define HARVESTS 2
 #endif
+#ifndef NMARK
+#define NMARK 3          /* marker threads: 2 or 3 */
+#endif
 
 byte word[NBLK];         /* fine bits: bit i of word[b] = page b * PPB + i */
 byte summary;            /* bit b: block b may have a fine bit set */
@@ -121,8 +124,10 @@ active proctype drain()
 	do
 	:: FLUSH(0)
 	:: FLUSH(1)
+#if NMARK > 2
 	:: FLUSH(2)
-	:: markers_done == 3 -> break
+#endif
+	:: markers_done == NMARK -> break
 	od
 }
 #endif
@@ -233,7 +238,7 @@ active proctype harvester()
 	:: n == HARVESTS -> break
 	od;
 	/* Quiescent: every marker returned (and its stores drained). */
-	markers_done == 3;
+	markers_done == NMARK;
 	harvest(true);
 	i = 0;
 	do
@@ -252,6 +257,8 @@ init
 	atomic {
 		run marker(0, 0, 1);
 		run marker(1, 1, 2);
+#if NMARK > 2
 		run marker(2, 0, 3)
+#endif
 	}
 }
