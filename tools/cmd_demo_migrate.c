@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tools/cmd_demo_migrate.c - "squib-snap demo migrate": a live migration on
+ * loopback with the receiver in a child process and a writer dirtying the
+ * source while it runs; the destination bytes are compared with the source
+ * as of the pause point. Also the demo workload used by "migrate send --demo".
+ *
+ * The destination is a shared memfd mapping created before the fork: the
+ * child receives into it through the library like any receiver, and after
+ * the child has exited the parent compares it with its (paused, so frozen)
+ * source, byte for byte.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <squib/error.h>
+#include <squib/migrate.h>
+#include <squib/tracker.h>
+
+#include "cli.h"
+#include "migrate_workload.h"
+
+struct sq_demo_wl {
+	uint8_t *region;
+	size_t size;
+	double rate;
+	struct sq_tracker *t;
+	struct sq_migrate_tracker_ctx tctx;
+	atomic_int stop;     /* release by pause, acquire by the writer */
+	atomic_uint throttle; /* percent; relaxed: a pacing hint */
+	atomic_uint_fast64_t writes; /* relaxed: a statistic */
+	pthread_t thr;
+	int running;
+};
+
+static uint64_t mix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* One 8-byte store into a random page, then the mark; paced. */
+static void *writer(void *arg)
+{
+	struct sq_demo_wl *w = arg;
+	uint64_t s = 0x5eed ^ (uint64_t)getpid(), npages = w->size / 4096, n = 0;
+	double t0 = now_s(), budget = 0;
+
+	while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
+		unsigned th = atomic_load_explicit(&w->throttle, memory_order_relaxed);
+		double now = now_s();
+		budget += (now - t0) * w->rate * (100.0 - th) / 100.0 / 4096.0;
+		t0 = now;
+		if (budget > 64)
+			budget = 64;
+		if (budget < 1) {
+			struct timespec ts = { 0, 200000 };
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		for (; budget >= 1; budget -= 1) {
+			uint64_t r = mix(&s);
+			uint8_t *p = w->region + (r % npages) * 4096 + ((r >> 32) % 512) * 8;
+			uint64_t v = ++n | 1;
+			memcpy(p, &v, 8);
+			sq_tracker_mark(w->t, p);
+			atomic_fetch_add_explicit(&w->writes, 1, memory_order_relaxed);
+		}
+	}
+	return NULL;
+}
+
+int sq_demo_wl_create(size_t size, double rate, struct sq_demo_wl **out)
+{
+	struct sq_demo_wl *w = calloc(1, sizeof(*w));
+	int rc;
+
+	if (!w)
+		return SQ_E_NOMEM;
+	w->size = size;
+	w->rate = rate;
+	w->region = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (w->region == MAP_FAILED) {
+		free(w);
+		return SQ_E_NOMEM;
+	}
+	/* Every page data, except one in eight left zero (sent as nothing). */
+	uint64_t s = 42;
+	for (size_t p = 0; p < size / 4096; p++) {
+		if (p % 8 == 7)
+			continue;
+		uint64_t *q = (uint64_t *)(w->region + p * 4096), v = mix(&s);
+		for (int i = 0; i < 512; i++)
+			q[i] = v + (uint64_t)i;
+	}
+	rc = sq_tracker_create(NULL, &w->t);
+	if (!rc)
+		rc = sq_tracker_add_region(w->t, w->region, size, 0, &w->tctx.region_id);
+	if (rc) {
+		sq_demo_wl_destroy(w);
+		return rc;
+	}
+	w->tctx.tracker = w->t;
+	*out = w;
+	return 0;
+}
+
+void sq_demo_wl_start(struct sq_demo_wl *w)
+{
+	if (w->rate > 0 && pthread_create(&w->thr, NULL, writer, w) == 0)
+		w->running = 1;
+}
+
+static int wl_pause(void *ctx)
+{
+	struct sq_demo_wl *w = ctx;
+
+	atomic_store_explicit(&w->stop, 1, memory_order_release);
+	if (w->running)
+		pthread_join(w->thr, NULL);
+	w->running = 0;
+	return 0;
+}
+
+static int wl_throttle(void *ctx, unsigned pct)
+{
+	struct sq_demo_wl *w = ctx;
+
+	atomic_store_explicit(&w->throttle, pct, memory_order_relaxed);
+	return 0;
+}
+
+void sq_demo_wl_send_opts(struct sq_demo_wl *w, struct sq_migrate_send_opts *o)
+{
+	o->region = w->region;
+	o->region_size = w->size;
+	sq_migrate_tracker_source(&w->tctx, &o->source);
+	o->pause = wl_pause;
+	o->throttle = wl_throttle;
+	o->ctx = w;
+}
+
+const uint8_t *sq_demo_wl_region(const struct sq_demo_wl *w)
+{
+	return w->region;
+}
+
+uint64_t sq_demo_wl_writes(const struct sq_demo_wl *w)
+{
+	return atomic_load_explicit(&w->writes, memory_order_relaxed);
+}
+
+void sq_demo_wl_destroy(struct sq_demo_wl *w)
+{
+	if (!w)
+		return;
+	wl_pause(w);
+	sq_tracker_destroy(w->t);
+	munmap(w->region, w->size);
+	free(w);
+}
+
+void sq_demo_print_report(const struct sq_migrate_report *r)
+{
+	printf("\"converged\":%s,\"rounds\":%u,\"conns\":%u,\"region_bytes\":%llu,"
+	       "\"wire_bytes\":%llu,\"bytes_ratio\":%.4f,\"pages\":%llu,\"state_bytes\":%llu,"
+	       "\"downtime_ms\":%.3f,\"predicted_downtime_ms\":%.3f,\"total_s\":%.4f,"
+	       "\"throttle_pct\":%u,\"session\":\"%016llx\",\"round_stats\":[",
+	       r->converged ? "true" : "false", r->rounds, r->nconns,
+	       (unsigned long long)r->region_bytes, (unsigned long long)r->wire_bytes,
+	       r->region_bytes ? (double)r->wire_bytes / (double)r->region_bytes : 0.0,
+	       (unsigned long long)r->pages, (unsigned long long)r->state_bytes, r->downtime_ms,
+	       r->predicted_downtime_ms, r->total_s, r->throttle_pct,
+	       (unsigned long long)r->session_id);
+	for (unsigned i = 0; i < r->nstats; i++) {
+		const struct sq_migrate_round *s = &r->round[i];
+		printf("%s{\"round\":%u,\"pages\":%llu,\"zero_pages\":%llu,\"wire_bytes\":%llu,"
+		       "\"seconds\":%.4f,\"bandwidth_mibps\":%.1f,\"dirty_rate_mibps\":%.1f,"
+		       "\"remaining_bytes\":%llu,\"predicted_downtime_ms\":%.3f,\"throttle_pct\":%u}",
+		       i ? "," : "", s->round, (unsigned long long)s->pages,
+		       (unsigned long long)s->zero_pages, (unsigned long long)s->wire_bytes,
+		       s->seconds, s->bandwidth / 1048576.0, s->dirty_rate / 1048576.0,
+		       (unsigned long long)s->remaining, s->predicted_downtime_ms, s->throttle_pct);
+	}
+	printf("]");
+}
+
+void sq_demo_print_report_text(const struct sq_migrate_report *r)
+{
+	printf("%s after %u rounds over %u connections\n",
+	       r->converged ? "converged" : "did not converge", r->rounds, r->nconns);
+	printf("  region %.1f MiB, sent %.1f MiB (%.2fx), state %llu bytes\n",
+	       (double)r->region_bytes / 1048576.0, (double)r->wire_bytes / 1048576.0,
+	       r->region_bytes ? (double)r->wire_bytes / (double)r->region_bytes : 0.0,
+	       (unsigned long long)r->state_bytes);
+	printf("  downtime %.1f ms (predicted %.1f ms), total %.3f s\n", r->downtime_ms,
+	       r->predicted_downtime_ms, r->total_s);
+	printf("  round  pages      MiB/s   dirty MiB/s  remaining  predicted ms  throttle\n");
+	for (unsigned i = 0; i < r->nstats; i++) {
+		const struct sq_migrate_round *s = &r->round[i];
+		printf("  %5u  %9llu  %7.1f  %11.1f  %9llu  %12.1f  %7u%%\n", s->round,
+		       (unsigned long long)s->pages, s->bandwidth / 1048576.0,
+		       s->dirty_rate / 1048576.0, (unsigned long long)s->remaining,
+		       s->predicted_downtime_ms, s->throttle_pct);
+	}
+}
+
+/* ------------------------------------------------------------ the demo */
+
+struct child_result {
+	int rc;
+	struct sq_migrate_recv_stats st;
+	char msg[256];
+};
+
+static void child_receive(int lfd, uint8_t *dst, size_t size, int wfd)
+{
+	struct sq_migrate_recv_opts ro = { .region = dst, .region_size = size, .mem_fd = -1,
+					   .timeout_ms = 30000 };
+	struct sq_migrate_recv *r = NULL;
+	struct child_result res = { 0 };
+
+	res.rc = sq_migrate_recv_create(&ro, &r);
+	if (!res.rc)
+		res.rc = sq_migrate_recv_accept(r, lfd);
+	if (res.rc)
+		snprintf(res.msg, sizeof(res.msg), "%s", sq_last_error());
+	if (r)
+		sq_migrate_recv_stats(r, &res.st);
+	sq_migrate_recv_destroy(r);
+	if (write(wfd, &res, sizeof(res)) != (ssize_t)sizeof(res))
+		_exit(3);
+	_exit(0);
+}
+
+static const char demo_usage[] =
+	"usage: squib-snap demo migrate [--size SIZE] [--rate MIB_PER_S] [--conns N]\n"
+	"                               [--downtime MS] [--bandwidth BYTES_PER_S]\n"
+	"                               [--policy auto|fail] [--max-rounds N]\n"
+	"\n"
+	"Migrates a live region over loopback: the receiver runs in a child process,\n"
+	"a writer dirties random pages at --rate MiB/s (default 32) while the\n"
+	"pre-copy loop runs, and the destination is compared byte for byte with the\n"
+	"source at the pause point. Defaults: --size 256M, --conns 2, --downtime 300,\n"
+	"--policy auto. --json reports rounds, bytes, downtime, total time, \"verified\".\n";
+
+int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "size", required_argument, NULL, 's' },   { "rate", required_argument, NULL, 'r' },
+		{ "conns", required_argument, NULL, 'c' },  { "downtime", required_argument, NULL, 'd' },
+		{ "bandwidth", required_argument, NULL, 'b' },
+		{ "policy", required_argument, NULL, 'p' }, { "max-rounds", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+	};
+	unsigned long long size = 256ull << 20, bw = 0;
+	double rate = 32, downtime = 0;
+	unsigned conns = 2, max_rounds = 0;
+	enum sq_migrate_policy policy = SQ_MIGRATE_AUTO_CONVERGE;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		char *end = NULL;
+		switch (c) {
+		case 's':
+			if (sq_parse_size(optarg, &size) || size == 0 || size % 4096)
+				return sq_cli_usage_error(cli, "demo migrate", "bad --size '%s'", optarg);
+			break;
+		case 'b':
+			if (sq_parse_size(optarg, &bw))
+				return sq_cli_usage_error(cli, "demo migrate", "bad --bandwidth '%s'", optarg);
+			break;
+		case 'r':
+			rate = strtod(optarg, &end);
+			if (*end || rate < 0)
+				return sq_cli_usage_error(cli, "demo migrate", "bad --rate '%s'", optarg);
+			break;
+		case 'd':
+			downtime = strtod(optarg, &end);
+			if (*end || downtime <= 0)
+				return sq_cli_usage_error(cli, "demo migrate", "bad --downtime '%s'", optarg);
+			break;
+		case 'c':
+			conns = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || conns == 0 || conns > SQ_MIGRATE_MAX_CONNS)
+				return sq_cli_usage_error(cli, "demo migrate", "bad --conns '%s'", optarg);
+			break;
+		case 'm':
+			max_rounds = (unsigned)strtoul(optarg, &end, 10);
+			if (*end)
+				return sq_cli_usage_error(cli, "demo migrate", "bad --max-rounds '%s'", optarg);
+			break;
+		case 'p':
+			if (!strcmp(optarg, "auto"))
+				policy = SQ_MIGRATE_AUTO_CONVERGE;
+			else if (!strcmp(optarg, "fail"))
+				policy = SQ_MIGRATE_FAIL;
+			else
+				return sq_cli_usage_error(cli, "demo migrate", "bad --policy '%s'", optarg);
+			break;
+		case 'h':
+			fputs(demo_usage, stdout);
+			return SQ_EXIT_OK;
+		default:
+			return sq_cli_usage_error(cli, "demo migrate", "unknown option");
+		}
+	}
+	if (optind < argc)
+		return sq_cli_usage_error(cli, "demo migrate", "unexpected argument '%s'", argv[optind]);
+
+	int lfd, rc, pfd[2];
+	unsigned port;
+	char addr[64];
+	rc = sq_migrate_listen("127.0.0.1:0", &lfd, &port);
+	if (rc)
+		return sq_cli_fail(cli, "demo migrate", rc);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	int mfd = memfd_create("squib-demo-destination", MFD_CLOEXEC);
+	uint8_t *dst = MAP_FAILED;
+	if (mfd >= 0 && ftruncate(mfd, (off_t)size) == 0)
+		dst = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (dst == MAP_FAILED || pipe(pfd)) {
+		fprintf(stderr, "%s demo migrate: cannot set up the destination: %s\n", cli->prog,
+			strerror(errno));
+		return SQ_EXIT_FAIL;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "%s demo migrate: fork: %s\n", cli->prog, strerror(errno));
+		return SQ_EXIT_FAIL;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		child_receive(lfd, dst, size, pfd[1]);
+	}
+	close(pfd[1]);
+	close(lfd);
+
+	struct sq_demo_wl *w = NULL;
+	struct sq_migrate_report rep;
+	memset(&rep, 0, sizeof(rep));
+	rc = sq_demo_wl_create(size, rate * 1048576.0, &w);
+	char smsg[512] = "";
+	if (!rc) {
+		struct sq_migrate_send_opts o = { .to = addr, .nconns = conns, .downtime_ms = downtime,
+						  .policy = policy, .bandwidth_limit = bw,
+						  .max_rounds = max_rounds, .throttle_initial = 20,
+						  .throttle_step = 10 };
+		static const char blob[] = "demo vCPU and device state";
+		sq_demo_wl_send_opts(w, &o);
+		o.state_blob = blob;
+		o.state_len = sizeof(blob);
+		sq_cli_msg(cli, "migrating %llu MiB to %s over %u connections, writer at %.0f MiB/s\n",
+			   size >> 20, addr, conns, rate);
+		sq_demo_wl_start(w);
+		rc = sq_migrate_send(&o, &rep);
+		if (rc)
+			snprintf(smsg, sizeof(smsg), "%s", sq_last_error());
+	}
+	struct child_result cr = { .rc = SQ_E_DISCONNECTED };
+	if (rc) /* let a waiting child go: it times out or sees the abort */
+		kill(pid, SIGTERM);
+	if (read(pfd[0], &cr, sizeof(cr)) != (ssize_t)sizeof(cr))
+		cr.rc = SQ_E_DISCONNECTED;
+	close(pfd[0]);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	int verified = !rc && !cr.rc && w && memcmp(sq_demo_wl_region(w), dst, size) == 0;
+	uint64_t writes = w ? sq_demo_wl_writes(w) : 0;
+
+	if (cli->json) {
+		printf("{\"verified\":%s,\"sender_result\":", verified ? "true" : "false");
+		sq_json_str(stdout, sq_error_name(rc));
+		printf(",\"receiver_result\":");
+		sq_json_str(stdout, sq_error_name(cr.rc));
+		if (rc) {
+			printf(",\"message\":");
+			sq_json_str(stdout, smsg);
+		}
+		printf(",\"writer_rate_mibps\":%.1f,\"writes\":%llu,\"downtime_target_ms\":%.1f,",
+		       rate, (unsigned long long)writes,
+		       downtime > 0 ? downtime : SQ_MIGRATE_DEFAULT_DOWNTIME_MS);
+		printf("\"receiver\":{\"pages\":%llu,\"zero_pages\":%llu,\"stale_pages\":%llu,"
+		       "\"payload_bytes\":%llu,\"state_len\":%llu,\"complete\":%s},",
+		       (unsigned long long)cr.st.pages, (unsigned long long)cr.st.zero_pages,
+		       (unsigned long long)cr.st.stale_pages, (unsigned long long)cr.st.payload_bytes,
+		       (unsigned long long)cr.st.state_len, cr.st.complete ? "true" : "false");
+		sq_demo_print_report(&rep);
+		printf("}\n");
+	} else {
+		sq_demo_print_report_text(&rep);
+		printf("  writer: %.0f MiB/s, %llu writes during the migration\n", rate,
+		       (unsigned long long)writes);
+		if (rc)
+			printf("  sender: %s\n", smsg);
+		if (cr.rc)
+			printf("  receiver: %s\n", cr.msg);
+		printf("verified: %s\n", verified ? "yes (destination equals the source at the pause point)"
+						  : "NO");
+	}
+	sq_demo_wl_destroy(w);
+	munmap(dst, size);
+	close(mfd);
+	return verified ? SQ_EXIT_OK : SQ_EXIT_FAIL;
+}

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tools/cmd_migrate.c - "squib-snap migrate recv|send": the two ends of a
+ * pre-copy live migration over TCP.
+ *
+ *   migrate recv --listen HOST:PORT [--out DIR]   receive one session
+ *   migrate send --to HOST:PORT --file PATH       a file's bytes (static)
+ *   migrate send --to HOST:PORT --demo SIZE       a live demo workload
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <squib/error.h>
+#include <squib/migrate.h>
+
+#include "cli.h"
+#include "migrate_workload.h"
+
+static const char usage[] =
+	"usage: squib-snap migrate recv --listen HOST:PORT [--out DIR] [--timeout MS]\n"
+	"                               [--max-size SIZE] [--port-file PATH]\n"
+	"       squib-snap migrate send --to HOST:PORT (--file PATH | --demo SIZE)\n"
+	"                               [--conns N] [--rate MIB_PER_S] [--downtime MS]\n"
+	"                               [--policy fail|auto] [--bandwidth BYTES_PER_S]\n"
+	"                               [--max-rounds N] [--state PATH]\n"
+	"\n"
+	"recv  accepts one migration session (port 0 picks a free port; it is printed\n"
+	"      on stderr and written to --port-file), checks every frame and the final\n"
+	"      totals, and with --out writes DIR/memory (sparse) and DIR/state.\n"
+	"send  migrates a file (read once, nothing dirties it) or a demo region with a\n"
+	"      writer dirtying random pages at --rate MiB/s (default 32) while the\n"
+	"      pre-copy loop runs. Defaults: 2 connections, 300 ms downtime target,\n"
+	"      policy fail. --json prints the report (rounds, bytes, downtime, time).\n";
+
+/* ------------------------------------------------------------------ recv */
+
+static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' }, { "out", required_argument, NULL, 'o' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "max-size", required_argument, NULL, 'm' },
+		{ "port-file", required_argument, NULL, 'P' }, { NULL, 0, NULL, 0 },
+	};
+	const char *listen_at = NULL, *out = NULL, *port_file = NULL;
+	unsigned long long max = 0;
+	int timeout = 600000, c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			listen_at = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'P':
+			port_file = optarg;
+			break;
+		case 't':
+			timeout = atoi(optarg);
+			if (timeout <= 0)
+				return sq_cli_usage_error(cli, "migrate recv", "bad --timeout '%s'", optarg);
+			break;
+		case 'm':
+			if (sq_parse_size(optarg, &max))
+				return sq_cli_usage_error(cli, "migrate recv", "bad --max-size '%s'", optarg);
+			break;
+		default:
+			return sq_cli_usage_error(cli, "migrate recv", "unknown option");
+		}
+	}
+	if (!listen_at)
+		return sq_cli_usage_error(cli, "migrate recv", "--listen HOST:PORT is required");
+	if (out) {
+		struct stat st;
+		if (stat(out, &st) || !S_ISDIR(st.st_mode))
+			return sq_cli_usage_error(cli, "migrate recv", "--out %s is not a directory", out);
+	}
+	int lfd;
+	unsigned port;
+	int rc = sq_migrate_listen(listen_at, &lfd, &port);
+	if (rc)
+		return sq_cli_fail(cli, "migrate recv", rc);
+	sq_cli_msg(cli, "listening on %s (port %u)\n", listen_at, port);
+	if (port_file) {
+		FILE *f = fopen(port_file, "w");
+		if (f) {
+			fprintf(f, "%u\n", port);
+			fclose(f);
+		}
+	}
+	struct sq_migrate_recv_opts ro = { .mem_fd = -1, .max_region_size = max, .timeout_ms = timeout };
+	struct sq_migrate_recv *r = NULL;
+	rc = sq_migrate_recv_create(&ro, &r);
+	if (!rc)
+		rc = sq_migrate_recv_accept(r, lfd);
+	close(lfd);
+	if (!rc && out)
+		rc = sq_migrate_recv_save(r, out);
+	if (rc) {
+		sq_migrate_recv_destroy(r);
+		return sq_cli_fail(cli, "migrate recv", rc);
+	}
+	struct sq_migrate_recv_stats st;
+	sq_migrate_recv_stats(r, &st);
+	if (cli->json) {
+		printf("{\"complete\":true,\"session\":\"%016llx\",\"region_bytes\":%llu,\"conns\":%u,"
+		       "\"rounds\":%u,\"frames\":%llu,\"pages\":%llu,\"zero_pages\":%llu,"
+		       "\"stale_pages\":%llu,\"payload_bytes\":%llu,\"state_bytes\":%llu,\"out\":",
+		       (unsigned long long)st.session_id, (unsigned long long)st.region_size,
+		       st.nconns, st.rounds, (unsigned long long)st.frames,
+		       (unsigned long long)st.pages, (unsigned long long)st.zero_pages,
+		       (unsigned long long)st.stale_pages, (unsigned long long)st.payload_bytes,
+		       (unsigned long long)st.state_len);
+		if (out)
+			sq_json_str(stdout, out);
+		else
+			printf("null");
+		printf("}\n");
+	} else {
+		printf("received session %016llx: %.1f MiB region over %u connections, %u rounds, "
+		       "%llu pages (%llu zero, %llu superseded), state %llu bytes\n",
+		       (unsigned long long)st.session_id, (double)st.region_size / 1048576.0,
+		       st.nconns, st.rounds, (unsigned long long)st.pages,
+		       (unsigned long long)st.zero_pages, (unsigned long long)st.stale_pages,
+		       (unsigned long long)st.state_len);
+		if (out)
+			printf("saved %s/memory and %s/state\n", out, out);
+	}
+	sq_migrate_recv_destroy(r);
+	return SQ_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ send */
+
+/* A file nobody writes: every harvest is empty. */
+static int static_harvest(void *ctx, void **set, const struct sq_run **runs, size_t *nruns)
+{
+	(void)ctx;
+	*set = NULL;
+	*runs = NULL;
+	*nruns = 0;
+	return 0;
+}
+
+static void static_done(void *ctx, void *set)
+{
+	(void)ctx;
+	(void)set;
+}
+
+static int static_pause(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static int read_all(const char *path, void **buf, size_t *len)
+{
+	struct stat st;
+	FILE *f = fopen(path, "rb");
+
+	if (!f)
+		return -1;
+	if (fstat(fileno(f), &st) || st.st_size > (off_t)SQ_MIGRATE_MAX_STATE) {
+		fclose(f);
+		return -1;
+	}
+	*len = (size_t)st.st_size;
+	*buf = malloc(*len ? *len : 1);
+	int ok = *buf && fread(*buf, 1, *len, f) == *len;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "to", required_argument, NULL, 't' },        { "file", required_argument, NULL, 'f' },
+		{ "demo", required_argument, NULL, 'D' },      { "conns", required_argument, NULL, 'c' },
+		{ "rate", required_argument, NULL, 'r' },      { "downtime", required_argument, NULL, 'd' },
+		{ "policy", required_argument, NULL, 'p' },    { "bandwidth", required_argument, NULL, 'b' },
+		{ "max-rounds", required_argument, NULL, 'm' }, { "state", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sq_migrate_send_opts o = { .policy = SQ_MIGRATE_FAIL };
+	const char *file = NULL, *state_path = NULL;
+	unsigned long long demo = 0, bw = 0;
+	double rate = 32;
+	char *end;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		end = NULL;
+		switch (c) {
+		case 't':
+			o.to = optarg;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 's':
+			state_path = optarg;
+			break;
+		case 'D':
+			if (sq_parse_size(optarg, &demo) || demo == 0 || demo % 4096)
+				return sq_cli_usage_error(cli, "migrate send", "bad --demo size '%s'", optarg);
+			break;
+		case 'b':
+			if (sq_parse_size(optarg, &bw))
+				return sq_cli_usage_error(cli, "migrate send", "bad --bandwidth '%s'", optarg);
+			o.bandwidth_limit = bw;
+			break;
+		case 'c':
+			o.nconns = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || o.nconns == 0 || o.nconns > SQ_MIGRATE_MAX_CONNS)
+				return sq_cli_usage_error(cli, "migrate send", "bad --conns '%s'", optarg);
+			break;
+		case 'r':
+			rate = strtod(optarg, &end);
+			if (*end || rate < 0)
+				return sq_cli_usage_error(cli, "migrate send", "bad --rate '%s'", optarg);
+			break;
+		case 'd':
+			o.downtime_ms = strtod(optarg, &end);
+			if (*end || o.downtime_ms <= 0)
+				return sq_cli_usage_error(cli, "migrate send", "bad --downtime '%s'", optarg);
+			break;
+		case 'm':
+			o.max_rounds = (unsigned)strtoul(optarg, &end, 10);
+			if (*end)
+				return sq_cli_usage_error(cli, "migrate send", "bad --max-rounds '%s'", optarg);
+			break;
+		case 'p':
+			if (!strcmp(optarg, "auto"))
+				o.policy = SQ_MIGRATE_AUTO_CONVERGE;
+			else if (!strcmp(optarg, "fail"))
+				o.policy = SQ_MIGRATE_FAIL;
+			else
+				return sq_cli_usage_error(cli, "migrate send", "bad --policy '%s'", optarg);
+			break;
+		default:
+			return sq_cli_usage_error(cli, "migrate send", "unknown option");
+		}
+	}
+	if (!o.to)
+		return sq_cli_usage_error(cli, "migrate send", "--to HOST:PORT is required");
+	if (!file == !demo)
+		return sq_cli_usage_error(cli, "migrate send", "give exactly one of --file and --demo");
+
+	void *blob = NULL;
+	size_t blob_len = 0;
+	if (state_path && read_all(state_path, &blob, &blob_len))
+		return sq_cli_usage_error(cli, "migrate send", "cannot read --state %s", state_path);
+	o.state_blob = blob;
+	o.state_len = blob_len;
+
+	struct sq_demo_wl *w = NULL;
+	void *map = MAP_FAILED;
+	size_t map_len = 0;
+	int rc = 0;
+	if (file) {
+		int fd = open(file, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) || st.st_size == 0) {
+			if (fd >= 0)
+				close(fd);
+			free(blob);
+			return sq_cli_usage_error(cli, "migrate send", "cannot use --file %s", file);
+		}
+		/* A tail shorter than a page reads as zeros past the end of file. */
+		map_len = ((size_t)st.st_size + 4095) & ~(size_t)4095;
+		map = mmap(NULL, map_len, PROT_READ, MAP_PRIVATE, fd, 0);
+		close(fd);
+		if (map == MAP_FAILED) {
+			free(blob);
+			return sq_cli_usage_error(cli, "migrate send", "cannot map --file %s", file);
+		}
+		o.region = map;
+		o.region_size = map_len;
+		o.source = (struct sq_migrate_source){ static_harvest, static_done, static_done, NULL };
+		o.pause = static_pause;
+	} else {
+		rc = sq_demo_wl_create(demo, rate * 1048576.0, &w);
+		if (!rc) {
+			sq_demo_wl_send_opts(w, &o);
+			sq_demo_wl_start(w);
+		}
+	}
+	struct sq_migrate_report rep;
+	memset(&rep, 0, sizeof(rep));
+	if (!rc)
+		rc = sq_migrate_send(&o, &rep);
+	int ret = SQ_EXIT_OK;
+	if (rc && !(cli->json && rep.rounds)) {
+		ret = sq_cli_fail(cli, "migrate send", rc);
+	} else if (cli->json) {
+		printf("{\"result\":");
+		sq_json_str(stdout, sq_error_name(rc));
+		if (rc) {
+			printf(",\"message\":");
+			sq_json_str(stdout, sq_last_error());
+		}
+		printf(",");
+		sq_demo_print_report(&rep);
+		printf("}\n");
+		ret = rc ? SQ_EXIT_FAIL : SQ_EXIT_OK;
+	} else {
+		sq_demo_print_report_text(&rep);
+	}
+	sq_demo_wl_destroy(w);
+	if (map != MAP_FAILED)
+		munmap(map, map_len);
+	free(blob);
+	return ret;
+}
+
+static int cmd_migrate(const struct sq_cli *cli, int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		if (argc < 2)
+			return sq_cli_usage_error(cli, "migrate", "recv or send expected");
+		fputs(usage, stdout);
+		return SQ_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "recv"))
+		return cmd_recv(cli, argc - 1, argv + 1);
+	if (!strcmp(argv[1], "send"))
+		return cmd_send(cli, argc - 1, argv + 1);
+	return sq_cli_usage_error(cli, "migrate", "unknown subcommand '%s'", argv[1]);
+}
+
+SQ_CLI_COMMAND(.name = "migrate", .summary = "live-migrate a region over TCP (recv / send)",
+	       .usage = usage, .run = cmd_migrate)
