@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * squib-snap verify STATE [--mem MEM] [--threads N]
+ *
+ * Checks a snapshot pair: the state file's envelope and its binding to
+ * the manifest (size and CRC), then the memory file against the manifest
+ * (size, every data page's CRC-64, zeros outside the extents).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <squib/crc64.h>
+#include <squib/error.h>
+#include <squib/manifest.h>
+#include <squib/restore.h>
+
+#include "cli.h"
+
+static int read_small(const char *path, unsigned char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 1 << 16, n = 0;
+
+	*buf = NULL;
+	if (!f)
+		return -1;
+	*buf = malloc(cap);
+	while (*buf) {
+		size_t r = fread(*buf + n, 1, cap - n, f);
+		n += r;
+		if (n < cap || cap > 16000000)
+			break;
+		cap *= 2;
+		unsigned char *nb = realloc(*buf, cap);
+		if (!nb) {
+			free(*buf);
+			*buf = NULL;
+		} else {
+			*buf = nb;
+		}
+	}
+	fclose(f);
+	*len = n;
+	return *buf ? 0 : -1;
+}
+
+static char *stem_path(const char *state, const char *ext)
+{
+	size_t n = strlen(state);
+	char *p;
+
+	if (n > 5 && strcmp(state + n - 5, ".snap") == 0)
+		n -= 5;
+	if (asprintf(&p, "%.*s%s", (int)n, state, ext) < 0)
+		return NULL;
+	return p;
+}
+
+static int state_error(const struct sq_cli *cli, const char *why, const char *path)
+{
+	if (cli->json) {
+		printf("{\"state\":");
+		sq_json_str(stdout, path);
+		printf(",\"ok\":false,\"error\":{\"name\":\"SQ_E_PAIR_MISMATCH\",\"message\":");
+		sq_json_str(stdout, why);
+		printf("}}\n");
+	} else {
+		fprintf(stderr, "%s verify: %s: %s\n", cli->prog, path, why);
+	}
+	return SQ_EXIT_FAIL;
+}
+
+static int run_verify(const struct sq_cli *cli, int argc, char **argv)
+{
+	const char *state = NULL, *mem = NULL;
+	unsigned threads = 0;
+	char mpath[4096];
+	struct sq_manifest *m = NULL;
+	struct sq_verify_report r = { 0 };
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--mem") && i + 1 < argc)
+			mem = argv[++i];
+		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+			threads = (unsigned)strtoul(argv[++i], NULL, 10);
+		else if (argv[i][0] == '-')
+			return sq_cli_usage_error(cli, "verify", "unknown option '%s'", argv[i]);
+		else if (!state)
+			state = argv[i];
+		else
+			return sq_cli_usage_error(cli, "verify", "one state file only");
+	}
+	if (!state)
+		return sq_cli_usage_error(cli, "verify", "missing STATE");
+	char *own_mem = mem ? NULL : stem_path(state, ".mem");
+	if (!mem)
+		mem = own_mem;
+	rc = sq_manifest_path(state, mpath, sizeof(mpath));
+	if (!rc)
+		rc = sq_manifest_load(mpath, &m);
+	if (rc) {
+		free(own_mem);
+		return sq_cli_fail(cli, "verify", rc);
+	}
+	/* The state file: a valid envelope, and the one the manifest names. */
+	unsigned char *sb;
+	size_t slen;
+	if (read_small(state, &sb, &slen)) {
+		free(own_mem);
+		sq_manifest_free(m);
+		return state_error(cli, "cannot read the state file", state);
+	}
+	uint64_t trailer = 0;
+	for (int i = 7; slen >= 8 && i >= 0; i--)
+		trailer = trailer << 8 | sb[slen - 8 + (size_t)i];
+	const char *bad = slen < 8 ? "state file too short"
+			  : sq_crc64(sb, slen) ? "state file CRC-64 mismatch"
+			  : (m->state_size != slen || m->state_crc != trailer)
+				  ? "the manifest names another state file" : NULL;
+	free(sb);
+	if (bad) {
+		free(own_mem);
+		sq_manifest_free(m);
+		return state_error(cli, bad, state);
+	}
+	rc = sq_memfile_verify(mem, m, threads, &r);
+	if (rc && rc != SQ_E_VERIFY) {
+		free(own_mem);
+		sq_manifest_free(m);
+		return sq_cli_fail(cli, "verify", rc);
+	}
+	char id[33], parent[33];
+	sq_id_format(&m->id, id);
+	sq_id_format(&m->parent, parent);
+	if (cli->json) {
+		printf("{\"state\":");
+		sq_json_str(stdout, state);
+		printf(",\"mem\":");
+		sq_json_str(stdout, mem);
+		printf(",\"kind\":\"%s\",\"id\":\"%s\",\"parent\":",
+		       m->kind == SQ_SNAPSHOT_DIFF ? "diff" : "full", id);
+		if (m->kind == SQ_SNAPSHOT_DIFF)
+			printf("\"%s\"", parent);
+		else
+			printf("null");
+		printf(",\"region_size\":%llu,\"extents\":%zu,\"data_pages\":%llu,"
+		       "\"pages_checked\":%llu,\"bytes_read\":%llu,\"seconds\":%.6f,\"ok\":%s",
+		       (unsigned long long)m->region_size, m->nextents,
+		       (unsigned long long)m->npages, (unsigned long long)r.pages_checked,
+		       (unsigned long long)r.bytes_read, r.seconds, rc ? "false" : "true");
+		if (rc) {
+			printf(",\"bad_page\":%llu,\"error\":{\"name\":\"SQ_E_VERIFY\",\"message\":",
+			       (unsigned long long)r.bad_page);
+			sq_json_str(stdout, sq_last_error());
+			printf("}");
+		}
+		printf("}\n");
+	} else if (rc) {
+		fprintf(stderr, "%s verify: %s\n", cli->prog, sq_last_error());
+	} else {
+		printf("%s: ok (%s snapshot %s, %llu data pages in %zu extents, %.1f MB read in "
+		       "%.3f s)\n", mem, m->kind == SQ_SNAPSHOT_DIFF ? "diff" : "full", id,
+		       (unsigned long long)m->npages, m->nextents, (double)r.bytes_read / 1e6,
+		       r.seconds);
+	}
+	free(own_mem);
+	sq_manifest_free(m);
+	return rc ? SQ_EXIT_FAIL : SQ_EXIT_OK;
+}
+
+SQ_CLI_COMMAND(.name = "verify", .summary = "check a snapshot pair's memory file against its manifest",
+	       .usage = "usage: squib-snap verify STATE [--mem MEM] [--threads N] [--json]\n"
+			"  Checks that STATE is the state file the manifest names, and that the\n"
+			"  memory file (default: STATE with .snap replaced by .mem) has the\n"
+			"  manifest's size, page CRCs and zeros outside its extents.\n"
+			"  Exit 0 when it matches, 1 when it does not.\n",
+	       .run = run_verify)
