@@ -96,9 +96,15 @@ static int run_verify(const struct sq_cli *cli, int argc, char **argv)
 	char *own_mem = mem ? NULL : stem_path(state, ".mem");
 	if (!mem)
 		mem = own_mem;
-	rc = sq_manifest_path(state, mpath, sizeof(mpath));
-	if (!rc)
+	/* The manifest beside --mem (a merged file has its own), else beside STATE. */
+	rc = SQ_E_NOT_FOUND;
+	if (!own_mem && !sq_manifest_path(mem, mpath, sizeof(mpath)))
 		rc = sq_manifest_load(mpath, &m);
+	if (rc == SQ_E_NOT_FOUND) {
+		rc = sq_manifest_path(state, mpath, sizeof(mpath));
+		if (!rc)
+			rc = sq_manifest_load(mpath, &m);
+	}
 	if (rc) {
 		free(own_mem);
 		return sq_cli_fail(cli, "verify", rc);
@@ -171,7 +177,8 @@ static int run_verify(const struct sq_cli *cli, int argc, char **argv)
 
 SQ_CLI_COMMAND(.name = "verify", .summary = "check a snapshot pair's memory file against its manifest",
 	       .usage = "usage: squib-snap verify STATE [--mem MEM] [--threads N] [--json]\n"
-			"  Checks that STATE is the state file the manifest names, and that the\n"
+			"  Checks that STATE is the state file the manifest names (the manifest\n"
+			"  beside MEM if it has one, else beside STATE), and that the\n"
 			"  memory file (default: STATE with .snap replaced by .mem) has the\n"
 			"  manifest's size, page CRCs and zeros outside its extents.\n"
 			"  Exit 0 when it matches, 1 when it does not.\n",
