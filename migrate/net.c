@@ -198,6 +198,16 @@ int sq_mig_send_all(int site, int fd, const void *buf, size_t len, int more)
 	return 0;
 }
 
+long sq_mig_recv_some(int site, int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = sq_sys_recv(site, fd, buf, len, 0);
+	while (n == -EINTR);
+	return n < 0 ? net_error((int)-n, "recv") : (long)n;
+}
+
 int sq_mig_recv_exact(int site, int fd, void *buf, size_t len, size_t *got)
 {
 	char *p = buf;

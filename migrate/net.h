@@ -30,6 +30,13 @@ int sq_mig_send_all(int site, int fd, const void *buf, size_t len, int more);
  */
 int sq_mig_recv_exact(int site, int fd, void *buf, size_t len, size_t *got);
 
+/*
+ * sq_mig_recv_some() - one read of at most @len bytes (EINTR retried).
+ * Returns the byte count, 0 when the peer closed the connection, or
+ * SQ_E_DISCONNECTED / SQ_E_TIMEOUT / SQ_E_IO.
+ */
+long sq_mig_recv_some(int site, int fd, void *buf, size_t len);
+
 /* Monotonic clock in seconds. */
 double sq_mig_now(void);
 

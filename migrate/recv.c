@@ -136,7 +136,7 @@ static int admit(struct sq_migrate_recv *r, const uint8_t raw[SQ_MIG_HELLO_LEN],
 	if (c->buf)
 		return sq_err(SQ_E_STREAM_MALFORMED, "migration stream: connection index %u twice",
 			      h.conn_index);
-	c->buf = sq_mem_alloc(SQ_MIG_MAX_PAYLOAD, 4096);
+	c->buf = sq_mem_alloc(SQ_MIG_RX_BUF, 4096);
 	if (!c->buf)
 		return sq_err(SQ_E_NOMEM, "migration: out of memory");
 	*slot = c;
@@ -408,7 +408,7 @@ void sq_migrate_recv_destroy(struct sq_migrate_recv *r)
 	if (!r)
 		return;
 	for (unsigned i = 0; i < r->nconns; i++)
-		sq_mem_free(r->conns[i].buf, SQ_MIG_MAX_PAYLOAD, 4096);
+		sq_mem_free(r->conns[i].buf, SQ_MIG_RX_BUF, 4096);
 	free(r->conns);
 	if (r->tags)
 		sq_mem_free(r->tags, r->tags_bytes, 64);

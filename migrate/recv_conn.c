@@ -31,17 +31,52 @@
 #include "migrate/net.h"
 #include "migrate/recv_internal.h"
 
-int sq_mig_rx_read(struct rx_conn *c, void *buf, size_t len, size_t *got)
+int sq_mig_rx_need(struct rx_conn *c, size_t len, const uint8_t **p, size_t *got)
 {
-	if (c->fd >= 0)
-		return sq_mig_recv_exact(SQ_SITE_MIG_RX_RECV, c->fd, buf, len, got);
-	size_t n = c->mem_len - c->mem_pos;
-	if (n > len)
-		n = len;
-	memcpy(buf, c->mem + c->mem_pos, n);
-	c->mem_pos += n;
-	*got = n;
-	return n == len ? 0 : 1;
+	if (c->fd < 0) {
+		size_t avail = c->mem_len - c->mem_pos;
+		if (avail < len) {
+			*got = avail;
+			return 1;
+		}
+		*p = c->mem + c->mem_pos;
+		return 0;
+	}
+	size_t avail = c->blen - c->bpos;
+	while (avail < len) {
+		if (c->bpos + len > SQ_MIG_RX_BUF) {
+			memmove(c->buf, c->buf + c->bpos, avail);
+			c->bpos = 0;
+			c->blen = avail;
+		}
+		/* Small frames: read ahead as far as the buffer goes (fewer
+		 * calls); large ones: exactly to their end. */
+		size_t room = SQ_MIG_RX_BUF - c->blen;
+		if (len >= SQ_MIG_RX_EXACT && room > len - avail)
+			room = len - avail;
+		long n = sq_mig_recv_some(SQ_SITE_MIG_RX_RECV, c->fd, c->buf + c->blen, room);
+		if (n < 0)
+			return (int)n;
+		if (n == 0) {
+			*got = avail;
+			return 1;
+		}
+		c->blen += (size_t)n;
+		avail += (size_t)n;
+	}
+	*p = c->buf + c->bpos;
+	return 0;
+}
+
+void sq_mig_rx_consume(struct rx_conn *c, size_t len)
+{
+	if (c->fd < 0) {
+		c->mem_pos += len;
+		return;
+	}
+	c->bpos += len;
+	if (c->bpos == c->blen)
+		c->bpos = c->blen = 0;
 }
 
 /* Write pages [p, p + n) of the destination from @src (NULL = zeros). */
@@ -166,10 +201,10 @@ static int check_final(struct rx_conn *c, const struct sq_mig_frame *f, const ui
 static int one_frame(struct rx_conn *c)
 {
 	struct sq_migrate_recv *r = c->r;
-	uint8_t hdr[SQ_MIG_FRAME_HDR];
+	const uint8_t *hdr;
 	struct sq_mig_frame f;
 	size_t got = 0, plen = 0;
-	int rc = sq_mig_rx_read(c, hdr, sizeof(hdr), &got);
+	int rc = sq_mig_rx_need(c, SQ_MIG_FRAME_HDR, &hdr, &got);
 
 	if (rc < 0)
 		return rc;
@@ -205,14 +240,15 @@ static int one_frame(struct rx_conn *c)
 		return sq_err(SQ_E_STREAM_RANGE,
 			      "migration stream: pages at %llu+%u outside the %zu-byte region",
 			      (unsigned long long)f.offset, f.length, r->size);
-	rc = sq_mig_rx_read(c, c->buf, plen, &got);
+	rc = sq_mig_rx_need(c, SQ_MIG_FRAME_HDR + plen, &hdr, &got);
 	if (rc < 0)
 		return rc;
 	if (rc == 1)
 		return sq_err(SQ_E_STREAM_TRUNCATED,
 			      "migration stream: connection %u ended inside a frame (%zu of %zu payload bytes)",
-			      c->index, got, plen);
-	if (!sq_mig_frame_crc_ok(hdr, c->buf, plen))
+			      c->index, got - SQ_MIG_FRAME_HDR, plen);
+	const uint8_t *payload = hdr + SQ_MIG_FRAME_HDR;
+	if (!sq_mig_frame_crc_ok(hdr, payload, plen))
 		return sq_err(SQ_E_STREAM_CRC,
 			      "migration stream: CRC mismatch in frame %llu (round %u, offset %llu) "
 			      "on connection %u",
@@ -220,14 +256,15 @@ static int one_frame(struct rx_conn *c)
 
 	switch (f.type) {
 	case SQ_MIG_PAGES:
-		rc = apply_pages(c, &f, c->buf);
+		rc = apply_pages(c, &f, payload);
 		c->pages += f.length >> SQ_PAGE_SHIFT;
 		break;
 	case SQ_MIG_STATE:
-		rc = apply_state(c, &f, c->buf);
+		rc = apply_state(c, &f, payload);
 		break;
 	case SQ_MIG_FINAL:
-		rc = check_final(c, &f, c->buf);
+		rc = check_final(c, &f, payload);
+		sq_mig_rx_consume(c, SQ_MIG_FRAME_HDR + plen);
 		c->seq = f.seq;
 		c->round = f.round;
 		return rc ? rc : 1;
@@ -238,6 +275,7 @@ static int one_frame(struct rx_conn *c)
 	}
 	if (rc)
 		return rc;
+	sq_mig_rx_consume(c, SQ_MIG_FRAME_HDR + plen);
 	c->frames++;
 	c->payload += plen;
 	c->seq = f.seq;
@@ -268,9 +306,15 @@ int sq_mig_rx_check_trailing(struct rx_conn *c)
 	uint8_t hdr[SQ_MIG_FRAME_HDR];
 	ssize_t n;
 
-	do
-		n = sq_sys_recv(SQ_SITE_MIG_RX_RECV, c->fd, hdr, sizeof(hdr), MSG_DONTWAIT | MSG_PEEK);
-	while (n == -EINTR);
+	if (c->blen > c->bpos) {
+		n = (ssize_t)(c->blen - c->bpos);
+		memcpy(hdr, c->buf + c->bpos, n < 2 ? (size_t)n : 2);
+	} else {
+		do
+			n = sq_sys_recv(SQ_SITE_MIG_RX_RECV, c->fd, hdr, sizeof(hdr),
+					MSG_DONTWAIT | MSG_PEEK);
+		while (n == -EINTR);
+	}
 	if (n <= 0)
 		return 0; /* nothing pending, or the peer closed */
 	if (n >= 2 && sq_mig_get16(hdr) == SQ_MIG_FINAL)

@@ -16,6 +16,11 @@
 #include "migrate/stream.h"
 
 #define SQ_MIG_LOCK_STRIPES 64 /* page-tag locks, one per 2 MiB block modulo this */
+/* Receive buffer of a socket connection: two largest frames. */
+#define SQ_MIG_RX_BUF (2 * (SQ_MIG_FRAME_HDR + SQ_MIG_MAX_PAYLOAD))
+/* A frame at least this large is read to its end and no further, so the
+ * buffer never has to move a large partial frame. */
+#define SQ_MIG_RX_EXACT (256u << 10)
 
 struct rx_conn {
 	struct sq_migrate_recv *r;
@@ -23,7 +28,8 @@ struct rx_conn {
 	int fd;                  /* -1: bytes come from mem/mem_len */
 	const uint8_t *mem;
 	size_t mem_len, mem_pos;
-	uint8_t *buf;            /* SQ_MIG_MAX_PAYLOAD bytes of payload staging */
+	uint8_t *buf;            /* SQ_MIG_RX_BUF bytes: received, not yet consumed */
+	size_t bpos, blen;       /* unconsumed bytes are buf[bpos, blen) */
 	uint64_t seq;            /* last frame's sequence number */
 	uint32_t round;          /* last frame's round */
 	uint64_t frames, pages, zero_pages, stale_pages, payload;
@@ -62,8 +68,14 @@ int sq_mig_rx_setup(struct sq_migrate_recv *r, const struct sq_mig_hello *h);
 int sq_mig_rx_conn_run(struct rx_conn *c);
 /* Socket connections: anything readable after the final frame is an error. */
 int sq_mig_rx_check_trailing(struct rx_conn *c);
-/* Read exactly @len bytes from the connection's socket or memory. */
-int sq_mig_rx_read(struct rx_conn *c, void *buf, size_t len, size_t *got);
+/*
+ * sq_mig_rx_need() - make the next @len bytes of the connection available,
+ * contiguous, at *p (valid until the next need or consume). Returns 0; 1
+ * when the stream ends first (*got = bytes available); or an error code.
+ * sq_mig_rx_consume() - drop @len bytes from the front.
+ */
+int sq_mig_rx_need(struct rx_conn *c, size_t len, const uint8_t **p, size_t *got);
+void sq_mig_rx_consume(struct rx_conn *c, size_t len);
 
 /*
  * sq_mig_recv_feed() - run a whole session from memory: @bufs[i] holds the
