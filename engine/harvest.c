@@ -40,9 +40,26 @@
  *                    before any harvest that clears it, and that harvest
  *                    reports it.
  *
- * Visibility of the written data: H3 is an RMW that reads the value M1
- * wrote (or a later one in its release sequence), so everything the marker
- * wrote before M1 happens-before the harvester's use of the set.
+ * Visibility of the written data (a thread writes a page, then marks it;
+ * the caller of the harvest copies the pages it reports):
+ *
+ *   marker                        harvester
+ *   W   store page data           H1..H3  as above
+ *   M0  compiler barrier; test    V1  membarrier(PRIVATE_EXPEDITED)
+ *       load: bit already set?    C   (caller) copy the reported pages
+ *   M1  seq_cst RMW otherwise
+ *
+ *   - M1 taken: H3 reads M1's value or a later one of its release
+ *     sequence, so W happens-before C.
+ *   - M0 finds the bit set: no synchronization from the load. The bit was
+ *     set in modification order before H3 cleared it, so M0 ran before H3
+ *     completed; V1 runs a full barrier on every CPU running a thread of
+ *     the process (a context switch is one for the others), which makes W,
+ *     issued before M0, visible before V1 returns, hence before C. The
+ *     marker's compiler barrier keeps W before M0. Without membarrier,
+ *     M0 is preceded by a full fence and V1 is a full fence (store-buffering
+ *     pattern again). This is liburcu-memb's asymmetric fence; the model
+ *     engine/model/mark_harvest.pml checks it under x86-64 TSO.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +110,9 @@ static int emit_fine(struct sq_dirty_set *s, uint64_t blk, const uint64_t *v)
 		uint64_t x = v[w];
 		uint64_t base = blk * SQ_PAGES_PER_BLOCK + (uint64_t)w * 64;
 
-		runs += __builtin_popcountll(x & ~((x << 1) | carry));
+		uint64_t starts = x & ~((x << 1) | carry);
+		if (starts)
+			runs += (int)sq_popcount64(starts);
 		carry = x >> 63;
 		while (x) {
 			unsigned tz = (unsigned)__builtin_ctzll(x);
@@ -160,8 +179,10 @@ static int scan_block(struct scan *sc, uint64_t blk)
 		v[w] = atomic_load_explicit(p, memory_order_seq_cst);
 		if (v[w] && sc->clear)
 			v[w] = atomic_exchange_explicit(p, 0, memory_order_seq_cst); /* H3 */
-		any |= v[w];
-		pages += (uint32_t)__builtin_popcountll(v[w]);
+		if (v[w]) {
+			any |= v[w];
+			pages += sq_popcount64(v[w]);
+		}
 	}
 	if (!any)
 		return 0;
@@ -185,10 +206,39 @@ nomem:
 	return sq_err(SQ_E_NOMEM, "harvest: out of memory for the dirty set of region %u", r->id);
 }
 
+/*
+ * A second cursor over the summary runs SQ_PREFETCH_AHEAD dirty blocks
+ * ahead of the harvest and prefetches their cache lines (for writing), so
+ * that the misses on a sparse map overlap instead of each stalling the
+ * locked exchange that follows. It only reads the summary (relaxed: a hint).
+ */
+#define SQ_PREFETCH_AHEAD 12
+
+struct lead {
+	size_t i;
+	uint64_t x;
+};
+
+static void lead_step(struct sq_region *r, struct lead *l)
+{
+	while (!l->x) {
+		if (++l->i >= r->nsum)
+			return;
+		l->x = atomic_load_explicit(&r->summary[l->i], memory_order_relaxed);
+	}
+	uint64_t blk = (uint64_t)l->i * 64 + (uint64_t)__builtin_ctzll(l->x);
+	l->x &= l->x - 1;
+	__builtin_prefetch(&r->bits[blk], 1, 3);
+	__builtin_prefetch(&r->ctl[blk], 1, 3); /* the controller's update follows */
+}
+
 static int scan_region(struct scan *sc)
 {
 	struct sq_region *r = sc->r;
+	struct lead l = { .i = 0, .x = atomic_load_explicit(&r->summary[0], memory_order_relaxed) };
 
+	for (int k = 0; k < SQ_PREFETCH_AHEAD; k++)
+		lead_step(r, &l);
 	for (size_t i = 0; i < r->nsum; i++) {
 		_Atomic uint64_t *sw = &r->summary[i];
 		uint64_t x = atomic_load_explicit(sw, memory_order_seq_cst);
@@ -200,6 +250,7 @@ static int scan_region(struct scan *sc)
 		while (x) {
 			unsigned j = (unsigned)__builtin_ctzll(x);
 			x &= x - 1;
+			lead_step(r, &l);
 			int rc = scan_block(sc, (uint64_t)i * 64 + j);
 			if (rc) {
 				if (sc->clear) {
@@ -242,6 +293,8 @@ static int harvest_or_peek(struct sq_tracker *t, uint32_t id, struct sq_dirty_se
 	rc = scan_region(&sc);
 	if (rc)
 		goto out;
+	if (clear)
+		sq_marks_publish(); /* V1, see "Visibility" above */
 	if (clear && sc.r->kwp) {
 		rc = sq_kwp_reprotect(sc.r, sc.s);
 		if (rc) {

@@ -105,14 +105,37 @@ static inline void sq_summary_set(struct sq_region *r, uint64_t blk)
 		atomic_fetch_or_explicit(sw, sb, memory_order_seq_cst);
 }
 
+/*
+ * Data visibility for the test-first fast path (see engine/harvest.c):
+ * a harvest ends with a process-wide membarrier (MEMBARRIER_CMD_PRIVATE_
+ * EXPEDITED), an asymmetric fence that makes every marker's earlier stores
+ * visible; the marker then needs only a compiler barrier before its test
+ * load. Where membarrier is unavailable, sq_have_membarrier is 0 and the
+ * marker pays a full fence instead (the liburcu-memb pattern).
+ */
+extern _Atomic int sq_have_membarrier;
+void sq_membarrier_init(void);
+void sq_marks_publish(void);
+
+static inline void sq_mark_order(void)
+{
+	/* Relaxed: set once before any tracker exists, read-only afterwards. */
+	if (__builtin_expect(atomic_load_explicit(&sq_have_membarrier, memory_order_relaxed), 1))
+		atomic_signal_fence(memory_order_seq_cst); /* keep the data stores before the load */
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+}
+
 /* sq_bits_or() - OR @v into word @w of block @blk (test first). */
 static inline void sq_bits_or(struct sq_region *r, uint64_t blk, unsigned w, uint64_t v)
 {
 	_Atomic uint64_t *p = &r->bits[blk].w[w];
 
+	sq_mark_order();
 	/* Relaxed test: a bit seen set is not yet harvested (only a harvest
 	 * clears bits), so this mark is covered by the harvest that clears
-	 * it. */
+	 * it, and that harvest's membarrier publishes the data written before
+	 * this mark. */
 	if ((atomic_load_explicit(p, memory_order_relaxed) & v) == v)
 		return;
 	atomic_fetch_or_explicit(p, v, memory_order_seq_cst);
@@ -122,6 +145,18 @@ static inline void sq_bits_or(struct sq_region *r, uint64_t blk, unsigned w, uin
 static inline void sq_bits_mark_page(struct sq_region *r, uint64_t page)
 {
 	sq_bits_or(r, page >> 9, (unsigned)(page >> 6) & 7, 1ull << (page & 63));
+}
+
+/*
+ * sq_popcount64() - bit count without a libgcc call (the library is built
+ * for baseline x86-64, which has no POPCNT instruction).
+ */
+static inline unsigned sq_popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned)((x * 0x0101010101010101ull) >> 56);
 }
 
 /* Pages [first, first + n) of @r, inside the region. */

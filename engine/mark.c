@@ -34,7 +34,14 @@
 
 static inline const struct sq_region_table *mark_enter(struct sq_tracker *t)
 {
+#ifdef _LGPL_SOURCE
+	/* urcu-memb's own flag, on the line read_lock touches next: one TLS
+	 * access less than sq_rcu_reader(). */
+	if (__builtin_expect(!URCU_TLS(urcu_memb_reader).registered, 0))
+		sq_rcu_reader_slow();
+#else
 	sq_rcu_reader();
+#endif
 	urcu_memb_read_lock();
 	/* Acquire (the C11 spelling of rcu_dereference): pairs with the
 	 * release store that published the table, so the regions it points

@@ -33,6 +33,10 @@
 #endif
 #include <urcu/urcu-memb.h>
 
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "engine/internal.h"
 
 
@@ -96,4 +100,36 @@ void sq_rcu_synchronize(struct sq_tracker *t)
 #else
 	(void)t;
 #endif
+}
+
+/*
+ * The harvest-side asymmetric fence. Registered once per process; 0 where
+ * the kernel lacks MEMBARRIER_CMD_PRIVATE_EXPEDITED (markers then fence).
+ */
+_Atomic int sq_have_membarrier;
+static pthread_once_t sq_membarrier_once = PTHREAD_ONCE_INIT;
+
+static void sq_membarrier_setup(void)
+{
+	long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+	if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+		return;
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0))
+		return;
+	atomic_store_explicit(&sq_have_membarrier, 1, memory_order_relaxed);
+}
+
+void sq_membarrier_init(void)
+{
+	pthread_once(&sq_membarrier_once, sq_membarrier_setup);
+}
+
+void sq_marks_publish(void)
+{
+	if (atomic_load_explicit(&sq_have_membarrier, memory_order_relaxed) &&
+	    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+		return;
+	/* Markers fence themselves; this pairs with their fence. */
+	atomic_thread_fence(memory_order_seq_cst);
 }

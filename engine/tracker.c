@@ -78,6 +78,7 @@ int sq_tracker_create(const struct sq_tracker_opts *opts, struct sq_tracker **ou
 		return sq_err(SQ_E_NOMEM, "tracker_create: rwlock");
 	}
 	t->next_id = 1;
+	sq_membarrier_init();
 	sq_rcu_reader();
 	*out = t;
 	return 0;

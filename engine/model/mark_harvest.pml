@@ -5,7 +5,7 @@
  * Mirrors (change together with):
  *   engine/internal.h  sq_bits_or, sq_summary_set   (the mark: M0 M1 M2 M3)
  *   engine/harvest.c   scan_region, scan_block      (the harvest: H1 H2 H3,
- *                      the summary give-back of a failed scan)
+ *                      the summary give-back of a failed scan, V1)
  *   engine/tracker.c   sq_tracker_put_back           (put-back = sq_bits_or)
  * and the "No lost marks" table at the top of engine/harvest.c.
  *
@@ -38,7 +38,8 @@
  * Mutants (scripts check that each is caught): -DBUG_NO_SUMMARY (a mark
  * skips M2/M3), -DBUG_NO_PUTBACK (a failed harvest drops its set),
  * -DBUG_RELAXED_SUMMARY (the marker tests the summary before setting the
- * word bit: M2 before M1).
+ * word bit: M2 before M1), -DBUG_NO_MEMBARRIER (with -DTSO: the harvest
+ * skips its membarrier V1, so a marker's fast path publishes nothing).
  */
 
 #define NBLK 2
@@ -179,6 +180,16 @@ inline harvest(final)
 		fi;
 		blk++
 	od;
+	/* V1: sq_marks_publish, membarrier(PRIVATE_EXPEDITED): every CPU
+	 * running a marker executes a full barrier, draining its store buffer. */
+	skip;	/* the loop's break lands here, not inside a d_step */
+#if defined(TSO) && !defined(BUG_NO_MEMBARRIER)
+	FLUSH(0);
+	FLUSH(1);
+#if NMARK > 2
+	FLUSH(2);
+#endif
+#endif
 	/* The consumer of the set. */
 	if
 	:: final -> ok = true

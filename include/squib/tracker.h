@@ -55,10 +55,14 @@
  * themselves (doing so as well is harmless). A thread must not be
  * cancelled inside a tracker call.
  *
- * Memory ordering: a mark is a sequentially consistent RMW (or a load that
- * observed the bit already set). A harvest synchronizes with every mark it
- * reports (acquire), so memory written by a thread before its mark is
- * visible to the harvesting thread after sq_tracker_harvest returns.
+ * Memory ordering: memory a thread writes before it marks a page (or a
+ * range or import that covers it) is visible to the thread that harvests
+ * the page, once sq_tracker_harvest returns. A mark that sets a bit is a
+ * seq_cst RMW the harvest's exchange synchronizes with; a mark that finds
+ * the bit already set is one load, and the harvest publishes such marks'
+ * earlier stores with a process-wide membarrier (a full fence in the
+ * marker where the kernel lacks membarrier). Marking before writing gives
+ * no such guarantee: mark after the write (as a KVM dirty log does).
  */
 #ifndef SQUIB_TRACKER_H
 #define SQUIB_TRACKER_H
