@@ -111,6 +111,7 @@ struct sq_kwp {
 	int stop_fd;             /* sync: eventfd that stops the handler */
 	pthread_t thread;        /* sync */
 	bool thread_started;
+	_Atomic bool stopping;   /* sync: also seen by the handler's poll timeout */
 	pthread_mutex_t gran_lock;
 	struct sq_region *r;
 };
@@ -252,15 +253,21 @@ static void *fault_thread(void *arg)
 	for (;;) {
 		struct pollfd p[2] = { { .fd = k->uffd, .events = POLLIN },
 				       { .fd = k->stop_fd, .events = POLLIN } };
-		if (poll(p, 2, -1) < 0)
-			continue; /* EINTR */
-		if (p[1].revents)
+		/* The timeout bounds how long a stop can go unseen when the
+		 * eventfd write failed (kwp_free). */
+		int n = poll(p, 2, 100);
+		/* Acquire: pairs with the release store in kwp_free. */
+		if (atomic_load_explicit(&k->stopping, memory_order_acquire) || (n > 0 && p[1].revents))
 			break;
+		if (n <= 0)
+			continue; /* timeout, EINTR */
 		if (!(p[0].revents & POLLIN))
 			continue;
 		ssize_t got = sq_sys_read(SQ_SITE_ENGINE_UFFD_READ, k->uffd, msg, sizeof(msg));
 		if (got <= 0)
-			continue; /* EAGAIN, EINTR: the faults stay queued */
+			continue; /* EAGAIN, EINTR, EIO: the faults stay queued and
+				   * poll reports them again; giving up would leave
+				   * their writers blocked for ever */
 		for (size_t i = 0; i < (size_t)got / sizeof(msg[0]); i++)
 			if (msg[i].event == UFFD_EVENT_PAGEFAULT &&
 			    (msg[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP))
@@ -273,10 +280,14 @@ static void kwp_free(struct sq_kwp *k)
 {
 	if (k->thread_started) {
 		uint64_t one = 1;
-		/* Retry until the stop request is queued (EINTR, injected faults). */
-		while (sq_sys_write(SQ_SITE_ENGINE_UFFD_STOP, k->stop_fd, &one, sizeof(one)) !=
-		       (ssize_t)sizeof(one))
-			;
+		/* Release: the handler's acquire load sees the flag. The eventfd
+		 * wakes it at once; when the write keeps failing, the poll
+		 * timeout lets it see the flag within 100 ms. */
+		atomic_store_explicit(&k->stopping, true, memory_order_release);
+		for (int i = 0; i < 4; i++)
+			if (sq_sys_write(SQ_SITE_ENGINE_UFFD_STOP, k->stop_fd, &one, sizeof(one)) ==
+			    (ssize_t)sizeof(one))
+				break;
 		pthread_join(k->thread, NULL);
 	}
 	if (k->stop_fd >= 0)
