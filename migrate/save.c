@@ -16,6 +16,7 @@
 
 #include <squib/atomic_file.h>
 #include <squib/migrate.h>
+#include <squib/snapshot.h>
 #include <squib/types.h>
 
 #include "core/err.h"
@@ -89,4 +90,21 @@ int sq_migrate_recv_save(const struct sq_migrate_recv *r, const char *dir)
 		return rc;
 	snprintf(path, sizeof(path), "%s/state", dir);
 	return write_state(r, path);
+}
+
+int sq_migrate_recv_save_pair(const struct sq_migrate_recv *r, const char *state_path,
+			      struct sq_snapshot_report *rep)
+{
+	struct sq_snapshot_report local;
+
+	if (!r || !state_path)
+		return sq_err(SQ_E_INVAL, "migration: nothing to save");
+	if (!r->complete || !r->region)
+		return sq_err(SQ_E_INVAL,
+			      "migration: only a complete session received into memory can be saved");
+	struct sq_mem_source mem = { .base = r->region, .size = r->size, .live = 0 };
+	struct sq_snapshot_save_req req = { .state_path = state_path, .kind = SQ_SNAPSHOT_FULL,
+					    .state = r->state, .state_len = r->state_len,
+					    .mem = &mem };
+	return sq_snapshot_save(&req, rep ? rep : &local);
 }

@@ -23,8 +23,8 @@
 #include "migrate_workload.h"
 
 static const char usage[] =
-	"usage: squib-snap migrate recv --listen HOST:PORT [--out DIR] [--timeout MS]\n"
-	"                               [--max-size SIZE] [--port-file PATH]\n"
+	"usage: squib-snap migrate recv --listen HOST:PORT [--out DIR] [--pair STEM.snap]\n"
+	"                               [--timeout MS] [--max-size SIZE] [--port-file PATH]\n"
 	"       squib-snap migrate send --to HOST:PORT (--file PATH | --demo SIZE)\n"
 	"                               [--conns N] [--rate MIB_PER_S] [--downtime MS]\n"
 	"                               [--policy fail|auto] [--bandwidth BYTES_PER_S]\n"
@@ -32,7 +32,8 @@ static const char usage[] =
 	"\n"
 	"recv  accepts one migration session (port 0 picks a free port; it is printed\n"
 	"      on stderr and written to --port-file), checks every frame and the final\n"
-	"      totals, and with --out writes DIR/memory (sparse) and DIR/state.\n"
+	"      totals, and with --out writes DIR/memory (sparse) and DIR/state; with\n"
+	"      --pair, a snapshot pair (the state blob must be a state file).\n"
 	"send  migrates a file (read once, nothing dirties it) or a demo region with a\n"
 	"      writer dirtying random pages at --rate MiB/s (default 32) while the\n"
 	"      pre-copy loop runs. Defaults: 2 connections, 300 ms downtime target,\n"
@@ -46,9 +47,10 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' }, { "out", required_argument, NULL, 'o' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "max-size", required_argument, NULL, 'm' },
-		{ "port-file", required_argument, NULL, 'P' }, { NULL, 0, NULL, 0 },
+		{ "port-file", required_argument, NULL, 'P' }, { "pair", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
 	};
-	const char *listen_at = NULL, *out = NULL, *port_file = NULL;
+	const char *listen_at = NULL, *out = NULL, *port_file = NULL, *pair = NULL;
 	unsigned long long max = 0;
 	int timeout = 600000, c;
 
@@ -63,6 +65,9 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 			break;
 		case 'P':
 			port_file = optarg;
+			break;
+		case 'S':
+			pair = optarg;
 			break;
 		case 't':
 			timeout = atoi(optarg);
@@ -105,6 +110,8 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 	close(lfd);
 	if (!rc && out)
 		rc = sq_migrate_recv_save(r, out);
+	if (!rc && pair)
+		rc = sq_migrate_recv_save_pair(r, pair, NULL);
 	if (rc) {
 		sq_migrate_recv_destroy(r);
 		return sq_cli_fail(cli, "migrate recv", rc);
@@ -124,6 +131,11 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 			sq_json_str(stdout, out);
 		else
 			printf("null");
+		printf(",\"pair\":");
+		if (pair)
+			sq_json_str(stdout, pair);
+		else
+			printf("null");
 		printf("}\n");
 	} else {
 		printf("received session %016llx: %.1f MiB region over %u connections, %u rounds, "
@@ -134,6 +146,8 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 		       (unsigned long long)st.state_len);
 		if (out)
 			printf("saved %s/memory and %s/state\n", out, out);
+		if (pair)
+			printf("saved the snapshot pair %s\n", pair);
 	}
 	sq_migrate_recv_destroy(r);
 	return SQ_EXIT_OK;

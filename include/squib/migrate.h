@@ -11,6 +11,7 @@
  *   sq_migrate_recv_state    the received state blob
  *   sq_migrate_recv_stats    what was received
  *   sq_migrate_recv_save     write a sparse memory file + state file to a dir
+ *   sq_migrate_recv_save_pair  write a snapshot pair (the blob is a state file)
  *   sq_migrate_recv_destroy  release everything
  *
  * The stream format (handshake, page frames with CRC-64, final totals) is
@@ -272,6 +273,20 @@ SQ_API const void *sq_migrate_recv_state(const struct sq_migrate_recv *r, size_t
  * file receiver), SQ_E_IO, SQ_E_MEMORY_IO, SQ_E_NO_SPACE.
  */
 SQ_API int sq_migrate_recv_save(const struct sq_migrate_recv *r, const char *dir);
+
+struct sq_snapshot_report;
+
+/**
+ * sq_migrate_recv_save_pair() - after a complete session in memory whose
+ * state blob is a complete state file (sq_state_encode), write a full
+ * snapshot pair at @state_path ("<stem>.snap", with "<stem>.mem" and
+ * "<stem>.manifest"; squib/snapshot.h), loadable with sq_snapshot_load.
+ * @rep may be NULL. Returns 0; SQ_E_INVAL (incomplete session, a file
+ * receiver); sq_snapshot_save's errors, e.g. SQ_E_TOO_SHORT or
+ * SQ_E_CRC_MISMATCH when the blob is not a state file.
+ */
+SQ_API int sq_migrate_recv_save_pair(const struct sq_migrate_recv *r, const char *state_path,
+				     struct sq_snapshot_report *rep);
 
 /** sq_migrate_recv_destroy() - release the receiver (NULL ignored). */
 SQ_API void sq_migrate_recv_destroy(struct sq_migrate_recv *r);

@@ -29,6 +29,23 @@ cmp "$T/state.in" "$T/out/state"
 # the zero tail is a hole, not data
 [ "$(stat -c %b "$T/out/memory")" -lt "$(( $(stat -c %s "$T/out/memory") / 512 ))" ]
 
+# A live demo region whose state blob is a real state file, saved as a pair.
+if [ -f "$SQ_SOURCE_DIR/tests/data/vectors/demo.snap" ]; then
+	rm -f "$T/port"
+	"$B" -q --json migrate recv --listen 127.0.0.1:0 --port-file "$T/port" \
+		--pair "$T/vm.snap" --timeout 20000 > "$T/recv2.json" &
+	RPID=$!
+	i=0
+	while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	"$B" -q --json migrate send --to "127.0.0.1:$(cat "$T/port")" --demo 8M --rate 8 \
+		--state "$SQ_SOURCE_DIR/tests/data/vectors/demo.snap" > "$T/send2.json"
+	wait $RPID
+	grep -q '"converged":true' "$T/send2.json"
+	cmp "$SQ_SOURCE_DIR/tests/data/vectors/demo.snap" "$T/vm.snap"
+	[ -f "$T/vm.mem" ] && [ -f "$T/vm.manifest" ]
+	[ "$(stat -c %s "$T/vm.mem")" -eq $((8 << 20)) ]
+fi
+
 # Refused: nothing listens.
 if "$B" -q migrate send --to 127.0.0.1:1 --file "$T/src" 2>/dev/null; then
 	echo "send to a closed port succeeded"; exit 1
