@@ -3,7 +3,8 @@
  * libFuzzer target: bulk import of a KVM-style dirty bitmap.
  *
  * Input: 2 bytes (little-endian) = region size in pages minus one (1 ..
- * 65536 pages), 1 byte = word-count skew (0 = the right count), 1 byte =
+ * 65536 pages), 1 byte = word-count skew (skew % 3 is added to
+ * the right count; 0 = the right count), 1 byte =
  * flags (bit 0: FIXED_2M granule, bit 1: import twice), then the bitmap
  * words (missing bytes are zero). The import must either succeed and the
  * harvest return exactly the set bits (their blocks when coarse), or fail
@@ -30,9 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int skew = (int8_t)data[2];
 	unsigned flags = data[3];
 	size_t need = (size_t)((npages + 63) / 64);
-	size_t nwords = (size_t)((long)need + (skew % 3));
-	if (nwords == 0)
-		nwords = need + 1;
+	long nw = (long)need + skew % 3; /* need - 2 .. need + 2 */
+	size_t nwords = nw > 0 ? (size_t)nw : need + 1;
 	uint64_t *w = calloc(nwords, sizeof(uint64_t));
 	if (!w)
 		return 0;
