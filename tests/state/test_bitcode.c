@@ -166,9 +166,12 @@ static int decode_unit(const uint8_t *b, size_t len, const char *type, const str
 			bad = lens[i] != v->items[i].len || memcmp(bytes + o, v->items[i].str, lens[i]);
 		free(lens);
 	} else {
+		bc_rbuf_release(&r);
 		return 0; /* the other types are covered by the schema decoder */
 	}
-	return bad || bc_left(&r) != 0;
+	bad = bad || bc_left(&r) != 0;
+	bc_rbuf_release(&r);
+	return bad;
 }
 
 static void unit_vectors(void **state)
@@ -208,14 +211,14 @@ static void lenient_decoder_table(void **state)
 {
 	size_t n;
 	uint8_t *b;
-	struct bc_rbuf r;
+	struct bc_rbuf r = { 0 };
 	uint64_t x;
 	uint32_t y;
 	bool f;
 	uint8_t v[8];
 
 	(void)state;
-#define IN(h) (b = hex(h, &n), bc_rbuf_init(&r, b, n))
+#define IN(h) (b = hex(h, &n), bc_rbuf_release(&r), bc_rbuf_init(&r, b, n))
 	IN("0005000000000000" "00"); /* 8-byte form of 5 */
 	assert_int_equal(bc_get_u64(&r, &x), 0);
 	assert_int_equal(x, 5);
@@ -311,8 +314,9 @@ static void ints_roundtrip(const uint64_t *v, size_t n, int type_bytes, const ch
 	assert_int_equal(bc_get_ints(&r, out, 8, n, 8), 0);
 	assert_int_equal(bc_left(&r), 0);
 	assert_memory_equal(out, v, n * 8);
-	/* Every proper prefix fails. */
+	/* Every proper prefix fails (bc_rbuf_release keeps r reusable). */
 	for (size_t k = 0; k < w.len; k++) {
+		bc_rbuf_release(&r);
 		bc_rbuf_init(&r, w.p, k);
 		assert_int_equal(bc_get_ints(&r, out, 8, n, 8), -1);
 	}

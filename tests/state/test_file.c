@@ -182,6 +182,7 @@ static void describe_flipped_crc_byte(void **state)
 	assert_int_equal(sq_test_write_file(p, buf, len), 0);
 	assert_int_equal(sq_state_describe(p, &d), SQ_E_BITCODE);
 	/* Wrong magic behind a wrong CRC: MagicMismatch (the fallback checks it). */
+	free(buf);
 	assert_int_equal(sq_test_read_file(SQ_TEST_DATA_DIR "/vectors/env_magic_mismatch.snap", &buf,
 					   &len),
 			 0);
