@@ -14,9 +14,45 @@
  *       diff with 10 % of the pages (64 KiB runs) into a new file with its
  *       manifest, fsync included
  */
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+
 #include <squib/merge.h>
 
 #include "io_bench.h"
+
+/* JSON context: where the files go, which device backs them, which backend
+ * the writer picks by default here. */
+__attribute__((constructor)) static void io_context(void)
+{
+	const char *dir = iob_dir();
+	struct stat st;
+	struct statfs fs;
+	char path[128], line[256], dev[64] = "unknown", type[32] = "unknown";
+
+	sq_bench_context("io_dir", dir);
+	if (stat(dir, &st) == 0) {
+		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/uevent", major(st.st_dev),
+			 minor(st.st_dev));
+		FILE *f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "DEVNAME=", 8)) {
+				snprintf(dev, sizeof(dev), "%.*s", (int)strcspn(line + 8, "\n"),
+					 line + 8);
+				break;
+			}
+		if (f)
+			fclose(f);
+	}
+	if (statfs(dir, &fs) == 0)
+		snprintf(type, sizeof(type), "%s", fs.f_type == 0xEF53 ? "ext4"
+						   : fs.f_type == 0x01021994 ? "tmpfs"
+						   : fs.f_type == 0x58465342 ? "xfs"
+						   : fs.f_type == 0x9123683E ? "btrfs" : "other");
+	sq_bench_context("io_device", dev);
+	sq_bench_context("io_filesystem", type);
+	sq_bench_context("io_writer_backend", sq_io_uring_usable() ? "io_uring" : "pwritev2");
+}
 
 static char full_path[512]; /* the 4 GiB full file, written once */
 static uint64_t full_size;
