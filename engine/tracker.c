@@ -16,6 +16,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/err.h"
 #include "engine/internal.h"
@@ -133,6 +134,15 @@ static int region_alloc(struct sq_tracker *t, uintptr_t base, size_t len, unsign
 		region_free(r);
 		return sq_err(SQ_E_NOMEM, "add_region: out of memory for %llu blocks",
 			      (unsigned long long)nblocks);
+	}
+	/* Large bitmaps are read and written at random: ask for huge pages
+	 * (advice only; the inner 2 MiB-aligned part of the allocation), which
+	 * removes most TLB misses of cold marks on terabyte regions. */
+	if (r->bits_bytes >= 2 * (size_t)SQ_BLOCK_SIZE) {
+		uintptr_t lo = ((uintptr_t)r->bits + SQ_BLOCK_SIZE - 1) & ~((uintptr_t)SQ_BLOCK_SIZE - 1);
+		uintptr_t hi = ((uintptr_t)r->bits + r->bits_bytes) & ~((uintptr_t)SQ_BLOCK_SIZE - 1);
+		if (hi > lo)
+			(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 	}
 	/* Not yet published: plain initialization. */
 	memset(r->bits, 0, r->bits_bytes);

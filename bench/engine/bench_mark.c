@@ -93,8 +93,7 @@ static void bm_random_cold(struct sq_bench *b)
 }
 SQ_BENCH_DEF(.name = "engine/mark/random_cold", .fn = bm_random_cold,
 	     .baseline = "engine/mark/naive_baseline")
-SQ_BENCH_DEF(.name = "engine/mark/random_cold", .fn = bm_random_cold, .threads = 2,
-	     .baseline = "engine/mark/naive_baseline")
+SQ_BENCH_DEF(.name = "engine/mark/random_cold", .fn = bm_random_cold, .threads = 2)
 
 /* The baseline: flat atomic words, unconditional fetch_or, global counter. */
 static void naive_mark(uint64_t page)
