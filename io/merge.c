@@ -28,6 +28,7 @@
 #include "core/err.h"
 #include "core/sysio.h"
 #include "io/chain.h"
+#include "io/io_internal.h"
 
 static double now_s(void)
 {
@@ -81,18 +82,6 @@ static int make_plan(struct sq_layer *ls, size_t n, struct plan *pl)
 	return 0;
 }
 
-static int copy_run(struct sq_layer *l, int out, uint64_t first, uint64_t n,
-		    struct sq_merge_report *rep)
-{
-	int rc = copy_range(l->fd, out, first << SQ_PAGE_SHIFT, n << SQ_PAGE_SHIFT);
-
-	if (!rc) {
-		rep->extents_copied++;
-		rep->bytes_copied += n << SQ_PAGE_SHIFT;
-	}
-	return rc;
-}
-
 /* Next run [*s, *e) of pages with one owner >= @min_owner, from *p on. */
 static int next_run(const struct plan *pl, uint64_t *p, uint8_t min_owner, uint64_t *s,
 		    uint64_t *e)
@@ -110,31 +99,103 @@ static int next_run(const struct plan *pl, uint64_t *p, uint8_t min_owner, uint6
 }
 
 #define MERGE_WINDOW_PAGES (16384u) /* 64 MiB of readahead ahead of the copy */
+#define MERGE_SLICE_PAGES (16384u)  /* workers take 64 MiB slices of the region */
+
+struct apply_job {
+	struct sq_layer *ls;
+	const struct plan *pl;
+	uint8_t min_owner;
+	int out;
+	atomic_uint_fast64_t next_slice;
+	atomic_uint_fast64_t extents, bytes;
+	struct sq_first_err err;
+};
 
 /*
- * Copy every run to its owner's content (in place: only the diffs' runs).
- * Each copy_file_range reads its source synchronously, so small runs would
- * wait for the device one by one: a readahead hint (posix_fadvise
- * WILLNEED, no data moves) runs a 64 MiB window ahead of the copies, so
- * the reads of the next runs are in flight while the current one copies.
+ * Copy the runs inside pages [p, end) to their owners' content. Each
+ * copy_file_range reads its source synchronously, so small runs would wait
+ * for the device one by one: a readahead hint (posix_fadvise WILLNEED, no
+ * data moves) runs a 64 MiB window ahead of the copies.
  */
-static int apply(struct sq_layer *ls, const struct plan *pl, int with_base, int out,
-		 struct sq_merge_report *rep)
+static int apply_slice(struct apply_job *j, uint64_t p, uint64_t end)
 {
-	uint8_t min_owner = with_base ? 1 : 2;
-	uint64_t p = 0, hint = 0, hs, he, s, e;
+	const struct plan *pl = j->pl;
+	uint64_t hint = p, hs, he, s, e;
 	int rc = 0, o;
 
-	while (!rc && (o = next_run(pl, &p, min_owner, &s, &e))) {
-		while (hint < pl->pages && hint < s + MERGE_WINDOW_PAGES) {
-			int ho = next_run(pl, &hint, min_owner, &hs, &he);
-			if (!ho)
+	while (!rc && p < end && (o = next_run(pl, &p, j->min_owner, &s, &e))) {
+		if (s >= end)
+			break;
+		if (e > end) {
+			p = e = end;
+		}
+		while (hint < end && hint < s + MERGE_WINDOW_PAGES) {
+			int ho = next_run(pl, &hint, j->min_owner, &hs, &he);
+			if (!ho || hs >= end)
 				break;
-			posix_fadvise(ls[ho - 1].fd, (off_t)(hs << SQ_PAGE_SHIFT),
+			if (he > end)
+				he = end;
+			posix_fadvise(j->ls[ho - 1].fd, (off_t)(hs << SQ_PAGE_SHIFT),
 				      (off_t)((he - hs) << SQ_PAGE_SHIFT), POSIX_FADV_WILLNEED);
 		}
-		rc = copy_run(&ls[o - 1], out, s, e - s, rep);
+		rc = copy_range(j->ls[o - 1].fd, j->out, s << SQ_PAGE_SHIFT,
+				(e - s) << SQ_PAGE_SHIFT);
+		if (!rc) {
+			atomic_fetch_add_explicit(&j->extents, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&j->bytes, (e - s) << SQ_PAGE_SHIFT,
+						  memory_order_relaxed);
+		}
 	}
+	return rc;
+}
+
+static void apply_worker(void *arg, unsigned wi)
+{
+	struct apply_job *j = arg;
+	uint64_t nslices = (j->pl->pages + MERGE_SLICE_PAGES - 1) / MERGE_SLICE_PAGES;
+
+	(void)wi;
+	while (!sq_first_err_failed(&j->err)) {
+		/* Relaxed: the counter only hands out slice numbers. */
+		uint64_t sl = atomic_fetch_add_explicit(&j->next_slice, 1, memory_order_relaxed);
+		if (sl >= nslices)
+			break;
+		uint64_t a = sl * MERGE_SLICE_PAGES, b = a + MERGE_SLICE_PAGES;
+		int rc = apply_slice(j, a, b < j->pl->pages ? b : j->pl->pages);
+		if (rc) {
+			sq_first_err_set(&j->err, rc);
+			break;
+		}
+	}
+}
+
+/*
+ * Copy every owner run (in place: only the diffs' runs) with @threads
+ * workers, each on 64 MiB slices of the region, so several reads are in
+ * flight at once. A run that crosses a slice boundary is copied in two
+ * parts, by whichever workers take the slices; the result is the same.
+ */
+static int apply(struct sq_layer *ls, const struct plan *pl, int with_base, int out,
+		 unsigned threads, struct sq_merge_report *rep)
+{
+	struct apply_job j = { .ls = ls, .pl = pl, .min_owner = with_base ? 1 : 2, .out = out };
+	uint64_t nslices = (pl->pages + MERGE_SLICE_PAGES - 1) / MERGE_SLICE_PAGES;
+	int rc;
+
+	atomic_init(&j.next_slice, 0);
+	atomic_init(&j.extents, 0);
+	atomic_init(&j.bytes, 0);
+	sq_first_err_init(&j.err);
+	if (!threads)
+		threads = sq_online_cpus();
+	if (threads > nslices)
+		threads = nslices ? (unsigned)nslices : 1;
+	rc = sq_par_run(threads, apply_worker, &j);
+	if (!rc)
+		rc = sq_first_err_raise(&j.err);
+	rep->extents_copied += atomic_load_explicit(&j.extents, memory_order_relaxed);
+	rep->bytes_copied += atomic_load_explicit(&j.bytes, memory_order_relaxed);
+	sq_first_err_destroy(&j.err);
 	return rc;
 }
 
@@ -179,7 +240,7 @@ static int out_manifest(const struct sq_layer *ls, size_t n, const struct plan *
 	return 0;
 }
 
-static int merge_in_place(struct sq_layer *ls, const struct plan *pl,
+static int merge_in_place(struct sq_layer *ls, const struct plan *pl, unsigned threads,
 			  struct sq_merge_report *rep)
 {
 	int fd = sq_sys_open(SQ_SITE_MERGE_OPEN, ls[0].path, O_WRONLY | O_CLOEXEC, 0);
@@ -187,7 +248,7 @@ static int merge_in_place(struct sq_layer *ls, const struct plan *pl,
 
 	if (fd < 0)
 		return sq_err_sys(SQ_E_MEMORY_IO, -fd, ls[0].path);
-	rc = apply(ls, pl, 0, fd, rep);
+	rc = apply(ls, pl, 0, fd, threads, rep);
 	if (!rc) {
 		rc = sq_sys_fsync(SQ_SITE_MERGE_FSYNC, fd);
 		if (rc)
@@ -198,7 +259,7 @@ static int merge_in_place(struct sq_layer *ls, const struct plan *pl,
 }
 
 static int merge_new(struct sq_layer *ls, const struct plan *pl, const char *out,
-		     struct sq_merge_report *rep)
+		     unsigned threads, struct sq_merge_report *rep)
 {
 	struct sq_atomic_file *f;
 	int rc = sq_atomic_open(out, NULL, &f);
@@ -209,7 +270,7 @@ static int merge_new(struct sq_layer *ls, const struct plan *pl, const char *out
 	if (rc)
 		rc = sq_err_sys(SQ_E_MEMORY_IO, -rc, sq_atomic_temp_path(f));
 	if (!rc)
-		rc = apply(ls, pl, 1, sq_atomic_fd(f), rep);
+		rc = apply(ls, pl, 1, sq_atomic_fd(f), threads, rep);
 	if (!rc)
 		rc = sq_atomic_commit(f);
 	sq_atomic_close(f);
@@ -226,6 +287,7 @@ int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 	char mpath[4096];
 	double t0 = now_s();
 	int in_place = opts && opts->in_place;
+	unsigned threads = opts ? opts->threads : 0;
 	int rc;
 
 	if (n == 0 || n > 255)
@@ -241,7 +303,8 @@ int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 	if (!rc)
 		rc = sq_manifest_path(in_place ? ls[0].path : out, mpath, sizeof(mpath));
 	if (!rc)
-		rc = in_place ? merge_in_place(ls, &pl, &rep) : merge_new(ls, &pl, out, &rep);
+		rc = in_place ? merge_in_place(ls, &pl, threads, &rep)
+			      : merge_new(ls, &pl, out, threads, &rep);
 	if (!rc)
 		rc = sq_manifest_save(mpath, m);
 	rep.pages_out = m ? m->npages : 0;

@@ -24,6 +24,7 @@ struct sq_merge_opts {
 	int in_place; /* 1 = write the diffs into paths[0] and replace its
 		       * manifest (not crash-atomic: a crash leaves the base
 		       * mismatching its manifest, which verify reports) */
+	unsigned threads; /* copy workers; 0 = online CPUs */
 };
 
 struct sq_merge_report {
