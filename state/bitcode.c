@@ -207,18 +207,10 @@ static void unpack_digits(uint8_t *out, const uint8_t *s, size_t n, uint8_t min,
 	}
 }
 
-void bc_put_packed_bytes(struct bc_wbuf *w, const uint8_t *v, size_t n)
+/* Byte packing of n >= 3 values whose minimum and maximum are known. */
+static void put_packed_range(struct bc_wbuf *w, const uint8_t *v, size_t n, uint8_t lo,
+			     uint8_t hi)
 {
-	if (n <= 2) {
-		bc_put_raw(w, v, n);
-		return;
-	}
-	uint8_t lo = v[0], hi = v[0];
-
-	for (size_t i = 1; i < n; i++) {
-		lo = v[i] < lo ? v[i] : lo;
-		hi = v[i] > hi ? v[i] : hi;
-	}
 	int basic = pack_code_for(hi), offset = pack_code_for((unsigned)(hi - lo));
 	/* More states = smaller code; offset must need strictly fewer. */
 	if (offset > basic && n > 5) {
@@ -244,6 +236,21 @@ void bc_put_packed_bytes(struct bc_wbuf *w, const uint8_t *v, size_t n)
 	else
 		pack_digits(d + 1, v, n, 0, basic);
 	w->len += 1 + payload;
+}
+
+void bc_put_packed_bytes(struct bc_wbuf *w, const uint8_t *v, size_t n)
+{
+	if (n <= 2) {
+		bc_put_raw(w, v, n);
+		return;
+	}
+	uint8_t lo = v[0], hi = v[0];
+
+	for (size_t i = 1; i < n; i++) {
+		lo = v[i] < lo ? v[i] : lo;
+		hi = v[i] > hi ? v[i] : hi;
+	}
+	put_packed_range(w, v, n, lo, hi);
 }
 
 static uint8_t *wscratch(struct bc_wbuf *w, size_t n)
@@ -328,6 +335,20 @@ static inline __attribute__((always_inline)) void put_ints_range(struct bc_wbuf 
 		d[0] = (uint8_t)(2 * halvings(type_bytes, width));
 		w->len++;
 	}
+	if (width == 1 && hi == sub) {
+		/* Every byte is 0 (a zero or constant column): byte packing
+		 * would choose 2 states, header 10 then all-zero bits. */
+		size_t len = n <= 2 ? n : 1 + (n + 7) / 8;
+
+		d = bc_reserve(w, len);
+		if (!d)
+			return;
+		memset(d, 0, len);
+		if (n > 2)
+			d[0] = 10;
+		w->len += len;
+		return;
+	}
 	if (width == 1) {
 		uint8_t one[2];
 		uint8_t *s = n <= 2 ? one : wscratch(w, n);
@@ -336,7 +357,10 @@ static inline __attribute__((always_inline)) void put_ints_range(struct bc_wbuf 
 			return;
 		for (size_t i = 0; i < n; i++)
 			s[i] = (uint8_t)(load_int(base, stride, i, type_bytes) - sub);
-		bc_put_packed_bytes(w, s, n);
+		if (n <= 2)
+			bc_put_raw(w, s, n);
+		else /* the bytes' range is the values' range, shifted */
+			put_packed_range(w, s, n, (uint8_t)(lo - sub), (uint8_t)(hi - sub));
 		return;
 	}
 	if (n > (SIZE_MAX - w->len) / (size_t)width) {
@@ -394,11 +418,6 @@ void bc_put_ints(struct bc_wbuf *w, const void *base, size_t stride, size_t n, i
 		put_ints_t(w, base, stride, n, 4);
 }
 
-void bc_put_u64_column(struct bc_wbuf *w, const uint64_t *v, size_t n, uint64_t lo, uint64_t hi)
-{
-	if (n)
-		put_ints_range(w, v, sizeof(*v), n, 8, lo, hi);
-}
 
 void bc_put_bools(struct bc_wbuf *w, const bool *base, size_t stride, size_t n)
 {

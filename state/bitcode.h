@@ -51,8 +51,6 @@ void bc_put_packed_bytes(struct bc_wbuf *w, const uint8_t *v, size_t n);
  * @n values of @type_bytes (8 = u64, 4 = u32) at @base, @stride bytes apart.
  */
 void bc_put_ints(struct bc_wbuf *w, const void *base, size_t stride, size_t n, int type_bytes);
-/* A contiguous u64 column whose minimum @lo and maximum @hi are known. */
-void bc_put_u64_column(struct bc_wbuf *w, const uint64_t *v, size_t n, uint64_t lo, uint64_t hi);
 static inline void bc_put_u64(struct bc_wbuf *w, uint64_t v)
 {
 	bc_put_ints(w, &v, sizeof(v), 1, 8);
