@@ -16,6 +16,7 @@
  * c1 / c2: TCP connections. One iteration = one whole migration (manual
  * time = the sender's total time, connect to verified final ack). Counters:
  * rounds, wire_bytes, bytes_ratio (wire / region), downtime_ms, total_s,
+ * cpu_s (process CPU time of the transfer: both ends, and the writer),
  * converged, verified (destination == source at the pause point).
  *
  * The region is 1 GiB unless SQ_BENCH_MIGRATE_SIZE says otherwise (e.g.
@@ -31,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -73,6 +75,15 @@ static int setup_regions(void)
 	}
 	memset(dst, 0, size);
 	return 0;
+}
+
+/* Process CPU seconds (all threads: sender, receiver, writer, kernel). */
+static double cpu_now(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
 static void label(struct sq_bench *b)
@@ -158,7 +169,7 @@ static void bm_raw(struct sq_bench *b)
 			tx[i].p = src + share * i;
 			tx[i].len = rx[i].want;
 		}
-		double t0 = sq_bench_now();
+		double t0 = sq_bench_now(), c0 = cpu_now();
 		for (unsigned i = 0; i < n; i++) {
 			pthread_create(&rt[i], NULL, raw_recv, &rx[i]);
 			pthread_create(&tt[i], NULL, raw_send, &tx[i]);
@@ -169,13 +180,14 @@ static void bm_raw(struct sq_bench *b)
 			pthread_join(rt[i], NULL);
 			total += rx[i].want;
 		}
-		double t = sq_bench_now() - t0;
+		double t = sq_bench_now() - t0, cpu = cpu_now() - c0;
 		for (unsigned i = 0; i < n; i++) {
 			close(tx[i].fd);
 			close(rx[i].fd);
 		}
 		sq_bench_set_iteration_time(b, t);
 		sq_bench_counter(b, "total_s", t);
+		sq_bench_counter(b, "cpu_s", cpu);
 		sq_bench_counter(b, "wire_bytes", (double)total);
 	}
 	sq_bench_set_bytes(b, (double)size);
@@ -228,9 +240,11 @@ static void migrate_once(struct sq_bench *b, double rate)
 		memset(dst, 0, size); /* a receiver starts from zero-filled memory */
 		atomic_store(&w.stop, 0);
 		atomic_store(&w.throttle, 0);
+		double c0 = cpu_now();
 		wl_start(&w);
 		int rc = sq_migrate_send(&o, &rep);
 		int rrc = rx_thread_join(&x);
+		double cpu = cpu_now() - c0;
 		wl_pause(&w);
 		int verified = !rc && !rrc && memcmp(src, dst, size) == 0;
 		sq_migrate_recv_destroy(x.r);
@@ -240,6 +254,7 @@ static void migrate_once(struct sq_bench *b, double rate)
 		sq_bench_counter(b, "bytes_ratio", (double)rep.wire_bytes / (double)size);
 		sq_bench_counter(b, "downtime_ms", rep.downtime_ms);
 		sq_bench_counter(b, "total_s", rep.total_s);
+		sq_bench_counter(b, "cpu_s", cpu);
 		sq_bench_counter(b, "converged", rep.converged);
 		sq_bench_counter(b, "verified", verified);
 		if (rep.nstats)
