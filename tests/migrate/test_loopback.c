@@ -312,6 +312,55 @@ static void dropped_mid_round(void **state)
 	bld_free(&b[1]);
 }
 
+/* Connection 1 sends a damaged frame while connection 0 stays open and
+ * idle: the CRC error is the result (not a timeout or a disconnect), the
+ * idle connection's reader is released, and the sender learns the reason
+ * on connection 0. */
+static void first_failure_wins(void **state)
+{
+	(void)state;
+	static uint8_t dst[32 * 4096], page[4096];
+	struct sq_migrate_recv_opts ro = { .region = dst, .region_size = sizeof(dst), .mem_fd = -1,
+					   .timeout_ms = 20000 };
+	struct rx_thread x = { 0 };
+	struct bld b[2] = { 0 };
+
+	memset(page, 0x77, sizeof(page));
+	assert_int_equal(rx_thread_start(&x, &ro), 0);
+	for (unsigned i = 0; i < 2; i++)
+		bld_hello(&b[i], 79, sizeof(dst), i, 2);
+	bld_pages(&b[0], 1, 1, 1, page);
+	size_t at = bld_pages(&b[1], 1, 7, 1, page);
+	b[1].buf[at + SQ_MIG_FRAME_HDR + 100] ^= 1;
+	int fd[2];
+	fd[0] = dial(x.port);
+	assert_int_equal(send(fd[0], b[0].buf, b[0].len, MSG_NOSIGNAL), (ssize_t)b[0].len);
+	fd[1] = dial(x.port);
+	assert_int_equal(send(fd[1], b[1].buf, b[1].len, MSG_NOSIGNAL), (ssize_t)b[1].len);
+	double t0 = wl_now();
+	assert_int_equal(rx_thread_join(&x), SQ_E_STREAM_CRC);
+	assert_true(wl_now() - t0 < 10.0); /* well before the 20 s timeout */
+	/* Both handshake replies, then the verdict on connection 0. */
+	uint8_t res[2 * SQ_MIG_RESULT_LEN];
+	size_t got = 0;
+	while (got < sizeof(res)) {
+		ssize_t n = recv(fd[0], res + got, sizeof(res) - got, 0);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	struct sq_mig_result vr;
+	assert_int_equal(sq_mig_result_decode(res + SQ_MIG_RESULT_LEN, &vr), 0);
+	assert_int_equal(vr.phase, SQ_MIG_PHASE_FINAL);
+	assert_int_equal(vr.status, SQ_E_STREAM_CRC);
+	assert_true(memcmp(dst + 4096, page, 4096) == 0 || dst[4096] == 0);
+	assert_int_equal(dst[7 * 4096], 0);
+	close(fd[0]);
+	close(fd[1]);
+	sq_migrate_recv_destroy(x.r);
+	bld_free(&b[0]);
+	bld_free(&b[1]);
+}
+
 /* A duplicate final frame arriving with the first one over TCP. */
 static void duplicate_final_tcp(void **state)
 {
@@ -437,6 +486,7 @@ int main(void)
 		cmocka_unit_test(refused_geometry),
 		cmocka_unit_test(dropped_mid_round),
 		cmocka_unit_test(duplicate_final_tcp),
+		cmocka_unit_test(first_failure_wins),
 		cmocka_unit_test(nobody_there),
 		cmocka_unit_test(save_as_pair),
 	};
