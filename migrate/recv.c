@@ -133,12 +133,10 @@ static int admit(struct sq_migrate_recv *r, const uint8_t raw[SQ_MIG_HELLO_LEN],
 			      (unsigned long long)r->hello.session_id, r->hello.conn_count);
 	}
 	struct rx_conn *c = &r->conns[h.conn_index];
-	if (c->buf)
+	if (c->admitted)
 		return sq_err(SQ_E_STREAM_MALFORMED, "migration stream: connection index %u twice",
 			      h.conn_index);
-	c->buf = sq_mem_alloc(SQ_MIG_RX_BUF, 4096);
-	if (!c->buf)
-		return sq_err(SQ_E_NOMEM, "migration: out of memory");
+	c->admitted = 1;
 	*slot = c;
 	return 0;
 }
@@ -168,6 +166,12 @@ static int handshake_fd(struct sq_migrate_recv *r, int fd, struct rx_conn **slot
 				  "migration peer disconnected before its handshake");
 	if (!rc)
 		rc = admit(r, raw, slot);
+	if (!rc) {
+		/* Sockets read through a buffer; memory-fed connections need none. */
+		(*slot)->buf = sq_mem_alloc(SQ_MIG_RX_BUF, 4096);
+		if (!(*slot)->buf)
+			rc = sq_err(SQ_E_NOMEM, "migration: out of memory for a receive buffer");
+	}
 	reply(fd, SQ_MIG_PHASE_HELLO, rc, r->have_session ? r->hello.session_id : 0);
 	if (!rc)
 		(*slot)->fd = fd;

@@ -26,9 +26,10 @@ struct rx_conn {
 	struct sq_migrate_recv *r;
 	unsigned index;
 	int fd;                  /* -1: bytes come from mem/mem_len */
+	int admitted;            /* its handshake was accepted */
 	const uint8_t *mem;
 	size_t mem_len, mem_pos;
-	uint8_t *buf;            /* SQ_MIG_RX_BUF bytes: received, not yet consumed */
+	uint8_t *buf;            /* sockets: SQ_MIG_RX_BUF bytes received, not yet consumed */
 	size_t bpos, blen;       /* unconsumed bytes are buf[bpos, blen) */
 	uint64_t seq;            /* last frame's sequence number */
 	uint32_t round;          /* last frame's round */
