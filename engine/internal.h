@@ -117,13 +117,35 @@ extern _Atomic int sq_have_membarrier;
 void sq_membarrier_init(void);
 void sq_marks_publish(void);
 
+#if defined(__SANITIZE_THREAD__)
+#define SQ_ENGINE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SQ_ENGINE_TSAN 1
+#endif
+#endif
+
+/*
+ * sq_full_fence() - atomic_thread_fence(seq_cst). TSan does not model
+ * fences (gcc warns, -Wtsan); its builds check races, not this publication
+ * path, and use a compiler barrier instead.
+ */
+static inline void sq_full_fence(void)
+{
+#ifdef SQ_ENGINE_TSAN
+	atomic_signal_fence(memory_order_seq_cst);
+#else
+	atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
 static inline void sq_mark_order(void)
 {
 	/* Relaxed: set once before any tracker exists, read-only afterwards. */
 	if (__builtin_expect(atomic_load_explicit(&sq_have_membarrier, memory_order_relaxed), 1))
 		atomic_signal_fence(memory_order_seq_cst); /* keep the data stores before the load */
 	else
-		atomic_thread_fence(memory_order_seq_cst);
+		sq_full_fence();
 }
 
 /* sq_bits_or() - OR @v into word @w of block @blk (test first). */

@@ -131,5 +131,5 @@ void sq_marks_publish(void)
 	    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
 		return;
 	/* Markers fence themselves; this pairs with their fence. */
-	atomic_thread_fence(memory_order_seq_cst);
+	sq_full_fence();
 }

@@ -42,16 +42,14 @@ static inline void model_free(struct model_region *m)
 static inline struct sq_run *model_runs(const struct model_region *m, size_t *n, uint64_t *pages)
 {
 	struct sq_run *runs = malloc((m->npages + 1) * sizeof(*runs));
+	bool *blk_dirty = calloc(m->nblocks, 1);
 	size_t k = 0;
 	*pages = 0;
+	for (uint64_t p = 0; p < m->npages; p++)
+		blk_dirty[p / 512] |= m->dirty[p];
 	for (uint64_t p = 0; p < m->npages; p++) {
 		uint64_t b = p / 512;
-		bool d = m->dirty[p];
-		if (m->coarse[b]) {
-			d = false;
-			for (uint64_t q = b * 512; q < (b + 1) * 512 && q < m->npages; q++)
-				d |= m->dirty[q];
-		}
+		bool d = m->coarse[b] ? blk_dirty[b] : m->dirty[p];
 		if (!d)
 			continue;
 		(*pages)++;
@@ -60,6 +58,7 @@ static inline struct sq_run *model_runs(const struct model_region *m, size_t *n,
 		else
 			runs[k++] = (struct sq_run){ p, 1 };
 	}
+	free(blk_dirty);
 	*n = k;
 	return runs;
 }
