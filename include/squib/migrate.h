@@ -2,17 +2,26 @@
 /*
  * squib/migrate.h - pre-copy live migration of one memory region over TCP.
  *
- *   sq_migrate_send          sender: the pre-copy loop (rounds of dirty pages,
- *                            convergence, pause, final round, state blob)
- *   sq_migrate_recv_create   receiver object (into memory or a sparse file)
- *   sq_migrate_recv_listen   bind + listen on "HOST:PORT"
- *   sq_migrate_recv_accept   accept one session's connections and apply it
- *   sq_migrate_recv_region   the received bytes (memory receivers)
- *   sq_migrate_recv_state    the received state blob
- *   sq_migrate_recv_stats    what was received
- *   sq_migrate_recv_save     write a sparse memory file + state file to a dir
+ *   sq_migrate_send            sender: the pre-copy loop (rounds of dirty
+ *                              pages, convergence, pause, final round, state)
+ *   sq_migrate_tracker_source  the sender's dirty pages from a tracker region
+ *   sq_migrate_listen          bind + listen on "HOST:PORT"
+ *   sq_migrate_recv_create     receiver object (into memory or a sparse file)
+ *   sq_migrate_recv_accept     accept one session's connections and apply it
+ *   sq_migrate_recv_fds        the same on connections the caller opened
+ *   sq_migrate_recv_region     the received bytes (memory receivers)
+ *   sq_migrate_recv_state      the received state blob
+ *   sq_migrate_recv_stats      what was received
+ *   sq_migrate_recv_save       write a sparse memory file + state file to a dir
  *   sq_migrate_recv_save_pair  write a snapshot pair (the blob is a state file)
- *   sq_migrate_recv_destroy  release everything
+ *   sq_migrate_recv_destroy    release everything
+ *
+ * Threads: sq_migrate_send runs on the caller's thread plus one worker per
+ * connection; its callbacks (source, pause, throttle, state, on_round) are
+ * called from the caller's thread only. A receiver runs one thread per
+ * connection inside sq_migrate_recv_accept / _fds and is used by one
+ * caller thread at a time. Everything a call wrote (destination bytes,
+ * state, statistics) is visible to the caller when it returns.
  *
  * The stream format (handshake, page frames with CRC-64, final totals) is
  * described in docs/FORMAT.md, "Migration stream". A page copy of a later

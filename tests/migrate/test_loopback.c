@@ -361,6 +361,42 @@ static void first_failure_wins(void **state)
 	bld_free(&b[1]);
 }
 
+/* Connections the caller opened: a socketpair carrying a whole session. */
+static void caller_fds(void **state)
+{
+	(void)state;
+	static uint8_t dst[8 * 4096], page[4096];
+	struct sq_migrate_recv_opts ro = { .region = dst, .region_size = sizeof(dst), .mem_fd = -1 };
+	struct sq_migrate_recv *r;
+	struct bld b = { 0 };
+	int sp[2];
+
+	memset(page, 0x42, sizeof(page));
+	bld_hello(&b, 80, sizeof(dst), 0, 1);
+	bld_pages(&b, 1, 5, 1, page);
+	bld_final(&b, 80, 1, NULL, 0, NULL, 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	assert_int_equal(send(sp[0], b.buf, b.len, MSG_NOSIGNAL), (ssize_t)b.len);
+	assert_int_equal(sq_migrate_recv_create(&ro, &r), 0);
+	assert_int_equal(sq_migrate_recv_fds(r, NULL, 0), SQ_E_INVAL);
+	assert_int_equal(sq_migrate_recv_fds(r, &sp[1], 1), 0);
+	assert_memory_equal(dst + 5 * 4096, page, 4096);
+	assert_int_equal(dst[4 * 4096], 0);
+	/* The receiver answered the handshake and gave its verdict. */
+	uint8_t res[2 * SQ_MIG_RESULT_LEN];
+	assert_int_equal(recv(sp[0], res, sizeof(res), MSG_WAITALL), (ssize_t)sizeof(res));
+	struct sq_mig_result vr;
+	assert_int_equal(sq_mig_result_decode(res + SQ_MIG_RESULT_LEN, &vr), 0);
+	assert_int_equal(vr.status, 0);
+	assert_int_equal(vr.session_id, 80);
+	/* One session per receiver. */
+	assert_int_equal(sq_migrate_recv_fds(r, &sp[1], 1), SQ_E_INVAL);
+	sq_migrate_recv_destroy(r);
+	close(sp[0]);
+	close(sp[1]);
+	bld_free(&b);
+}
+
 /* A duplicate final frame arriving with the first one over TCP. */
 static void duplicate_final_tcp(void **state)
 {
@@ -487,6 +523,7 @@ int main(void)
 		cmocka_unit_test(dropped_mid_round),
 		cmocka_unit_test(duplicate_final_tcp),
 		cmocka_unit_test(first_failure_wins),
+		cmocka_unit_test(caller_fds),
 		cmocka_unit_test(nobody_there),
 		cmocka_unit_test(save_as_pair),
 	};
