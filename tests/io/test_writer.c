@@ -8,7 +8,13 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include <squib/crc64.h>
 #include <squib/error.h>
@@ -250,6 +256,48 @@ static void tmpfs_falls_back_to_buffered(void **state)
 	sq_test_rmrf(tpl);
 }
 
+/* io_uring refused (as by seccomp or kernel.io_uring_disabled): the
+ * automatic choice falls back to pwritev2 and says so; same bytes. */
+static void uring_refused_falls_back(void **state)
+{
+	(void)state;
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/noring.mem", dir);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sock_filter f[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		struct sock_fprog prog = { .len = 4, .filter = f };
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+			_exit(77);
+		struct sq_mem_source src = { .base = region, .size = (uint64_t)NPAGES * PG };
+		struct sq_writer_opts o = { .threads = 2, .backend = SQ_IO_AUTO };
+		struct sq_writer_report rep;
+		int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || sq_memfile_write(fd, SQ_LAYOUT_FULL, &src, NULL, 0, &o, NULL, &rep))
+			_exit(1);
+		close(fd);
+		_exit(rep.backend == SQ_IO_PWRITEV ? 0 : 2);
+	}
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		return; /* no seccomp here: nothing to check */
+	assert_int_equal(WEXITSTATUS(st), 0);
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(sq_test_read_file(path, &buf, &len), 0);
+	assert_int_equal(len, (size_t)NPAGES * PG);
+	assert_memory_equal(buf, region, len);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +306,7 @@ int main(void)
 		cmocka_unit_test(diff_keeps_zero_pages_as_data),
 		cmocka_unit_test(bad_arguments),
 		cmocka_unit_test(tmpfs_falls_back_to_buffered),
+		cmocka_unit_test(uring_refused_falls_back),
 	};
 	return cmocka_run_group_tests_name("io/writer", tests, setup, teardown);
 }
