@@ -11,7 +11,8 @@
  * while pages are written (zero-copy source) and every write a worker made
  * happened before the harvest. In API mode a worker marks a page after
  * writing it, inside one iteration, so a parked worker has no unmarked
- * write.
+ * write. Workers store to the region with relaxed atomics: they may write
+ * the same page concurrently, like vCPUs.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -91,16 +92,17 @@ static void park_if_paused(struct worker *w)
 static void touch(struct worker *w, uint64_t page, size_t npages, int zero)
 {
 	uint8_t *p = w->region + page * PG;
+	_Atomic uint64_t *words = (_Atomic uint64_t *)(void *)p;
 	size_t len = npages * PG;
 
-	if (zero) {
-		memset(p, 0, len);
-	} else {
-		for (size_t i = 0; i < len; i += 512) {
-			uint64_t v = rnd(&w->rng);
-			memcpy(p + i, &v, 8);
-		}
-	}
+	/*
+	 * Two workers may write the same page at once, as two vCPUs would:
+	 * the stores are relaxed atomics (no ordering needed between them;
+	 * the snapshot reads the region only after every worker parked under
+	 * the mutex, which orders all of them before the read).
+	 */
+	for (size_t i = 0; i < len / 8; i += zero ? 1 : 64)
+		atomic_store_explicit(&words[i], zero ? 0 : rnd(&w->rng), memory_order_relaxed);
 	if (w->t)
 		sq_tracker_mark_range(w->t, p, len);
 	w->writes++;
