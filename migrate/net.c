@@ -82,6 +82,8 @@ int sq_migrate_listen(const char *hostport, int *fd, unsigned *port)
 
 	if (rc)
 		return rc;
+	if (!res)
+		return sq_err(SQ_E_INVAL, "migration: no address for '%s'", hostport);
 	int s = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0) {
 		rc = sq_err_sys(SQ_E_IO, errno, "migration: socket");
@@ -98,11 +100,20 @@ int sq_migrate_listen(const char *hostport, int *fd, unsigned *port)
 	}
 	freeaddrinfo(res);
 	if (port) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-		getsockname(s, (struct sockaddr *)&ss, &len);
-		*port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-						 : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		union {
+			struct sockaddr sa;
+			struct sockaddr_in in4;
+			struct sockaddr_in6 in6;
+			struct sockaddr_storage ss;
+		} a;
+		socklen_t len = sizeof(a);
+		memset(&a, 0, sizeof(a));
+		if (getsockname(s, &a.sa, &len)) {
+			rc = sq_err_sys(SQ_E_IO, errno, "migration: getsockname");
+			close(s);
+			return rc;
+		}
+		*port = a.sa.sa_family == AF_INET6 ? ntohs(a.in6.sin6_port) : ntohs(a.in4.sin_port);
 	}
 	*fd = s;
 	return 0;

@@ -376,7 +376,7 @@ int sq_mig_recv_feed(struct sq_migrate_recv *r, const uint8_t *const *bufs, cons
 			break;
 		}
 		rc = admit(r, bufs[i], &slot);
-		if (!rc) {
+		if (!rc && slot) {
 			r->feed_order[i] = slot->index;
 			slot->mem = bufs[i] + SQ_MIG_HELLO_LEN;
 			slot->mem_len = lens[i] - SQ_MIG_HELLO_LEN;

@@ -216,7 +216,7 @@ static int read_result(struct tx_conn *c, unsigned phase, struct sq_mig_result *
 
 int sq_mig_tx_peer_reason(struct sq_mig_tx *tx, int rc)
 {
-	struct sq_mig_result res;
+	struct sq_mig_result res = { 0 };
 	char mine[512];
 
 	snprintf(mine, sizeof(mine), "%s", sq_last_error());
@@ -273,7 +273,7 @@ int sq_mig_tx_open(const struct sq_mig_tx_opts *o, struct sq_mig_tx **out)
 		tx->other_wire += sizeof(raw);
 	}
 	for (unsigned i = 0; i < tx->n && !rc; i++) {
-		struct sq_mig_result res;
+		struct sq_mig_result res = { 0 };
 		rc = read_result(&tx->conns[i], SQ_MIG_PHASE_HELLO, &res);
 		if (!rc && res.status < 0)
 			rc = sq_err(res.status, "migration: the receiver refused the handshake: %s",
@@ -424,7 +424,7 @@ int sq_mig_tx_finish(struct sq_mig_tx *tx, uint32_t rounds, const void *state, s
 	}
 	if (rc)
 		return rc;
-	struct sq_mig_result res;
+	struct sq_mig_result res = { 0 };
 	rc = read_result(c0, SQ_MIG_PHASE_FINAL, &res);
 	if (!rc && res.status < 0)
 		rc = sq_err(res.status, "migration: the receiver rejected the stream: %s",

@@ -77,14 +77,16 @@ static void *writer(void *arg)
 			nanosleep(&ts, NULL);
 			continue;
 		}
-		for (; budget >= 1; budget -= 1) {
+		int batch = (int)budget;
+		budget -= batch;
+		for (int i = 0; i < batch; i++) {
 			uint64_t r = mix(&s);
 			uint8_t *p = w->region + (r % npages) * 4096 + ((r >> 32) % 512) * 8;
 			uint64_t v = ++n | 1;
 			memcpy(p, &v, 8);
 			sq_tracker_mark(w->t, p);
-			atomic_fetch_add_explicit(&w->writes, 1, memory_order_relaxed);
 		}
+		atomic_fetch_add_explicit(&w->writes, (uint64_t)batch, memory_order_relaxed);
 	}
 	return NULL;
 }

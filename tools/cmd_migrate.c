@@ -41,6 +41,15 @@ static const char usage[] =
 
 /* ------------------------------------------------------------------ recv */
 
+/* Milliseconds, 1 .. one day; -1 when malformed. */
+static int parse_ms(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return *end || end == s || v <= 0 || v > 86400000 ? -1 : (int)v;
+}
+
 static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -70,7 +79,7 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 			pair = optarg;
 			break;
 		case 't':
-			timeout = atoi(optarg);
+			timeout = parse_ms(optarg);
 			if (timeout <= 0)
 				return sq_cli_usage_error(cli, "migrate recv", "bad --timeout '%s'", optarg);
 			break;

@@ -196,7 +196,7 @@ static void bm_raw(struct sq_bench *b)
 
 #define RAW(kind_, c_, arg_, base_)                                                         \
 	SQ_BENCH_DEF(.name = "migrate/raw/loopback_tcp_" kind_ "/c" #c_, .fn = bm_raw,        \
-		     .arg = arg_, .iterations = 1, .manual_time = 1, .baseline = base_)
+		     .arg = (arg_), .iterations = 1, .manual_time = 1, .baseline = (base_))
 RAW("limit", 1, 1, NULL)
 RAW("limit", 2, 2, NULL)
 RAW("scratch", 1, 0x101, "migrate/raw/loopback_tcp_limit/c1")
@@ -286,7 +286,7 @@ static void bm_128(struct sq_bench *b)
 }
 
 #define MIG(load_, body_, c_)                                                               \
-	SQ_BENCH_DEF(.name = "migrate/loopback/1g/" load_ "/c" #c_, .fn = body_, .arg = c_,  \
+	SQ_BENCH_DEF(.name = "migrate/loopback/1g/" load_ "/c" #c_, .fn = (body_), .arg = (c_), \
 		     .iterations = 1, .manual_time = 1,                                        \
 		     .baseline = "migrate/raw/loopback_tcp_limit/c" #c_)
 MIG("idle", bm_idle, 1)

@@ -73,7 +73,9 @@ static inline void *wl_writer(void *arg)
 			nanosleep(&ts, NULL);
 			continue;
 		}
-		for (int i = 0; i < 16 && budget >= 1; i++, budget -= 1) {
+		int batch = budget < 16 ? (int)budget : 16;
+		budget -= batch;
+		for (int i = 0; i < batch; i++) {
 			uint64_t r = wl_rand(&s);
 			uint64_t page = r % npages;
 			uint8_t *p = w->region + page * 4096 + ((r >> 32) % 512) * 8;
@@ -81,7 +83,7 @@ static inline void *wl_writer(void *arg)
 			memcpy(p, &v, 8);
 			sq_tracker_mark(w->t, p);
 		}
-		atomic_fetch_add_explicit(&w->writes, 16, memory_order_relaxed);
+		atomic_fetch_add_explicit(&w->writes, (uint64_t)batch, memory_order_relaxed);
 	}
 	return NULL;
 }
