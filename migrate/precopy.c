@@ -124,6 +124,8 @@ static int check_opts(const struct sq_migrate_send_opts *o)
 		return sq_err(SQ_E_INVAL, "migration: auto-converge needs a throttle callback");
 	if (o->policy != SQ_MIGRATE_FAIL && o->policy != SQ_MIGRATE_AUTO_CONVERGE)
 		return sq_err(SQ_E_INVAL, "migration: unknown policy %d", (int)o->policy);
+	if (o->max_rounds >= SQ_MIG_MAX_ROUND)
+		return sq_err(SQ_E_INVAL, "migration: at most %u rounds", SQ_MIG_MAX_ROUND - 1);
 	if (o->nconns > SQ_MIGRATE_MAX_CONNS)
 		return sq_err(SQ_E_INVAL, "migration: at most %d connections", SQ_MIGRATE_MAX_CONNS);
 	if (o->state_len > SQ_MIGRATE_MAX_STATE)
