@@ -6,8 +6,11 @@
  *  - Before the commit point (rename of <stem>.manifest.tmp) the previous
  *    pair's names are untouched; every failure there removes all temps.
  *  - <stem>.manifest.tmp exists on disk only before the commit point, and
- *    the state and memory temps are complete and fsynced before it: its
- *    presence alone tells recovery which way to go.
+ *    the state and memory temps are complete and fsynced before it. Its
+ *    presence means "roll back"; without it, a temp is rolled forward only
+ *    if it is exactly what the committed manifest names (a crash while
+ *    the memory temp is written leaves a partial temp and no manifest.tmp
+ *    yet: it fails that check and is discarded).
  *  - The .prev.tmp hard links name the previous state file and manifest
  *    from before the commit point until the end of the save, so an
  *    in-call failure after the commit point can put them back.
@@ -19,11 +22,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <squib/atomic_file.h>
 #include <squib/crc64.h>
+#include <squib/restore.h>
 #include <squib/snapshot.h>
 
 #include "core/err.h"
@@ -106,6 +111,26 @@ static void relink(const char *prev, const char *dest)
 		unlink(prev);
 }
 
+/* 1 when the state file at @path has the size and CRC trailer @m names. */
+static int state_matches(const char *path, const struct sq_manifest *m)
+{
+	uint8_t t[8];
+	struct stat st;
+	uint64_t v = 0;
+	int ok = 0, fd = sq_sys_open(SQ_SITE_PAIR_STATE_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && st.st_size >= 8 && (uint64_t)st.st_size == m->state_size &&
+	    sq_sys_pread_all(SQ_SITE_PAIR_STATE_READ, fd, t, 8, st.st_size - 8) == 0) {
+		for (int i = 7; i >= 0; i--)
+			v = v << 8 | t[i];
+		ok = v == m->state_crc;
+	}
+	close(fd);
+	return ok;
+}
+
 int sq_snapshot_recover(const char *state_path)
 {
 	struct sq_pair_paths p;
@@ -128,11 +153,25 @@ int sq_snapshot_recover(const char *state_path)
 		sq_pair_remove_temps(&p);
 		return 0;
 	}
-	if (exists(p.manifest)) {
-		/* R3: after the commit point: the temps are the new pair's files. */
-		if (exists(p.state_tmp) && (rc = sq_pair_rename(p.state_tmp, p.state)))
-			return rc;
-		if (exists(p.mem_tmp) && (rc = sq_pair_rename(p.mem_tmp, p.mem)))
+	if (exists(p.manifest) && (exists(p.state_tmp) || exists(p.mem_tmp))) {
+		/*
+		 * R3: temps beside a manifest are the new pair's files only if the
+		 * crash came after the commit point; before it (manifest.tmp not
+		 * yet created) they are partial. The committed manifest decides:
+		 * a temp is rolled forward only when it is exactly what the
+		 * manifest names (state: size and CRC trailer; memory: size and
+		 * every page's CRC), else it is discarded.
+		 */
+		struct sq_manifest *m = NULL;
+		rc = sq_manifest_load(p.manifest, &m);
+		if (rc == SQ_E_MANIFEST || rc == SQ_E_NOT_FOUND)
+			rc = 0; /* nothing to roll forward against */
+		if (!rc && m && exists(p.state_tmp) && state_matches(p.state_tmp, m))
+			rc = sq_pair_rename(p.state_tmp, p.state);
+		if (!rc && m && exists(p.mem_tmp) && sq_memfile_verify(p.mem_tmp, m, 0, NULL) == 0)
+			rc = sq_pair_rename(p.mem_tmp, p.mem);
+		sq_manifest_free(m);
+		if (rc)
 			return rc;
 	}
 	sq_pair_remove_temps(&p);

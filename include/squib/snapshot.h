@@ -23,8 +23,10 @@
  * A failure before 2 removes the temps (the previous pair is untouched); a
  * failure in 3 renames the previous manifest and state back. After a
  * crash, sq_snapshot_recover (run by save and load) rolls back when
- * manifest.tmp still exists and forward otherwise: either the previous
- * complete pair or the new complete pair is visible, never a mix.
+ * manifest.tmp still exists, and otherwise rolls a temp forward only when
+ * it is exactly what the committed manifest names (state: size and CRC;
+ * memory: size and every page's CRC), discarding it otherwise: either the
+ * previous complete pair or the new complete pair is visible, never a mix.
  *
  * Calling context: one save or load per stem at a time (the caller
  * serializes); different stems are independent. Any thread.

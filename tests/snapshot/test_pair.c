@@ -277,6 +277,15 @@ static void recovery_rolls_back_or_forward(void **state)
 	sq_snapshot_loaded_free(l);
 	assert_no_temps(f->dir);
 
+	/* a crash while the memory temp was written: no manifest.tmp yet */
+	snprintf(p, sizeof(p), "%s/diff.mem.tmp", f->dir);
+	touch_file(p, "partial memory");
+	snprintf(p, sizeof(p), "%s/diff.snap.tmp", f->dir);
+	touch_file(p, "partial state");
+	assert_int_equal(sq_snapshot_load(f->diff, 0, &l), 0);
+	sq_snapshot_loaded_free(l);
+	assert_no_temps(f->dir);
+
 	/* after the commit point: manifest renamed, state and memory not yet */
 	snprintf(p, sizeof(p), "%s/diff.snap", f->dir);
 	snprintf(q, sizeof(q), "%s/diff.snap.tmp", f->dir);
