@@ -57,6 +57,35 @@ __attribute__((constructor)) static void io_context(void)
 static char full_path[512]; /* the 4 GiB full file, written once */
 static uint64_t full_size;
 
+struct merge_set {
+	char base[512], diff[512], out[512];
+	uint64_t size;
+};
+
+static struct merge_set ms;
+
+/* The set-up files live for the whole run; remove them at exit. */
+static void remove_setup_files(void)
+{
+	char mp[600];
+
+	if (full_path[0])
+		unlink(full_path);
+	if (ms.size) {
+		const char *files[2] = { ms.base, ms.diff };
+		for (int i = 0; i < 2; i++) {
+			unlink(files[i]);
+			if (!sq_manifest_path(files[i], mp, sizeof(mp)))
+				unlink(mp);
+		}
+	}
+}
+
+__attribute__((constructor)) static void register_cleanup(void)
+{
+	atexit(remove_setup_files);
+}
+
 static const char *full_file(uint64_t size)
 {
 	if (full_path[0] && full_size == size)
@@ -150,13 +179,6 @@ SQ_BENCH_DEF(.name = "io/restore/4g", .fn = bm_restore, .manual_time = 1, .itera
 	     .baseline = "io/raw/odirect_read_limit")
 
 /* ---------------------------------------------------------------- merge */
-
-struct merge_set {
-	char base[512], diff[512], out[512];
-	uint64_t size;
-};
-
-static struct merge_set ms;
 
 static int write_layer(const char *path, enum sq_mem_layout layout, const uint8_t *region,
 		       uint64_t size, const struct sq_run *runs, size_t n,
