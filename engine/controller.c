@@ -132,6 +132,8 @@ static void decide(struct sq_region *r, uint64_t blk, struct sq_block_ctl *c)
 		r->st.to_coarse++;
 }
 
+#define SQ_CTL_AHEAD 16
+
 void sq_ctl_epoch(struct sq_region *r, const struct sq_epoch_obs *obs, size_t nobs,
 		  uint64_t pages, uint64_t now_ns)
 {
@@ -154,8 +156,14 @@ void sq_ctl_epoch(struct sq_region *r, const struct sq_epoch_obs *obs, size_t no
 
 	bool adaptive = o->granule == SQ_GRANULE_ADAPTIVE;
 	bool inexact = r->kwp && sq_kwp_fine_bits_inexact(r);
+	/* The blocks of a sparse epoch are scattered over ctl[]: fetch the
+	 * state SQ_CTL_AHEAD observations ahead so the misses overlap. */
+	for (size_t i = 0; i < nobs && i < SQ_CTL_AHEAD; i++)
+		__builtin_prefetch(&r->ctl[obs[i].blk], 1, 3);
 	for (size_t i = 0; i < nobs; i++) {
 		struct sq_block_ctl *c = &r->ctl[obs[i].blk];
+		if (i + SQ_CTL_AHEAD < nobs)
+			__builtin_prefetch(&r->ctl[obs[i + SQ_CTL_AHEAD].blk], 1, 3);
 		decay_to(c, epoch - 1, keep);
 		if (!(inexact && sq_block_is_coarse(r, obs[i].blk))) {
 			/* Exact fine bits: learn from them. Otherwise hold the heat

@@ -229,7 +229,6 @@ static void lead_step(struct sq_region *r, struct lead *l)
 	uint64_t blk = (uint64_t)l->i * 64 + (uint64_t)__builtin_ctzll(l->x);
 	l->x &= l->x - 1;
 	__builtin_prefetch(&r->bits[blk], 1, 3);
-	__builtin_prefetch(&r->ctl[blk], 1, 3); /* the controller's update follows */
 }
 
 static int scan_region(struct scan *sc)
