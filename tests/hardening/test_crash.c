@@ -13,8 +13,10 @@
  *   - sq_memfile_verify agrees with the load;
  *   - after a save that ran to completion, no temp file is left (the
  *     leftovers of earlier crashes were cleaned).
- * SQ_CRASH_ITERS sets the number of kills (default 300); the seed is
- * printed (SQ_TEST_SEED reruns the same delays).
+ * The same runs for a lone state file (sq_state_save): sq_state_load sees
+ * the previous or the new state, never a temp file's content.
+ * SQ_CRASH_ITERS sets the number of kills (default 300 for pairs, 200 for
+ * state files); the seed is printed (SQ_TEST_SEED reruns the same delays).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,26 +57,45 @@ static void gen_region(unsigned gen, unsigned char *buf)
 	}
 }
 
-/* Generation @gen's state file: vCPU count and GIC blob depend on it. */
-static int gen_state(unsigned gen, uint8_t **out, size_t *len)
+/* Generation @gen's state: vCPU count and GIC blob depend on it. */
+static int gen_vm(unsigned gen, struct sq_microvm_state **out)
 {
-	struct sq_microvm_state *s = NULL;
 	unsigned char gic[128];
-	int rc = sq_state_demo_vcpus(1 + gen % 3, &s);
+	int rc = sq_state_demo_vcpus(1 + gen % 3, out);
 
 	for (size_t i = 0; i < sizeof(gic); i++)
 		gic[i] = (unsigned char)(gen * 7 + i);
 	if (!rc)
-		rc = sq_state_set_gic(s, gic, sizeof(gic));
+		rc = sq_state_set_gic(*out, gic, sizeof(gic));
+	return rc;
+}
+
+/* Generation @gen's state file bytes. */
+static int gen_state(unsigned gen, uint8_t **out, size_t *len)
+{
+	struct sq_microvm_state *s = NULL;
+	int rc = gen_vm(gen, &s);
+
 	if (!rc)
 		rc = sq_state_encode(s, out, len);
 	sq_state_free(s);
 	return rc;
 }
 
+/* What the children save: a snapshot pair, or a lone state file. */
+static int state_only;
+
 /* In the child: save generation @gen and exit (0 = saved). */
 static void __attribute__((noreturn)) child_save(unsigned gen)
 {
+	if (state_only) {
+		struct sq_microvm_state *vm = NULL;
+		int rc = gen_vm(gen, &vm);
+
+		if (!rc)
+			rc = sq_state_save(path, vm);
+		_exit(rc ? 1 : 0);
+	}
 	unsigned char *region = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
 				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint8_t *state = NULL;
@@ -121,8 +142,38 @@ static int count_temps(char *names, size_t len)
 }
 
 /* Load the pair: the generation it holds (@a or @b), or -1 with a message. */
+/* A lone state file: the generation it holds (@a or @b), or -1. */
+static int identify_state(unsigned a, unsigned b)
+{
+	struct sq_microvm_state *vm = NULL;
+	uint8_t *got = NULL;
+	size_t got_len = 0;
+	int rc = sq_state_load(path, &vm, NULL), gen = -1;
+
+	if (rc) {
+		fprintf(stderr, "state load failed: %s: %s\n", sq_error_name(rc), sq_last_error());
+		return -1;
+	}
+	assert_int_equal(sq_state_encode(vm, &got, &got_len), 0);
+	unsigned cand[2] = { a, b };
+	for (int i = 0; i < 2 && gen < 0; i++) {
+		uint8_t *st = NULL;
+		size_t st_len = 0;
+
+		assert_int_equal(gen_state(cand[i], &st, &st_len), 0);
+		if (st_len == got_len && !memcmp(st, got, st_len))
+			gen = (int)cand[i];
+		free(st);
+	}
+	free(got);
+	sq_state_free(vm);
+	return gen;
+}
+
 static int identify(unsigned a, unsigned b)
 {
+	if (state_only)
+		return identify_state(a, b);
 	struct sq_snapshot_loaded *l = NULL;
 	int rc = sq_snapshot_load(path, 0, &l);
 
@@ -211,33 +262,45 @@ static double now_us(void)
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-static void sigkill_at_random_points(void **state)
+static void kill_saves(const char *what, unsigned default_iters)
 {
-	(void)state;
-	uint64_t rng = sq_test_seed("crash");
+	uint64_t rng = sq_test_seed(what);
 	const char *it = getenv("SQ_CRASH_ITERS");
-	unsigned iters = it ? (unsigned)strtoul(it, NULL, 0) : 300;
+	unsigned iters = it ? (unsigned)strtoul(it, NULL, 0) : default_iters;
 	char temps[1024];
 	int status;
 
-	/* Generation 0, then a timed uninterrupted save of generation 1. */
+	/* Generation 0 first. */
 	pid_t pid = spawn_save(0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(identify(0, 0), 0);
-	double t0 = now_us();
-	pid = spawn_save(1);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	double full_us = now_us() - t0;
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	assert_int_equal(identify(1, 1), 1);
-	assert_int_equal(count_temps(temps, sizeof(temps)), 0);
+	/* The duration of a save: the median of three uninterrupted ones
+	 * (generations 1 to 3), so that a slow first run does not stretch the
+	 * delays past the end of most saves. */
+	double dur[3];
+	for (unsigned g = 1; g <= 3; g++) {
+		double t0 = now_us();
 
-	unsigned cur = 1, kept_old = 0, got_new = 0, completed = 0, with_temps = 0;
+		pid = spawn_save(g);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		dur[g - 1] = now_us() - t0;
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		assert_int_equal(identify(g, g), (int)g);
+		assert_int_equal(count_temps(temps, sizeof(temps)), 0);
+	}
+	double lo = dur[0] < dur[1] ? dur[0] : dur[1], hi = dur[0] < dur[1] ? dur[1] : dur[0];
+	double full_us = dur[2] < lo ? lo : dur[2] > hi ? hi : dur[2]; /* the median */
+
+	double window = full_us * 1.5;
+	unsigned cur = 3, kept_old = 0, got_new = 0, completed = 0, with_temps = 0;
 	for (unsigned i = 0; i < iters; i++) {
 		unsigned next = cur + 1;
-		/* Uniform over the save (fork and exit included), a little past it. */
-		useconds_t delay = (useconds_t)(sq_test_rand(&rng) % (uint64_t)(full_us * 1.2 + 1));
+		/* Uniform over a window that starts at 1.5 times the duration of
+		 * a save (fork and exit included) and adapts to the machine's
+		 * load: it shrinks after a save that completed before its kill and
+		 * grows after a kill, so kills keep landing inside saves. */
+		useconds_t delay = (useconds_t)(sq_test_rand(&rng) % (uint64_t)(window + 1));
 
 		pid = spawn_save(next);
 		usleep(delay);
@@ -261,11 +324,16 @@ static void sigkill_at_random_points(void **state)
 
 		if (gen < 0)
 			fail_msg("iteration %u (delay %u us, %s): the directory holds no "
-				 "complete pair of generation %u or %u; after the kill it held:%s",
+				 "complete version of generation %u or %u; after the kill it held:%s",
 				 i, (unsigned)delay, killed ? "killed" : "completed", cur, next,
 				 listing);
 		if (!killed && gen != (int)next)
 			fail_msg("iteration %u: a completed save is not visible", i);
+		window *= killed ? 1.05 : 0.85;
+		if (window < 50)
+			window = 50;
+		if (window > full_us * 20)
+			window = full_us * 20;
 		if (!killed)
 			completed++;
 		else if (gen == (int)next)
@@ -282,10 +350,26 @@ static void sigkill_at_random_points(void **state)
 	if (count_temps(temps, sizeof(temps)) != 0)
 		fail_msg("temp files left after a complete save:%s", temps);
 	fprintf(stderr,
-		"crash: %u kills over a %.0f us save: %u kept the previous pair, %u showed "
-		"the new pair, %u saves completed first; %u kills left temp files, all "
+		"%s: %u kills over a %.0f us save: %u kept the previous version, %u showed "
+		"the new one, %u saves completed first; %u kills left temp files, all "
 		"ignored and cleaned\n",
-		iters, full_us, kept_old, got_new, completed, with_temps);
+		what, iters, full_us, kept_old, got_new, completed, with_temps);
+}
+
+/* Snapshot pairs (sq_snapshot_save): state file, memory file, manifest. */
+static void sigkill_during_pair_saves(void **state)
+{
+	(void)state;
+	state_only = 0;
+	kill_saves("crash/pair", 300);
+}
+
+/* A lone state file (sq_state_save, the atomic single-file writer). */
+static void sigkill_during_state_saves(void **state)
+{
+	(void)state;
+	state_only = 1;
+	kill_saves("crash/state", 200);
 }
 
 static int setup(void **state)
@@ -309,7 +393,8 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(sigkill_at_random_points, setup, teardown),
+		cmocka_unit_test_setup_teardown(sigkill_during_pair_saves, setup, teardown),
+		cmocka_unit_test_setup_teardown(sigkill_during_state_saves, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("hardening/crash", tests, NULL, NULL);
 }
