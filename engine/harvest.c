@@ -63,6 +63,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "core/err.h"
 #include "engine/internal.h"
@@ -100,20 +103,23 @@ static int set_append(struct sq_dirty_set *s, uint64_t first, uint64_t n)
 	return 0;
 }
 
-/* Emit the fine bits of one block; returns its run count, or -1 (NOMEM). */
-static int emit_fine(struct sq_dirty_set *s, uint64_t blk, const uint64_t *v)
+/*
+ * Emit the fine bits of one block; @nz has bit w set where v[w] != 0.
+ * Returns the block's run count, or -1 (NOMEM).
+ */
+static int emit_fine(struct sq_dirty_set *s, uint64_t blk, const uint64_t *v, unsigned nz)
 {
-	uint64_t carry = 0;
 	int runs = 0;
 
-	for (unsigned w = 0; w < SQ_WORDS_PER_BLOCK; w++) {
+	while (nz) {
+		unsigned w = (unsigned)__builtin_ctz(nz);
 		uint64_t x = v[w];
 		uint64_t base = blk * SQ_PAGES_PER_BLOCK + (uint64_t)w * 64;
+		/* A run continues from the previous word when its last bit is set. */
+		uint64_t carry = w ? v[w - 1] >> 63 : 0;
 
-		uint64_t starts = x & ~((x << 1) | carry);
-		if (starts)
-			runs += (int)sq_popcount64(starts);
-		carry = x >> 63;
+		nz &= nz - 1;
+		runs += (int)sq_popcount64(x & ~((x << 1) | carry));
 		while (x) {
 			unsigned tz = (unsigned)__builtin_ctzll(x);
 			uint64_t rest = ~(x >> tz);
@@ -169,7 +175,7 @@ static int scan_block(struct scan *sc, uint64_t blk)
 {
 	struct sq_region *r = sc->r;
 	uint64_t v[SQ_WORDS_PER_BLOCK];
-	uint64_t any = 0;
+	unsigned nz = 0;
 	uint32_t pages = 0;
 	int runs;
 
@@ -180,11 +186,11 @@ static int scan_block(struct scan *sc, uint64_t blk)
 		if (v[w] && sc->clear)
 			v[w] = atomic_exchange_explicit(p, 0, memory_order_seq_cst); /* H3 */
 		if (v[w]) {
-			any |= v[w];
+			nz |= 1u << w;
 			pages += sq_popcount64(v[w]);
 		}
 	}
-	if (!any)
+	if (!nz)
 		return 0;
 	if (sq_block_is_coarse(r, blk)) {
 		uint64_t first = blk * SQ_PAGES_PER_BLOCK;
@@ -194,7 +200,7 @@ static int scan_block(struct scan *sc, uint64_t blk)
 			goto nomem;
 		runs = 1;
 	} else {
-		runs = emit_fine(sc->s, blk, v);
+		runs = emit_fine(sc->s, blk, v, nz);
 		if (runs < 0)
 			goto nomem;
 	}
@@ -214,9 +220,53 @@ nomem:
  */
 #define SQ_PREFETCH_AHEAD 12
 
+/*
+ * The harvest exchanges every dirty word it visits, so the line is wanted
+ * in exclusive state: PREFETCHW saves the shared -> exclusive upgrade that
+ * a read prefetch leaves to the exchange. __builtin_prefetch(p, 1) emits
+ * a read prefetch on the baseline x86-64 target, hence the instruction
+ * itself, used where CPUID reports it (PRFCHW).
+ */
+#if defined(__x86_64__)
+static _Atomic int sq_prefetchw = -1; /* -1 unknown, 0 no, 1 yes */
+
+static bool have_prefetchw(void)
+{
+	/* Relaxed: idempotent probe; racing harvests store the same value. */
+	int v = atomic_load_explicit(&sq_prefetchw, memory_order_relaxed);
+
+	if (__builtin_expect(v < 0, 0)) {
+		unsigned a, b, c, d;
+		v = __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 8)) ? 1 : 0;
+		atomic_store_explicit(&sq_prefetchw, v, memory_order_relaxed);
+	}
+	return v;
+}
+
+static inline void sq_prefetch_write(const void *p, bool pw)
+{
+	if (pw)
+		__asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+	else
+		__builtin_prefetch(p, 1, 3);
+}
+#else
+static bool have_prefetchw(void)
+{
+	return false;
+}
+
+static inline void sq_prefetch_write(const void *p, bool pw)
+{
+	(void)pw;
+	__builtin_prefetch(p, 1, 3);
+}
+#endif
+
 struct lead {
 	size_t i;
 	uint64_t x;
+	bool pw; /* have_prefetchw(), read once per scan */
 };
 
 static void lead_step(struct sq_region *r, struct lead *l)
@@ -228,13 +278,15 @@ static void lead_step(struct sq_region *r, struct lead *l)
 	}
 	uint64_t blk = (uint64_t)l->i * 64 + (uint64_t)__builtin_ctzll(l->x);
 	l->x &= l->x - 1;
-	__builtin_prefetch(&r->bits[blk], 1, 3);
+	sq_prefetch_write(&r->bits[blk], l->pw);
 }
 
 static int scan_region(struct scan *sc)
 {
 	struct sq_region *r = sc->r;
-	struct lead l = { .i = 0, .x = atomic_load_explicit(&r->summary[0], memory_order_relaxed) };
+	struct lead l = { .i = 0,
+			  .x = atomic_load_explicit(&r->summary[0], memory_order_relaxed),
+			  .pw = have_prefetchw() };
 
 	for (int k = 0; k < SQ_PREFETCH_AHEAD; k++)
 		lead_step(r, &l);
