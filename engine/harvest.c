@@ -63,9 +63,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
 
 #include "core/err.h"
 #include "engine/internal.h"
@@ -220,53 +217,9 @@ nomem:
  */
 #define SQ_PREFETCH_AHEAD 12
 
-/*
- * The harvest exchanges every dirty word it visits, so the line is wanted
- * in exclusive state: PREFETCHW saves the shared -> exclusive upgrade that
- * a read prefetch leaves to the exchange. __builtin_prefetch(p, 1) emits
- * a read prefetch on the baseline x86-64 target, hence the instruction
- * itself, used where CPUID reports it (PRFCHW).
- */
-#if defined(__x86_64__)
-static _Atomic int sq_prefetchw = -1; /* -1 unknown, 0 no, 1 yes */
-
-static bool have_prefetchw(void)
-{
-	/* Relaxed: idempotent probe; racing harvests store the same value. */
-	int v = atomic_load_explicit(&sq_prefetchw, memory_order_relaxed);
-
-	if (__builtin_expect(v < 0, 0)) {
-		unsigned a, b, c, d;
-		v = __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 8)) ? 1 : 0;
-		atomic_store_explicit(&sq_prefetchw, v, memory_order_relaxed);
-	}
-	return v;
-}
-
-static inline void sq_prefetch_write(const void *p, bool pw)
-{
-	if (pw)
-		__asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
-	else
-		__builtin_prefetch(p, 1, 3);
-}
-#else
-static bool have_prefetchw(void)
-{
-	return false;
-}
-
-static inline void sq_prefetch_write(const void *p, bool pw)
-{
-	(void)pw;
-	__builtin_prefetch(p, 1, 3);
-}
-#endif
-
 struct lead {
 	size_t i;
 	uint64_t x;
-	bool pw; /* have_prefetchw(), read once per scan */
 };
 
 static void lead_step(struct sq_region *r, struct lead *l)
@@ -278,15 +231,13 @@ static void lead_step(struct sq_region *r, struct lead *l)
 	}
 	uint64_t blk = (uint64_t)l->i * 64 + (uint64_t)__builtin_ctzll(l->x);
 	l->x &= l->x - 1;
-	sq_prefetch_write(&r->bits[blk], l->pw);
+	__builtin_prefetch(&r->bits[blk], 1, 3);
 }
 
 static int scan_region(struct scan *sc)
 {
 	struct sq_region *r = sc->r;
-	struct lead l = { .i = 0,
-			  .x = atomic_load_explicit(&r->summary[0], memory_order_relaxed),
-			  .pw = have_prefetchw() };
+	struct lead l = { .i = 0, .x = atomic_load_explicit(&r->summary[0], memory_order_relaxed) };
 
 	for (int k = 0; k < SQ_PREFETCH_AHEAD; k++)
 		lead_step(r, &l);
