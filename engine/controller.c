@@ -17,6 +17,11 @@
  *   the switch and the fault handler exclude each other (granule lock).
  * - Hysteresis: a block changes granule only after min_epochs consecutive
  *   epochs in which the other granule is cheaper by hysteresis_pct.
+ * - The controller learns from the fine bits (pages and runs of the block,
+ *   struct sq_epoch_obs), also for a block emitted whole: an observation
+ *   never depends on the granule the controller chose, or a steady
+ *   workload would flip the block back and forth (the run count of a
+ *   coarse emission is 1, which makes fine look cheap).
  */
 #include <time.h>
 
@@ -166,7 +171,8 @@ void sq_ctl_epoch(struct sq_region *r, const struct sq_epoch_obs *obs, size_t no
 			__builtin_prefetch(&r->ctl[obs[i + SQ_CTL_AHEAD].blk], 1, 3);
 		decay_to(c, epoch - 1, keep);
 		if (!(inexact && sq_block_is_coarse(r, obs[i].blk))) {
-			/* Exact fine bits: learn from them. Otherwise hold the heat
+			/* Exact fine bits: learn from them, coarse or not. Otherwise
+			 * (sync, coarse: one bit per fault) hold the heat and runs
 			 * while the block stays dirty. */
 			c->heat = a * (float)obs[i].pages + keep * c->heat;
 			c->runs = a * (float)obs[i].runs + keep * c->runs;

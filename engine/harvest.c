@@ -10,6 +10,9 @@
  * - Harvests of one region are serialized by r->lock.
  *
  * No lost marks. Operations (M = marker, H = harvester; all seq_cst):
+ * (Model: engine/model/mark_harvest.pml checks this table and the
+ * visibility argument below with Spin; the mark side is sq_bits_or in
+ * engine/internal.h. Change the code, this table and the model together.)
  *
  *   M1  fetch_or(word, bit)          H1  x = exchange(summary, 0)
  *   M2  load(summary); if clear:     H2  for each block in x, each word:
@@ -101,8 +104,37 @@ static int set_append(struct sq_dirty_set *s, uint64_t first, uint64_t n)
 }
 
 /*
+ * Runs that start in word @w of a block's fine bits @v: the set bits whose
+ * predecessor is clear. A run continues from the previous word when that
+ * word's last bit is set.
+ */
+static inline unsigned word_run_starts(const uint64_t *v, unsigned w)
+{
+	uint64_t carry = w ? v[w - 1] >> 63 : 0;
+
+	return sq_popcount64(v[w] & ~((v[w] << 1) | carry));
+}
+
+/*
+ * The run count of a block's fine bits, for a block emitted whole: the
+ * controller learns from the fine bits (what fine emission would cost),
+ * never from the one run a coarse block produces.
+ */
+static uint32_t fine_runs(const uint64_t *v, unsigned nz)
+{
+	uint32_t runs = 0;
+
+	while (nz) {
+		unsigned w = (unsigned)__builtin_ctz(nz);
+		nz &= nz - 1;
+		runs += word_run_starts(v, w);
+	}
+	return runs;
+}
+
+/*
  * Emit the fine bits of one block; @nz has bit w set where v[w] != 0.
- * Returns the block's run count, or -1 (NOMEM).
+ * Returns the block's run count (as fine_runs()), or -1 (NOMEM).
  */
 static int emit_fine(struct sq_dirty_set *s, uint64_t blk, const uint64_t *v, unsigned nz)
 {
@@ -112,11 +144,9 @@ static int emit_fine(struct sq_dirty_set *s, uint64_t blk, const uint64_t *v, un
 		unsigned w = (unsigned)__builtin_ctz(nz);
 		uint64_t x = v[w];
 		uint64_t base = blk * SQ_PAGES_PER_BLOCK + (uint64_t)w * 64;
-		/* A run continues from the previous word when its last bit is set. */
-		uint64_t carry = w ? v[w - 1] >> 63 : 0;
 
 		nz &= nz - 1;
-		runs += (int)sq_popcount64(x & ~((x << 1) | carry));
+		runs += (int)word_run_starts(v, w);
 		while (x) {
 			unsigned tz = (unsigned)__builtin_ctzll(x);
 			uint64_t rest = ~(x >> tz);
@@ -195,7 +225,8 @@ static int scan_block(struct scan *sc, uint64_t blk)
 								     : SQ_PAGES_PER_BLOCK;
 		if (set_append(sc->s, first, n))
 			goto nomem;
-		runs = 1;
+		/* Emitted as one run; observed as its fine runs. */
+		runs = (int)fine_runs(v, nz);
 	} else {
 		runs = emit_fine(sc->s, blk, v, nz);
 		if (runs < 0)

@@ -213,11 +213,17 @@ struct sq_dirty_set {
 	struct sq_run *runs;
 };
 
-/* Per-block observations gathered by a harvest for the controller. */
+/*
+ * Per-block observations gathered by a harvest for the controller: the
+ * block's fine bits, whatever its granule. For a coarse block emitted as
+ * one run, @runs is still the run count of its fine bits (what fine
+ * emission would cost), so the controller's estimate does not follow its
+ * own decision.
+ */
 struct sq_epoch_obs {
 	uint64_t blk;
-	uint32_t pages;
-	uint32_t runs;
+	uint32_t pages; /* fine bits set */
+	uint32_t runs;  /* runs of the fine bits */
 };
 
 /* ---------------------------------------------------------------- controller.c */

@@ -10,6 +10,9 @@
  *   harvest emits, so a mark is the same whatever the block's granule.
  * - The region table is read inside an urcu-memb read section; a region
  *   stays allocated until every section that may have seen it has ended.
+ *   Models: engine/model/region_rcu.pml (this read section against region
+ *   removal) and engine/model/mark_harvest.pml (the bit and summary
+ *   updates); change them together with this file.
  */
 #if defined(__SANITIZE_THREAD__)
 #define SQ_TSAN 1

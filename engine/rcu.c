@@ -15,6 +15,11 @@
  *   exactly the happens-before edge a grace period provides (every read
  *   section that started before the grace period has ended before it
  *   returns), so objects freed after a grace period are not reported.
+ * - Region removal (sq_tracker_remove_region in engine/tracker.c) relies
+ *   on the guarantee of sq_rcu_synchronize(): it returns only after every
+ *   read section that was running when it started has ended. The model
+ *   engine/model/region_rcu.pml assumes exactly that guarantee; change
+ *   the grace period, the read sections and the model together.
  */
 #if defined(__SANITIZE_THREAD__)
 #define SQ_TSAN 1

@@ -252,6 +252,11 @@ int sq_tracker_remove_region(struct sq_tracker *t, uint32_t id)
 			if (old->r[i] != r)
 				tab->r[j++] = old->r[i];
 	}
+	/*
+	 * Publish, grace period, unlock, free: this order is what
+	 * engine/model/region_rcu.pml checks (no use after free, no deadlock).
+	 * Change this function and the model together.
+	 */
 	atomic_store_explicit(&t->table, tab, memory_order_release);
 	/* Grace period: every marker that could have seen @r has left it. */
 	sq_rcu_synchronize(t);

@@ -40,11 +40,16 @@
  *  (1) No lost marks: a mark that returns before a harvest starts, or runs
  *      while it runs, is in that harvest or in the next harvest of the
  *      region; a page is never reported without a mark, import, put-back
- *      or kernel-observed write. (Argument: engine/bitmap.c.)
+ *      or kernel-observed write. (Argument: the "No lost marks" table in
+ *      engine/harvest.c, checked by the Promela model
+ *      engine/model/mark_harvest.pml: change the protocol, the table and
+ *      the model together.)
  *  (2) Markers find regions through an RCU-published table (liburcu,
  *      urcu-memb). A mark on a region being removed either lands in it or
  *      fails with SQ_E_RANGE; a removed region's memory is released only
  *      after every marker that could see it has left its read section.
+ *      (Model: engine/model/region_rcu.pml, with rows (2) and (4); change
+ *      it together with engine/tracker.c and engine/rcu.c.)
  *  (3) Harvests of one region are serialized (a per-region mutex); harvests
  *      of different regions run in parallel.
  *  (4) Add/remove wait for in-flight harvests, peeks and put-backs.
@@ -100,7 +105,8 @@ enum sq_granule { SQ_GRANULE_FINE = 0, SQ_GRANULE_COARSE = 1 };
  * A zero field takes the default (documented in docs/ARCHITECTURE.md,
  * "Engine", with the measurements they come from).
  *
- * Per epoch and block, with p dirty pages in r runs:
+ * Per epoch and block, with p dirty pages in r runs (EWMAs of the
+ * block's fine bits, counted the same whether the block is fine or coarse):
  *   fine   = p * fault_ns + r * io_op_ns + p * 4096 * byte_ps / 1000
  *   coarse = 1 * fault_ns + 1 * io_op_ns + block_bytes * byte_ps / 1000
  * A fine block goes coarse when coarse * (100 + hysteresis_pct) < fine * 100
