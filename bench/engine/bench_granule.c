@@ -136,7 +136,7 @@ static void gr_path(char *buf, size_t len)
 static int gr_pattern(struct gr_ctx *c)
 {
 	uint64_t nblocks = c->size / SQ_BLOCK_SIZE, s = 0x6a7a;
-	uint64_t picked[GR_HOT + GR_WARM];
+	uint64_t picked[GR_HOT + GR_WARM] = { 0 };
 	size_t cap = GR_HOT * GR_PAGES_PER_BLOCK + GR_WARM * GR_PAGES_PER_BLOCK + GR_SCATTER;
 
 	c->pages = malloc(cap * sizeof(*c->pages));
