@@ -31,7 +31,7 @@
 const char *__tsan_default_suppressions(void);
 const char *__tsan_default_suppressions(void)
 {
-	return "race:wl_writer\n";
+	return "race:wl_writer\nrace:sq_mig_copy_live\n";
 }
 
 static uint64_t seed;
