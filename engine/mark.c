@@ -14,26 +14,10 @@
  *   removal) and engine/model/mark_harvest.pml (the bit and summary
  *   updates); change them together with this file.
  */
-#if defined(__SANITIZE_THREAD__)
-#define SQ_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SQ_TSAN 1
-#endif
-#endif
-/*
- * liburcu's inline read-side fast path (_LGPL_SOURCE) in normal builds.
- * Under TSan the calls go to the (uninstrumented) library instead: its
- * futex wake-up uses plain shared accesses that TSan would report.
- */
-#ifndef SQ_TSAN
-#define _LGPL_SOURCE
-#endif
-#include <urcu/urcu-memb.h>
+#include "engine/urcu.h"
 
 #include "core/err.h"
 #include "engine/internal.h"
-
 
 static inline const struct sq_region_table *mark_enter(struct sq_tracker *t)
 {

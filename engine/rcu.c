@@ -21,22 +21,7 @@
  *   engine/model/region_rcu.pml assumes exactly that guarantee; change
  *   the grace period, the read sections and the model together.
  */
-#if defined(__SANITIZE_THREAD__)
-#define SQ_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SQ_TSAN 1
-#endif
-#endif
-/*
- * liburcu's inline read-side fast path (_LGPL_SOURCE) in normal builds.
- * Under TSan the calls go to the (uninstrumented) library instead: its
- * futex wake-up uses plain shared accesses that TSan would report.
- */
-#ifndef SQ_TSAN
-#define _LGPL_SOURCE
-#endif
-#include <urcu/urcu-memb.h>
+#include "engine/urcu.h"
 
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
