@@ -60,7 +60,12 @@ fuzz:
 lint:
 	scripts/lint
 
-install: build
+# Never runs a package manager: configures (if needed) and builds with what
+# is installed, then installs. Run 'make deps' (or 'make build') first on a
+# machine that lacks the build dependencies.
+install:
+	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS)
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
 
 clean:

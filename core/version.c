@@ -5,3 +5,8 @@ const char *sq_version(void)
 {
 	return SQ_VERSION_STRING;
 }
+
+unsigned sq_version_number(void)
+{
+	return SQ_VERSION_NUMBER;
+}

@@ -20,6 +20,10 @@ int main(void)
 		fprintf(stderr, "crc64 check value wrong\n");
 		return 1;
 	}
+	if (sq_version_number() != SQ_VERSION_NUMBER) {
+		fprintf(stderr, "library %u, headers %u\n", sq_version_number(), SQ_VERSION_NUMBER);
+		return 1;
+	}
 	if (strcmp(sq_error_name(SQ_E_CRC_MISMATCH), "SQ_E_CRC_MISMATCH") != 0)
 		return 1;
 	p = sq_mem_alloc(1 << 20, 4096);
