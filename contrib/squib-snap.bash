@@ -1,0 +1,55 @@
+# bash completion for squib-snap(1); installed as
+# share/bash-completion/completions/squib-snap.
+_squib_snap()
+{
+	local cur prev words cword
+	_init_completion || return
+
+	local cmds="demo describe verify merge restore migrate help"
+	local global="--json -q -v --help --version"
+	local cmd="" i
+	for ((i = 1; i < cword; i++)); do
+		case ${words[i]} in
+		-*) ;;
+		*) cmd=${words[i]}; break ;;
+		esac
+	done
+
+	case $prev in
+	-o | --out | --dir | --mem | --file | --state | --port-file | --pair)
+		_filedir
+		return
+		;;
+	--backend)
+		COMPREPLY=($(compgen -W "auto io_uring pwritev2" -- "$cur"))
+		return
+		;;
+	--policy)
+		COMPREPLY=($(compgen -W "fail auto" -- "$cur"))
+		return
+		;;
+	--size | --rounds | --threads | --timeout | --conns | --rate | --downtime | \
+		--bandwidth | --max-rounds | --max-size | --queue-depth | --workers | --round-ms | \
+		--listen | --to | --demo)
+		return
+		;;
+	esac
+
+	local opts
+	case $cmd in
+	"") COMPREPLY=($(compgen -W "$cmds $global" -- "$cur")); return ;;
+	demo) opts="migrate --size --rounds --dir --keep --round-ms --workers --threads --backend --queue-depth --api-marks" ;;
+	describe) opts="" ;;
+	verify) opts="--mem --threads" ;;
+	merge) opts="-o" ;;
+	restore) opts="-o --verify --threads" ;;
+	migrate) opts="recv send --listen --out --pair --timeout --max-size --port-file --to --file --demo --conns --rate --downtime --policy --bandwidth --max-rounds --state" ;;
+	help) COMPREPLY=($(compgen -W "$cmds" -- "$cur")); return ;;
+	esac
+	if [[ $cur == -* ]]; then
+		COMPREPLY=($(compgen -W "$opts $global" -- "$cur"))
+	else
+		_filedir
+	fi
+}
+complete -F _squib_snap squib-snap
