@@ -77,5 +77,5 @@ int main(void)
 		cmocka_unit_test(residue_is_zero),
 		cmocka_unit_test(streaming_equals_one_shot),
 	};
-	return cmocka_run_group_tests_name("state/crc64", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("core/crc64", tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * state/crc64.c - CRC-64/Jones through ISA-L, plus a table reference.
+ * core/crc64.c - CRC-64/Jones (used by state, io and migrate) through ISA-L, plus a table reference.
  *
  * ISA-L's crc64_jones_refl(seed, ...) inverts its seed on entry and its
  * result on exit (ISA-L convention), so the init-0 / xorout-0 variant the
