@@ -13,6 +13,8 @@
 #include <string>
 #include <unistd.h>
 
+#include "slow.h"
+
 extern "C" {
 #include "harness.h"
 #include <squib/alloc.h>
@@ -22,6 +24,7 @@ extern "C" {
 struct sq_bench {
 	benchmark::State *st;
 	int64_t arg;
+	struct sq_bench_slow slow; /* SQ_BENCH_SLOW (slow.h) */
 };
 
 static struct sq_bench_def *registry_head;
@@ -37,13 +40,26 @@ extern "C" struct sq_bench_def *sq_bench_registry(void)
 	return registry_head;
 }
 
-extern "C" int sq_bench_running(struct sq_bench *b) { return b->st->KeepRunning() ? 1 : 0; }
+extern "C" int sq_bench_running(struct sq_bench *b)
+{
+	sq_bench_slow_tick(&b->slow);
+	return b->st->KeepRunning() ? 1 : 0;
+}
 extern "C" int64_t sq_bench_arg(struct sq_bench *b) { return b->arg; }
 extern "C" int sq_bench_thread_index(struct sq_bench *b) { return (int)b->st->thread_index(); }
 extern "C" int sq_bench_threads(struct sq_bench *b) { return (int)b->st->threads(); }
 extern "C" int64_t sq_bench_iterations(struct sq_bench *b) { return (int64_t)b->st->iterations(); }
-extern "C" void sq_bench_pause(struct sq_bench *b) { b->st->PauseTiming(); }
-extern "C" void sq_bench_resume(struct sq_bench *b) { b->st->ResumeTiming(); }
+extern "C" void sq_bench_pause(struct sq_bench *b)
+{
+	sq_bench_slow_pause(&b->slow);
+	b->st->PauseTiming();
+}
+
+extern "C" void sq_bench_resume(struct sq_bench *b)
+{
+	b->st->ResumeTiming();
+	sq_bench_slow_resume(&b->slow);
+}
 
 extern "C" void sq_bench_set_bytes(struct sq_bench *b, double bytes_per_iter)
 {
@@ -133,10 +149,12 @@ static std::string cpu_model()
 
 int main(int argc, char **argv)
 {
+	if (!sq_bench_slow_parse()) return 2;
 	for (struct sq_bench_def *d = registry_head; d; d = d->next) {
 		struct sq_bench_def *def = d;
-		auto *bm = benchmark::RegisterBenchmark(def->name, [def](benchmark::State &st) {
-			struct sq_bench b = { &st, def->arg };
+		struct sq_bench_slow slow = sq_bench_slow_for(def->name);
+		auto *bm = benchmark::RegisterBenchmark(def->name, [def, slow](benchmark::State &st) {
+			struct sq_bench b = { &st, def->arg, slow };
 			def->fn(&b);
 		});
 		if (def->threads > 1) bm->Threads(def->threads);
