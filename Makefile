@@ -6,7 +6,7 @@ BUILD   ?= build
 JOBS    ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test demo bench bench-check bench-report sanitize tsan fuzz lint install clean
+.PHONY: all deps build test demo bench bench-check bench-report bench-ab sanitize tsan fuzz lint install clean
 
 all: build
 
@@ -51,6 +51,13 @@ bench-check: build
 
 bench-report: build
 	bench/report $(BUILD)
+
+# A/B comparison of two revisions, interleaved runs and a rank test
+# (bench/ab --help): make bench-ab BASE=main HEAD=my-branch AB_ARGS='--filter ...'
+BASE ?= HEAD~1
+HEAD ?= HEAD
+bench-ab: deps
+	bench/ab $(BASE) $(HEAD) $(AB_ARGS)
 
 # libFuzzer targets under clang with ASan + UBSan (FUZZ_SECONDS each).
 fuzz:
