@@ -152,7 +152,8 @@ int main(int argc, char **argv)
 	if (!sq_bench_slow_parse()) return 2;
 	for (struct sq_bench_def *d = registry_head; d; d = d->next) {
 		struct sq_bench_def *def = d;
-		struct sq_bench_slow slow = sq_bench_slow_for(def->name);
+		struct sq_bench_slow slow = sq_bench_slow_for(def->name,
+							      def->real_time || def->threads > 1);
 		auto *bm = benchmark::RegisterBenchmark(def->name, [def, slow](benchmark::State &st) {
 			struct sq_bench b = { &st, def->arg, slow };
 			def->fn(&b);

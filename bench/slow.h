@@ -3,33 +3,45 @@
 // bench/slow.h - a planted regression for testing performance gates.
 //
 // SQ_BENCH_SLOW="REGEX=PCT[;REGEX=PCT...]": every benchmark whose name
-// matches a REGEX (std::regex, searched) spins after each iteration for PCT %
-// of that iteration's time (CLOCK_MONOTONIC, paused time left out, less the
-// calibrated cost of the two clock reads the slowdown itself adds). Spinning
-// uses the CPU, so CPU-time and wall-clock figures both grow by about PCT %;
-// manual-time benchmarks are not affected. It is the known slowdown bench/ab's
-// self-test must detect. The JSON context records each slowed benchmark as
-// "slowed:<name>" = "PCT%". Unset, it costs one branch per iteration.
+// matches a REGEX (std::regex, searched) does extra work worth PCT % of its
+// iterations' time, measured on the clock the benchmark reports (thread CPU
+// time; wall-clock time for real-time and threaded ones), paused time left
+// out, at the end of each window of iterations (the window grows to about
+// 200 us, so that the clock reads stay a small part of it). The extra work
+// is a busy loop whose speed is calibrated at start-up against the thread
+// CPU clock, so that time the thread spends preempted is not turned into
+// extra work; the cost of a clock read is calibrated too and counted as part
+// of the extra time. Manual-time benchmarks are not affected. It is the known
+// slowdown bench/ab's self-test must detect. The JSON context records each
+// slowed benchmark as "slowed:<name>" = "PCT%". Unset, it costs one branch
+// per iteration.
 //
 // Calling context: sq_bench_slow_parse() once in main() before registering;
 // the rest from the benchmark body's thread, one sq_bench_slow per thread.
 #ifndef SQ_BENCH_SLOW_H
 #define SQ_BENCH_SLOW_H
 
+#include <ctime>
+
 struct sq_bench_slow {
 	double frac;        /* extra time as a fraction of the body; 0 = off */
-	double last;        /* clock at the end of the previous iteration; 0 = none */
+	clockid_t clock;    /* the clock the benchmark reports */
+	double read_cost;   /* seconds one read of that clock costs */
+	double last;        /* clock when the current window began; 0 = none */
 	double paused_at;   /* clock at the last sq_bench_slow_pause() */
-	double paused;      /* paused time in the current iteration */
+	double paused;      /* paused time in the current window */
+	int count, every;   /* iterations in the current window; its length */
 };
 
-/* Read SQ_BENCH_SLOW. Returns false (and prints why) when it is malformed. */
+/* Read SQ_BENCH_SLOW and calibrate. Returns false (and prints why) when it is
+ * malformed. */
 bool sq_bench_slow_parse();
 
-/* The slowdown for benchmark @name (frac 0 when none applies). */
-struct sq_bench_slow sq_bench_slow_for(const char *name);
+/* The slowdown for benchmark @name (frac 0 when none applies); @real_time:
+ * the benchmark reports wall-clock time. */
+struct sq_bench_slow sq_bench_slow_for(const char *name, bool real_time);
 
-/* Spin for the planted share of the iteration that just ended. */
+/* Add the planted share of the iteration that just ended. */
 void sq_bench_slow_spin(struct sq_bench_slow *s);
 
 /* Call before every loop test (sq_bench_running). */
