@@ -183,7 +183,10 @@ int sq_snapshot_save_tracked(const struct sq_snapshot_save_req *req, struct sq_t
 		return rc;
 	q = *req;
 	if (q.kind == SQ_SNAPSHOT_DIFF) {
-		q.runs = sq_dirty_set_runs(set);
+		/* The tracker is the dirty source: an empty harvest is an empty
+		 * diff, not a missing source (runs NULL). */
+		static const struct sq_run no_runs;
+		q.runs = sq_dirty_set_runs(set) ? sq_dirty_set_runs(set) : &no_runs;
 		q.nruns = sq_dirty_set_nruns(set);
 	} else {
 		q.runs = NULL;

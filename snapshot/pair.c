@@ -282,18 +282,6 @@ static int write_manifest(const struct sq_pair_paths *p, const struct sq_manifes
 	return rc;
 }
 
-static int check_req(const struct sq_snapshot_save_req *q)
-{
-	if (!q || !q->mem)
-		return sq_err(SQ_E_INVAL, "save request or memory source missing");
-	if (q->kind != SQ_SNAPSHOT_FULL && q->kind != SQ_SNAPSHOT_DIFF)
-		return sq_err(SQ_E_INVAL, "unknown snapshot kind %d", (int)q->kind);
-	if (q->kind == SQ_SNAPSHOT_DIFF && (!q->parent || sq_id_is_zero(q->parent)))
-		return sq_err(SQ_E_INVALID_PATH, "invalid snapshot path: Diff snapshot requires "
-						 "a dirty set and a parent id");
-	return sq_pair_check_state(q->state, q->state_len);
-}
-
 int sq_snapshot_save(const struct sq_snapshot_save_req *q, struct sq_snapshot_report *r)
 {
 	struct sq_atomic_file *fm = NULL, *fs = NULL, *fmf = NULL;
@@ -303,7 +291,7 @@ int sq_snapshot_save(const struct sq_snapshot_save_req *q, struct sq_snapshot_re
 	double t0 = now_s();
 	int rc;
 
-	rc = check_req(q);
+	rc = sq_pair_check_request(q); /* snapshot/save_check.c */
 	if (!rc)
 		rc = sq_pair_paths_init(&p, q->state_path);
 	if (!rc)

@@ -25,6 +25,9 @@ int sq_pair_rename(const char *from, const char *to);
 void sq_pair_remove_temps(const struct sq_pair_paths *p);
 /* Envelope checks of a state file held in memory: limit, length, CRC. */
 int sq_pair_check_state(const void *buf, size_t len);
+/* Everything a save checks before touching the disk (save_check.c). */
+struct sq_snapshot_save_req;
+int sq_pair_check_request(const struct sq_snapshot_save_req *q);
 /* The CRC trailer of a checked state file. */
 uint64_t sq_pair_state_crc(const void *buf, size_t len);
 

@@ -9,6 +9,8 @@
  * normalized one; keys are written in ascending order and an unknown key
  * stops the restore with Incompatible at once.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,10 +19,37 @@
 
 #include "core/err.h"
 
+/*
+ * Set by sq_capture_error() on this thread, cleared before every callback:
+ * when a callback failed with its own text, that text is the error's
+ * message (the original's Capture(String) payload), never overwritten.
+ */
+static _Thread_local int cb_text_set;
+
+int sq_capture_error(const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	cb_text_set = 1;
+	return sq_err(SQ_E_CAPTURE, "%s", text);
+}
+
+/* Before each callback: its failure text, if any, is its own. */
+static void cb_begin(void)
+{
+	cb_text_set = 0;
+}
+
 static int cb_fail(int rc, const char *what)
 {
 	if (rc >= 0)
 		rc = SQ_E_CAPTURE;
+	if (cb_text_set)
+		return sq_err_keep(rc);
 	return sq_err(rc, "%s: %s failed", sq_strerror(rc), what);
 }
 
@@ -37,19 +66,24 @@ int sq_vcpu_capture(const struct sq_vcpu_source_ops *ops, void *ctx, struct sq_v
 	int rc;
 
 	memset(&v, 0, sizeof(v));
+	cb_begin();
 	rc = ops->read_gp_regs(ctx, &v.regs);
 	if (rc)
 		return cb_fail(rc, "read_gp_regs");
+	cb_begin();
 	rc = ops->read_fp_regs(ctx, &v.fp_regs);
 	if (rc)
 		return cb_fail(rc, "read_fp_regs");
 	for (uint64_t key = 1; key <= SQ_SYSREG_COUNT; key++) {
 		uint64_t value = 0;
+		char what[64];
 
+		cb_begin();
 		rc = ops->read_sys_reg(ctx, key, &value);
-		if (rc < 0)
-			return sq_err(rc, "%s: read_sys_reg(%s) failed", sq_strerror(rc),
-				      sq_sysreg_name(key));
+		if (rc < 0) {
+			snprintf(what, sizeof(what), "read_sys_reg(%s)", sq_sysreg_name(key));
+			return cb_fail(rc, what);
+		}
 		if (rc == 0)
 			continue; /* not available on this hypervisor: omitted */
 		regs[n].key = key;
@@ -75,9 +109,11 @@ int sq_vcpu_restore(const struct sq_vcpu_target_ops *ops, void *ctx,
 {
 	int rc;
 
+	cb_begin();
 	rc = ops->write_gp_regs(ctx, &state->regs);
 	if (rc)
 		return cb_fail(rc, "write_gp_regs");
+	cb_begin();
 	rc = ops->write_fp_regs(ctx, &state->fp_regs);
 	if (rc)
 		return cb_fail(rc, "write_fp_regs");
@@ -87,11 +123,16 @@ int sq_vcpu_restore(const struct sq_vcpu_target_ops *ops, void *ctx,
 		if (!sq_sysreg_name(r->key))
 			return sq_err(SQ_E_INCOMPATIBLE, "snapshot is from a different VMM "
 							 "(sysreg or GIC blob shape mismatch)");
+		char what[64];
+
+		cb_begin();
 		rc = ops->write_sys_reg(ctx, r->key, r->value);
-		if (rc)
-			return sq_err(rc < 0 ? rc : SQ_E_CAPTURE, "%s: write_sys_reg(%s) failed",
-				      sq_strerror(rc < 0 ? rc : SQ_E_CAPTURE), sq_sysreg_name(r->key));
+		if (rc) {
+			snprintf(what, sizeof(what), "write_sys_reg(%s)", sq_sysreg_name(r->key));
+			return cb_fail(rc, what);
+		}
 	}
+	cb_begin();
 	rc = ops->set_psci_state(ctx, sq_psci_normalized(vcpu_index));
 	if (rc)
 		return cb_fail(rc, "set_psci_state");
@@ -102,7 +143,10 @@ int sq_gic_capture(const struct sq_gic_source_ops *ops, void *ctx, struct sq_gic
 {
 	uint8_t *bytes = NULL;
 	size_t len = 0;
-	int rc = ops->capture(ctx, &bytes, &len);
+	int rc;
+
+	cb_begin();
+	rc = ops->capture(ctx, &bytes, &len);
 
 	if (rc)
 		return cb_fail(rc, "GIC capture");
@@ -117,7 +161,10 @@ int sq_gic_capture(const struct sq_gic_source_ops *ops, void *ctx, struct sq_gic
 
 int sq_gic_restore(const struct sq_gic_target_ops *ops, void *ctx, const struct sq_gic_state *gic)
 {
-	int rc = ops->restore(ctx, gic->bytes, gic->bytes_len);
+	int rc;
+
+	cb_begin();
+	rc = ops->restore(ctx, gic->bytes, gic->bytes_len);
 
 	return rc ? cb_fail(rc, "GIC restore") : 0;
 }
@@ -129,6 +176,7 @@ int sq_mmds_capture(const struct sq_mmds_source_ops *ops, void *ctx, struct sq_m
 	int rc;
 
 	memset(&m, 0, sizeof(m));
+	cb_begin();
 	rc = ops->capture(ctx, &m, &present);
 	if (rc)
 		return cb_fail(rc, "MMDS capture");
@@ -147,7 +195,10 @@ int sq_mmds_capture(const struct sq_mmds_source_ops *ops, void *ctx, struct sq_m
 int sq_mmds_restore(const struct sq_mmds_target_ops *ops, void *ctx,
 		    const struct sq_microvm_state *s)
 {
-	int rc = ops->restore(ctx, s->has_mmds ? &s->mmds_state : NULL);
+	int rc;
+
+	cb_begin();
+	rc = ops->restore(ctx, s->has_mmds ? &s->mmds_state : NULL);
 
 	return rc ? cb_fail(rc, "MMDS restore") : 0;
 }

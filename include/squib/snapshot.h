@@ -50,7 +50,9 @@ struct sq_snapshot_save_req {
 	const void *state;                /* the complete state file (sq_state_encode) */
 	size_t state_len;
 	const struct sq_mem_source *mem;
-	const struct sq_run *runs;        /* diff: the dirty pages; full: NULL (all) */
+	const struct sq_run *runs;        /* diff: the dirty pages (required: NULL is
+					   * "no dirty source"; an empty diff is a
+					   * non-NULL array with nruns 0); full: NULL (all) */
 	size_t nruns;
 	const struct sq_snapshot_id *parent; /* diff: the parent's id (sq_snapshot_id_of) */
 	struct sq_writer_opts io;
@@ -65,9 +67,17 @@ struct sq_snapshot_report {
 
 /**
  * sq_snapshot_save() - write a pair. On success the new pair is complete
- * and durable. Returns 0; SQ_E_INVALID_PATH ("Diff snapshot requires a
- * dirty set and a parent id", bad path); SQ_E_TOO_SHORT / SQ_E_CRC_MISMATCH
- * / SQ_E_SIZE_LIMIT (the state bytes are not a state file); the writer's
+ * and durable. Before any file is touched, as the original's save(): a
+ * diff without runs fails with SQ_E_INVALID_PATH "invalid snapshot path:
+ * Diff snapshot requires track_dirty_pages=true and a dirty bitmap"; runs
+ * past the region with "... diff bitmap covers N bytes, memory file
+ * expects M"; the state bytes must be a state file (SQ_E_TOO_SHORT /
+ * SQ_E_CRC_MISMATCH / SQ_E_SIZE_LIMIT / the decoder's errors); a diff of a
+ * state whose vm_info.track_dirty_pages is false fails with "invalid
+ * snapshot path: Diff snapshot requested but vm_info.track_dirty_pages is
+ * false"; sq_state_verify_compatible (SQ_E_INCOMPATIBLE); a diff without
+ * a parent id: "... Diff snapshot requires the parent's id". Returns 0,
+ * those, bad path (SQ_E_INVALID_PATH); the writer's
  * and atomic writer's errors (SQ_E_NO_SPACE, SQ_E_MEMORY_IO, SQ_E_IO,
  * SQ_E_ATOMIC_COMMIT_FAILED). On failure no temp file is left and the
  * previous pair is intact, except SQ_E_IO from the final directory fsync,

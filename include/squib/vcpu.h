@@ -11,7 +11,10 @@
  *
  * Callbacks return 0 or a negative enum sq_error code (SQ_E_CAPTURE for a
  * hypervisor failure); the first failure aborts the operation and its code
- * is returned unchanged. Every function runs its callbacks on the calling
+ * is returned unchanged. A callback that fails with its own text returns
+ * sq_capture_error("HVF <context>: ..."): that text is then the error's
+ * message (sq_last_error), as the original's Capture(String) payload;
+ * otherwise the message names the callback that failed. Every function runs its callbacks on the calling
  * thread, in the order documented below, and keeps no state of its own.
  */
 #ifndef SQUIB_VCPU_H
@@ -64,6 +67,17 @@ struct sq_mmds_target_ops {
 	/* @state NULL: leave the current MMDS state untouched. */
 	int (*restore)(void *ctx, const struct sq_mmds_state *state);
 };
+
+/**
+ * sq_capture_error() - for a callback: record the failure's own text and
+ * return SQ_E_CAPTURE (the original's SnapshotError::Capture(String)).
+ * @fmt: printf format of the text (at most 511 bytes are kept).
+ *
+ * The capture or restore function that called the callback returns the
+ * callback's code with sq_last_error() exactly this text. Calling thread
+ * only (the text is thread-local); call it from the callback itself.
+ */
+SQ_API int sq_capture_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /**
  * sq_vcpu_capture() - capture_vcpu_state: read GP registers, FP/SIMD
