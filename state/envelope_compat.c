@@ -7,12 +7,12 @@
  * descriptor accepted through sq_crc64_writer_write (never the trailer).
  */
 #include <errno.h>
-#include <unistd.h>
 
 #include <squib/compat.h>
 #include <squib/crc64.h>
 
 #include "core/err.h"
+#include "core/sysio.h"
 
 uint64_t sq_arch_magic(void)
 {
@@ -31,11 +31,11 @@ static int write_all(int fd, const uint8_t *buf, size_t len, size_t *done)
 {
 	*done = 0;
 	while (*done < len) {
-		ssize_t n = write(fd, buf + *done, len - *done);
-		if (n < 0 && errno == EINTR)
+		ssize_t n = sq_sys_write(SQ_SITE_STATE_CRC_WRITE, fd, buf + *done, len - *done);
+		if (n == -EINTR || n == -EAGAIN)
 			continue;
 		if (n < 0)
-			return sq_err_sys(SQ_E_IO, errno, "Crc64Writer");
+			return sq_err_sys(SQ_E_IO, (int)-n, "Crc64Writer");
 		if (n == 0)
 			return sq_err(SQ_E_IO, "snapshot I/O error: failed to write whole buffer");
 		*done += (size_t)n;
