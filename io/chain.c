@@ -114,6 +114,14 @@ int sq_layer_open(const char *path, int need_manifest, struct sq_layer *l)
 		l->next = l->m->nextents;
 		return 0;
 	}
+	/* Without a manifest the file is read in whole 4 KiB pages: a partial
+	 * trailing page (the original allows one) would be dropped. */
+	if (l->size % SQ_PAGE_SIZE) {
+		rc = sq_err(SQ_E_ALIGN, "memory file %s is %llu bytes: a partial trailing page "
+					"cannot be read (pages are 4 KiB here)", l->path,
+			    (unsigned long long)l->size);
+		goto fail;
+	}
 	rc = scan_holes(l);
 	if (rc)
 		goto fail;

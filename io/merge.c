@@ -28,6 +28,7 @@
 #include "core/err.h"
 #include "core/sysio.h"
 #include "io/chain.h"
+#include "io/foreign.h"
 #include "io/io_internal.h"
 
 static double now_s(void)
@@ -294,10 +295,13 @@ int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 		return sq_err(SQ_E_INVAL, "a merge takes 1 to 255 layers, not %zu", n);
 	if (!in_place && (!out || !*out))
 		return sq_err(SQ_E_INVALID_PATH, "invalid snapshot path: no output path");
-	rc = sq_chain_open(paths, n, 1, &ls);
+	rc = sq_chain_open(paths, n, 0, &ls);
 	if (rc)
 		return rc;
-	rc = make_plan(ls, n, &pl);
+	/* Layers without a manifest (the original's, Firecracker's): io/foreign.c */
+	rc = sq_chain_fill_manifests(ls, n, NULL);
+	if (!rc)
+		rc = make_plan(ls, n, &pl);
 	if (!rc)
 		rc = out_manifest(ls, n, &pl, &m);
 	if (!rc)

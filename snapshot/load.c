@@ -32,7 +32,7 @@
 #define STATE_LIMIT 10000000u
 #define QUICK_SAMPLES 64u
 
-static int read_state(const char *path, uint8_t **buf, size_t *len)
+int sq_pair_read_state(const char *path, uint8_t **buf, size_t *len)
 {
 	struct stat st;
 	int fd = sq_sys_open(SQ_SITE_PAIR_STATE_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
@@ -130,19 +130,23 @@ int sq_snapshot_load(const char *state_path, unsigned flags, struct sq_snapshot_
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return sq_err(SQ_E_NOMEM, "out of memory");
-	rc = read_state(p.state, &l->state, &l->state_len);
+	rc = sq_pair_read_state(p.state, &l->state, &l->state_len);
 	if (!rc)
 		rc = sq_state_decode(l->state, l->state_len, &l->vm, NULL);
 	if (!rc)
 		rc = sq_state_verify_compatible(l->vm);
 	if (!rc)
 		rc = sq_manifest_load(p.manifest, &l->manifest);
-	if (!rc && (l->manifest->state_size != l->state_len ||
+	/* A pair written without a manifest: snapshot/manifest_build.c */
+	int foreign = rc == SQ_E_NOT_FOUND && (flags & SQ_LOAD_FOREIGN);
+	if (foreign)
+		rc = sq_pair_check_foreign_memory(p.mem);
+	if (!rc && !foreign && (l->manifest->state_size != l->state_len ||
 		    l->manifest->state_crc != sq_pair_state_crc(l->state, l->state_len)))
 		rc = sq_err(SQ_E_PAIR_MISMATCH, "state file and memory file do not belong "
 						"together: %s is not the state file named by %s",
 			    p.state, p.manifest);
-	if (!rc)
+	if (!rc && !foreign)
 		rc = check_memory(p.mem, l->manifest, flags);
 	if (!rc) {
 		l->mem_path = strdup(p.mem);

@@ -23,6 +23,10 @@ int sq_pair_paths_init(struct sq_pair_paths *p, const char *state_path);
 int sq_pair_dir_sync(const struct sq_pair_paths *p);
 int sq_pair_rename(const char *from, const char *to);
 void sq_pair_remove_temps(const struct sq_pair_paths *p);
+/* Read a state file: at most the size limit + 1 bytes (load.c). */
+int sq_pair_read_state(const char *path, uint8_t **buf, size_t *len);
+/* The memory file of a pair without a manifest exists (manifest_build.c). */
+int sq_pair_check_foreign_memory(const char *mem_path);
 /* Envelope checks of a state file held in memory: limit, length, CRC. */
 int sq_pair_check_state(const void *buf, size_t len);
 /* Everything a save checks before touching the disk (save_check.c). */

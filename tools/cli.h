@@ -67,6 +67,14 @@ int sq_parse_size(const char *s, unsigned long long *out);
 
 
 /*
+ * sq_cli_warn_foreign() - on stderr (unless -q), for each layer of @chain
+ * without a manifest, what restore / merge cannot check about it
+ * (tools/cmd_manifest.c).
+ */
+void sq_cli_warn_foreign(const struct sq_cli *cli, const char *cmd, const char *const *chain,
+			 size_t n);
+
+/*
  * "squib-snap demo migrate ..." is dispatched by the demo command
  * (tools/cmd_demo.c) to this function (tools/cmd_demo_migrate.c);
  * argv[0] is "migrate".

@@ -40,6 +40,7 @@ static int run_merge(const struct sq_cli *cli, int argc, char **argv)
 		return sq_cli_usage_error(cli, "merge", "need BASE [DIFF...] and either -o OUT or "
 							"--in-place");
 	}
+	sq_cli_warn_foreign(cli, "merge", chain, n);
 	rc = sq_merge_chain(chain, n, out, &o, &r);
 	if (rc) {
 		free(chain);
@@ -68,5 +69,7 @@ SQ_CLI_COMMAND(.name = "merge", .summary = "squash a full memory file and its di
 			"       squib-snap merge BASE DIFF... --in-place [--json]\n"
 			"  BASE is a full memory file, the DIFFs follow it in order (checked\n"
 			"  through the manifests' parent ids). OUT gets a manifest beside it and\n"
-			"  pairs with the last DIFF's state file.\n",
+			"  pairs with the last DIFF's state file. Files without a manifest (the\n"
+			"  original crate's, Firecracker's) are described from the file, with a\n"
+			"  warning (holes in a diff are unchanged pages; order not checked).\n",
 	       .run = run_merge)

@@ -105,6 +105,7 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 		free(chain);
 		return e;
 	}
+	sq_cli_warn_foreign(cli, "restore", chain, n);
 	rc = sq_restore_to_memory(chain, n, dst, size, &o, &r);
 	int sync_bad = !rc && (msync(dst, size, MS_SYNC) < 0 || fsync(fd) < 0);
 	munmap(dst, size);
@@ -139,6 +140,8 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 SQ_CLI_COMMAND(.name = "restore", .summary = "materialize a snapshot chain into a memory image",
 	       .usage = "usage: squib-snap restore STATE... -o FILE [--verify] [--threads N] [--json]\n"
 			"  STATE... is a full snapshot followed by its diffs, in order (checked\n"
-			"  through the manifests; files without one are read by SEEK_DATA).\n"
+			"  through the manifests). Files without one (the original crate's,\n"
+			"  Firecracker's) are read by SEEK_DATA / SEEK_HOLE, with a warning: their\n"
+			"  order and CRCs cannot be checked (squib-snap manifest builds one).\n"
 			"  --verify compares every page read with its manifest CRC.\n",
 	       .run = run_restore)

@@ -6,10 +6,14 @@
  *                   with a manifest (new file, atomic), or in place onto
  *                   paths[0]
  *
- * Every layer needs its manifest (extents and CRCs): the output manifest
- * is assembled from them without reading any page. Each page comes from
- * the last layer that holds it; extents are moved with copy_file_range
- * (the filesystem may reflink them). Order is enforced through parent ids.
+ * The output manifest is assembled from the layers' manifests (extents
+ * and CRCs) without reading any page. A layer without one (written by the
+ * original crate or Firecracker, squib/foreign.h) is described from the
+ * file itself: extents from SEEK_DATA / SEEK_HOLE (a diff's holes are
+ * "unchanged"), CRCs read now; its order in the chain cannot be checked.
+ * Each page comes from the last layer that holds it; extents are moved
+ * with copy_file_range (the filesystem may reflink them). Order is
+ * enforced through parent ids where both layers have a manifest.
  */
 #ifndef SQUIB_MERGE_H
 #define SQUIB_MERGE_H
@@ -41,9 +45,13 @@ struct sq_merge_report {
  * the id and state binding of the last layer, so it pairs with the last
  * snapshot's state file. @out is written to a temp file and renamed, then
  * its manifest is written atomically.
- * Returns 0; SQ_E_CHAIN (order, kinds, sizes); SQ_E_MANIFEST /
- * SQ_E_NOT_FOUND (a manifest is missing); SQ_E_NO_SPACE; SQ_E_MEMORY_IO /
- * SQ_E_IO; SQ_E_INVAL. On failure no temp file is left. Any thread.
+ * When the last layer has no manifest, the output binds no state file
+ * (state size 0): bind it with sq_manifest_build_save(..., replace = 1).
+ * Returns 0; SQ_E_CHAIN (order, kinds, sizes); SQ_E_MANIFEST (a manifest
+ * is malformed); SQ_E_NOT_FOUND (a memory file is missing); SQ_E_ALIGN (a
+ * file without a manifest is not whole 4 KiB pages); SQ_E_NO_SPACE;
+ * SQ_E_MEMORY_IO / SQ_E_IO; SQ_E_INVAL. On failure no temp file is left.
+ * Any thread.
  */
 SQ_API int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 			  const struct sq_merge_opts *opts, struct sq_merge_report *r);

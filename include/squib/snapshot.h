@@ -107,7 +107,12 @@ struct sq_snapshot_loaded {
 };
 
 enum {
-	SQ_LOAD_QUICK = 1u, /* check the memory file on a sample of pages only */
+	SQ_LOAD_QUICK = 1u,   /* check the memory file on a sample of pages only */
+	SQ_LOAD_FOREIGN = 2u, /* accept a pair without a manifest, as the original
+			       * crate and Firecracker write them (squib/foreign.h):
+			       * the state file is checked as always and the memory
+			       * file must exist, but nothing pairs them and no size
+			       * or CRC can be checked; ->manifest is NULL */
 };
 
 /**
@@ -121,6 +126,8 @@ enum {
  * SQ_E_VERSION_MISMATCH, SQ_E_INCOMPATIBLE; SQ_E_MANIFEST / SQ_E_NOT_FOUND;
  * SQ_E_PAIR_MISMATCH (state or memory file from another snapshot);
  * SQ_E_SIZE_MISMATCH; SQ_E_MEMORY_IO. Runs sq_snapshot_recover first.
+ * Without a manifest: SQ_E_NOT_FOUND, or with SQ_LOAD_FOREIGN only the
+ * state checks and that the memory file exists.
  */
 SQ_API int sq_snapshot_load(const char *state_path, unsigned flags,
 			    struct sq_snapshot_loaded **out);

@@ -22,5 +22,7 @@
 #include <squib/tracker.h>
 #include <squib/state.h>
 #include <squib/vcpu.h>
+#include <squib/foreign.h>
+#include <squib/compat.h>
 
 #endif /* SQUIB_SQUIB_H */

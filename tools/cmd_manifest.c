@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * squib-snap manifest STATE MEM --kind full|diff [--parent STATE] [--replace]
+ *
+ * Builds the manifest of a pair written without one (by the original crate
+ * or by Firecracker): extents from SEEK_DATA / SEEK_HOLE, a CRC-64 per page
+ * of what is there, bound to STATE (size and CRC trailer), written
+ * atomically beside MEM. Afterwards load, verify, restore --verify and
+ * merge apply to the pair like to one this library wrote.
+ *
+ * Also: sq_cli_warn_foreign(), the warning restore and merge print for
+ * layers that have no manifest.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <squib/error.h>
+#include <squib/foreign.h>
+#include <squib/manifest.h>
+
+#include "cli.h"
+
+static int has_manifest(const char *path)
+{
+	char mpath[4096];
+	size_t n = strlen(path);
+	char mem[4096];
+
+	/* a ".snap" argument stands for its ".mem" sibling, as in restore/merge */
+	if (n > 5 && strcmp(path + n - 5, ".snap") == 0)
+		snprintf(mem, sizeof(mem), "%.*s.mem", (int)(n - 5), path);
+	else
+		snprintf(mem, sizeof(mem), "%s", path);
+	return sq_manifest_path(mem, mpath, sizeof(mpath)) == 0 && access(mpath, F_OK) == 0;
+}
+
+void sq_cli_warn_foreign(const struct sq_cli *cli, const char *cmd, const char *const *chain,
+			 size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!has_manifest(chain[i]))
+			sq_cli_msg(cli, "%s %s: warning: %s has no manifest: read by SEEK_DATA / "
+					"SEEK_HOLE as %s (holes %s), its place in the chain and its "
+					"CRCs cannot be checked (squib-snap manifest builds one)\n",
+				    cli->prog, cmd, chain[i], i ? "a diff" : "a full image",
+				    i ? "are taken as unchanged" : "read as zero");
+}
+
+static void print_id(const struct sq_snapshot_id *id)
+{
+	char hex[2 * SQ_ID_BYTES + 1];
+
+	sq_id_format(id, hex);
+	sq_json_str(stdout, hex);
+}
+
+static int report(const struct sq_cli *cli, const char *mpath, const char *mem,
+		  const char *state)
+{
+	struct sq_manifest *m;
+	char id[2 * SQ_ID_BYTES + 1], parent[2 * SQ_ID_BYTES + 1];
+	int rc = sq_manifest_load(mpath, &m);
+
+	if (rc)
+		return sq_cli_fail(cli, "manifest", rc);
+	const char *kind = m->kind == SQ_SNAPSHOT_DIFF ? "diff" : "full";
+	if (cli->json) {
+		printf("{\"manifest\":");
+		sq_json_str(stdout, mpath);
+		printf(",\"memory\":");
+		sq_json_str(stdout, mem);
+		printf(",\"state\":");
+		sq_json_str(stdout, state);
+		printf(",\"kind\":\"%s\",\"region_size\":%llu,\"extents\":%zu,\"data_pages\":%llu,"
+		       "\"id\":", kind, (unsigned long long)m->region_size, m->nextents,
+		       (unsigned long long)m->npages);
+		print_id(&m->id);
+		printf(",\"parent\":");
+		if (sq_id_is_zero(&m->parent))
+			printf("null");
+		else
+			print_id(&m->parent);
+		printf("}\n");
+	} else {
+		sq_id_format(&m->id, id);
+		sq_id_format(&m->parent, parent);
+		printf("%s: %s of %s, %zu extents, %llu data pages of %llu, id %s%s%s, bound to "
+		       "%s (%llu bytes)\n", mpath, kind, mem, m->nextents,
+		       (unsigned long long)m->npages, (unsigned long long)(m->region_size / 4096),
+		       id, sq_id_is_zero(&m->parent) ? "" : ", parent ",
+		       sq_id_is_zero(&m->parent) ? "" : parent, state,
+		       (unsigned long long)m->state_size);
+	}
+	sq_manifest_free(m);
+	return SQ_EXIT_OK;
+}
+
+static int run_manifest(const struct sq_cli *cli, int argc, char **argv)
+{
+	const char *pos[2] = { NULL, NULL }, *kind = NULL, *parent = NULL;
+	struct sq_snapshot_id pid = { { 0 } };
+	int npos = 0, replace = 0, rc;
+	char mpath[4096];
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--kind") && i + 1 < argc)
+			kind = argv[++i];
+		else if (!strcmp(argv[i], "--parent") && i + 1 < argc)
+			parent = argv[++i];
+		else if (!strcmp(argv[i], "--replace"))
+			replace = 1;
+		else if (argv[i][0] == '-' && argv[i][1])
+			return sq_cli_usage_error(cli, "manifest", "unknown option '%s'", argv[i]);
+		else if (npos < 2)
+			pos[npos++] = argv[i];
+		else
+			return sq_cli_usage_error(cli, "manifest", "one STATE and one MEM expected");
+	}
+	if (npos != 2 || !kind)
+		return sq_cli_usage_error(cli, "manifest", "need STATE MEM --kind full|diff");
+	if (strcmp(kind, "full") && strcmp(kind, "diff"))
+		return sq_cli_usage_error(cli, "manifest", "--kind is full or diff, not '%s'", kind);
+	int diff = !strcmp(kind, "diff");
+	if (diff != (parent != NULL))
+		return sq_cli_usage_error(cli, "manifest", diff ? "a diff needs --parent STATE"
+							       : "a full image has no --parent");
+	if (parent) {
+		struct sq_manifest *pm;
+		char ppath[4096], pmem[4096];
+		size_t n = strlen(parent);
+		if (n > 5 && !strcmp(parent + n - 5, ".snap"))
+			snprintf(pmem, sizeof(pmem), "%.*s.mem", (int)(n - 5), parent);
+		else
+			snprintf(pmem, sizeof(pmem), "%s", parent);
+		rc = sq_manifest_path(pmem, ppath, sizeof(ppath));
+		if (!rc)
+			rc = sq_manifest_load(ppath, &pm);
+		if (rc == SQ_E_NOT_FOUND)
+			sq_cli_msg(cli, "%s manifest: the parent %s has no manifest yet: build the "
+					"chain's manifests from the full image up\n", cli->prog, parent);
+		if (rc)
+			return sq_cli_fail(cli, "manifest", rc);
+		pid = pm->id;
+		sq_manifest_free(pm);
+	}
+	rc = sq_manifest_build_save(pos[1], diff ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL, pos[0],
+				    parent ? &pid : NULL, replace, NULL);
+	if (rc)
+		return sq_cli_fail(cli, "manifest", rc);
+	if (diff)
+		sq_cli_msg(cli, "%s manifest: note: built from the file: its holes are taken as "
+				"unchanged pages and its CRCs are of the file as it is now\n",
+			   cli->prog);
+	rc = sq_manifest_path(pos[1], mpath, sizeof(mpath));
+	if (rc)
+		return sq_cli_fail(cli, "manifest", rc);
+	return report(cli, mpath, pos[1], pos[0]);
+}
+
+SQ_CLI_COMMAND(.name = "manifest",
+	       .summary = "build the manifest of a pair written without one (original, Firecracker)",
+	       .usage = "usage: squib-snap manifest STATE MEM --kind full|diff [--parent STATE]\n"
+			"                           [--replace] [--json]\n"
+			"  Describes MEM, a memory file written by squib-snapshot 0.2.0 or by\n"
+			"  Firecracker (full: a dense image; diff: a sparse file whose written pages\n"
+			"  are the dirty ones), in a manifest beside it (MEM without .mem, plus\n"
+			"  .manifest): its data extents from SEEK_DATA / SEEK_HOLE, a CRC-64 per\n"
+			"  page, and the size and CRC of STATE. A diff names its parent: --parent is\n"
+			"  the layer below (its .snap or .mem; its manifest must exist), so build\n"
+			"  a chain's manifests from the full image up. Written atomically; an\n"
+			"  existing manifest is replaced only with --replace. Afterwards load,\n"
+			"  verify, restore --verify and merge apply as to any pair. The file must\n"
+			"  be whole 4 KiB pages.\n",
+	       .run = run_manifest)
