@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * compat-ref-chain DIR PAGE [SEED] - write a chain of pairs the way the
+ * original crate writes them (ref_writer.h), for the command-line tests:
+ * DIR/g0.snap + g0.mem (full), g1 and g2 (diffs of random dirty pages, some
+ * rewritten with zeros), and DIR/g<n>.img, the region at each generation.
+ */
+#include <squib/state.h>
+
+#include "ref_writer.h"
+
+/* splitmix64, as tests/helpers.h */
+static uint64_t next_rand(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+#define RAM (2u << 20)
+
+static int state(const char *dir, unsigned g)
+{
+	struct sq_microvm_state *vm;
+	uint8_t *buf;
+	size_t len;
+	char p[4096];
+	int rc;
+
+	if (sq_state_demo_vcpus(g + 1, &vm) || sq_state_encode(vm, &buf, &len))
+		return -1;
+	snprintf(p, sizeof(p), "%s/g%u.snap", dir, g);
+	rc = ref_write_bytes(p, buf, len);
+	free(buf);
+	sq_state_free(vm);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t page = argc > 2 ? strtoull(argv[2], NULL, 0) : 4096;
+	uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 0) : 1;
+	uint8_t *ram = calloc(1, RAM), dirty[RAM / 4096 / 8];
+	char p[4096];
+
+	if (argc < 2 || !ram || !page || RAM % page) {
+		fprintf(stderr, "usage: compat-ref-chain DIR [PAGE [SEED]]\n");
+		return 2;
+	}
+	for (unsigned g = 0; g < 3; g++) {
+		memset(dirty, 0, sizeof(dirty));
+		for (uint64_t i = 0; i < RAM / page; i++) {
+			if (g && next_rand(&seed) % 4)
+				continue;
+			dirty[i / 8] |= (uint8_t)(1u << (i % 8));
+			int zero = next_rand(&seed) % 4 == 0;
+			for (uint64_t o = 0; o < page; o += 8) {
+				uint64_t v = zero ? 0 : next_rand(&seed) | 1;
+				memcpy(ram + i * page + o, &v, 8);
+			}
+		}
+		snprintf(p, sizeof(p), "%s/g%u.mem", argv[1], g);
+		if ((g ? ref_write_diff(p, ram, RAM, page, dirty, page)
+		       : ref_write_full(p, ram, RAM, page)) || state(argv[1], g))
+			return 1;
+		snprintf(p, sizeof(p), "%s/g%u.img", argv[1], g);
+		if (ref_write_bytes(p, ram, RAM))
+			return 1;
+	}
+	free(ram);
+	return 0;
+}
