@@ -96,12 +96,12 @@ int sq_chain_fill_manifests(struct sq_layer *ls, size_t n, size_t *nforeign)
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		struct sq_manifest *m;
+		struct sq_manifest *m = NULL;
 		if (ls[i].m)
 			continue;
 		int rc = sq_layer_manifest(&ls[i], i ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL, &m);
-		if (rc)
-			return rc;
+		if (rc || !m)
+			return rc ? rc : sq_err(SQ_E_INTERNAL, "no manifest built for %s", ls[i].path);
 		/* The layer's scanned ext[] is replaced by the manifest's copy. */
 		free(ls[i].ext);
 		ls[i].m = m;

@@ -84,7 +84,7 @@ int sq_manifest_build_save(const char *mem_path, enum sq_snapshot_kind kind,
 	rc = sq_manifest_build(mem_path, kind, state_path, parent, &m);
 	if (!rc)
 		rc = sq_manifest_save(mpath, m);
-	if (!rc && id)
+	if (!rc && m && id)
 		*id = m->id;
 	sq_manifest_free(m);
 	return rc;

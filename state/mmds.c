@@ -45,8 +45,8 @@ int sq_mmds_with_data(const char *json, bool has_ttl, uint32_t ttl_seconds,
 	if (!json || !out)
 		return sq_err(SQ_E_INVAL, "MMDS data or state missing");
 	rc = normalize(json, strlen(json), SQ_E_INVAL, &text);
-	if (rc)
-		return rc;
+	if (rc || !text)
+		return rc ? rc : sq_err(SQ_E_INTERNAL, "MMDS data lost in normalization");
 	rc = sq_str_set(&out->data_json, text, strlen(text));
 	free(text);
 	if (rc)
