@@ -181,12 +181,12 @@ int sq_snapshot_recover(const char *state_path)
 /* Validate the state bytes as a state file envelope (length, limit, CRC). */
 int sq_pair_check_state(const void *buf, size_t len)
 {
+	/* The original's texts, as the state decoder writes them. */
 	if (len > STATE_LIMIT)
-		return sq_err(SQ_E_SIZE_LIMIT, "snapshot exceeds the deserialization limit "
-					       "(%zu > %u bytes)", len, STATE_LIMIT);
+		return sq_err(SQ_E_SIZE_LIMIT, "snapshot exceeds %u byte deserialization limit",
+			      STATE_LIMIT);
 	if (len < 8)
-		return sq_err(SQ_E_TOO_SHORT, "snapshot file is too short to contain a CRC "
-					      "trailer (%zu bytes)", len);
+		return sq_err(SQ_E_TOO_SHORT, "snapshot file is too short to contain a CRC trailer");
 	if (sq_crc64(buf, len) != 0)
 		return sq_err(SQ_E_CRC_MISMATCH, "snapshot CRC64 mismatch");
 	return 0;

@@ -229,6 +229,15 @@ static void state_bytes_checked_first(void **state)
 					  .state = st, .state_len = len, .mem = &f->src };
 	assert_int_equal(sq_snapshot_save(&q, NULL), SQ_E_CRC_MISMATCH);
 	assert_string_equal(sq_last_error(), "snapshot CRC64 mismatch");
+	q.state_len = 5;
+	assert_int_equal(sq_snapshot_save(&q, NULL), SQ_E_TOO_SHORT);
+	assert_string_equal(sq_last_error(), "snapshot file is too short to contain a CRC trailer");
+	uint8_t *big = calloc(1, SQ_STATE_SIZE_LIMIT + 1);
+	q.state = big;
+	q.state_len = SQ_STATE_SIZE_LIMIT + 1;
+	assert_int_equal(sq_snapshot_save(&q, NULL), SQ_E_SIZE_LIMIT);
+	assert_string_equal(sq_last_error(), "snapshot exceeds 10000000 byte deserialization limit");
+	free(big);
 	assert_int_equal(entries(f->dir), 0);
 	free(st);
 	sq_state_free(vm);
