@@ -58,7 +58,10 @@ SQ_API int sq_manifest_build(const char *mem_path, enum sq_snapshot_kind kind,
  * sq_manifest_path(@mem_path) atomically (temp, fsync, rename, directory
  * fsync). Refuses to replace an existing manifest (SQ_E_EXISTS) unless
  * @replace. @id (may be NULL) receives the new manifest's id.
- * Returns 0, the build's errors, SQ_E_EXISTS, or the atomic writer's.
+ * Returns 0, the build's errors, SQ_E_EXISTS, or the atomic writer's. On
+ * failure the older manifest (or none) is left as it was and no temp file
+ * remains, except SQ_E_IO / SQ_E_NO_SPACE from the final directory fsync,
+ * after which the new manifest is in place but its durability unknown.
  */
 SQ_API int sq_manifest_build_save(const char *mem_path, enum sq_snapshot_kind kind,
 				  const char *state_path, const struct sq_snapshot_id *parent,

@@ -266,6 +266,26 @@ static void coarse_bitmap(void **state)
 	chain_with_pages(4096, 2u << 20);
 }
 
+/* An in-place merge onto a base without a manifest leaves the final region and
+ * a manifest that the file verifies against. */
+static void merge_in_place(void **state)
+{
+	struct fx *f = make_chain(4096, 4096);
+	const char *chain[GENS] = { f->mem[0], f->mem[1], f->mem[2] };
+	struct sq_merge_opts o = { .in_place = 1 };
+	unsigned char *got = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(sq_merge_chain(chain, GENS, NULL, &o, NULL), 0);
+	assert_int_equal(sq_test_read_file(f->mem[0], &got, &len), 0);
+	assert_int_equal(len, RAM);
+	assert_memory_equal(got, f->image[GENS - 1], RAM);
+	free(got);
+	assert_int_equal(sq_memfile_verify(f->mem[0], NULL, 2, NULL), 0);
+	free_chain(f);
+}
+
 /* ram_size not a multiple of 4 KiB: refused with a reason, never truncated. */
 static void partial_trailing_page(void **state)
 {
@@ -333,6 +353,7 @@ int main(void)
 		cmocka_unit_test(pages_4k),
 		cmocka_unit_test(pages_16k),
 		cmocka_unit_test(coarse_bitmap),
+		cmocka_unit_test(merge_in_place),
 		cmocka_unit_test(partial_trailing_page),
 		cmocka_unit_test(build_errors),
 	};
