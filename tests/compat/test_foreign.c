@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <squib/crc64.h>
 #include <squib/error.h>
 #include <squib/foreign.h>
 #include <squib/merge.h>
@@ -286,6 +287,43 @@ static void merge_in_place(void **state)
 	free_chain(f);
 }
 
+/*
+ * A Firecracker pair: the same envelope (bitcode body + CRC-64 trailer) with
+ * another schema. Its manifest binds the state file by size and CRC; the
+ * state decoder refuses the body with a specific error; the memory file
+ * restores.
+ */
+static void firecracker_state_binds(void **state)
+{
+	struct fx *f = make_chain(4096, 4096);
+	uint8_t body[300];
+	uint64_t seed = 99;
+	struct sq_microvm_state *vm = NULL;
+	struct sq_manifest *m;
+	char mp[1200];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(body) - 8; i++)
+		body[i] = (uint8_t)sq_test_rand(&seed);
+	uint64_t crc = sq_crc64(body, sizeof(body) - 8);
+	for (int i = 0; i < 8; i++)
+		body[sizeof(body) - 8 + i] = (uint8_t)(crc >> (8 * i));
+	assert_int_equal(ref_write_bytes(f->snap[0], body, sizeof(body)), 0);
+	assert_int_equal(sq_manifest_build_save(f->mem[0], SQ_SNAPSHOT_FULL, f->snap[0], NULL, 0,
+						NULL), 0);
+	assert_int_equal(sq_manifest_path(f->mem[0], mp, sizeof(mp)), 0);
+	assert_int_equal(sq_manifest_load(mp, &m), 0);
+	assert_int_equal(m->state_size, sizeof(body));
+	assert_true(m->state_crc == crc);
+	sq_manifest_free(m);
+	int rc = sq_state_load(f->snap[0], &vm, NULL);
+	assert_true(rc < 0 && rc != SQ_E_INTERNAL && rc != SQ_E_CRC_MISMATCH);
+	assert_null(vm);
+	const char *chain[1] = { f->mem[0] };
+	restore_is(f, chain, 1, 1, f->image[0]);
+	free_chain(f);
+}
+
 /* ram_size not a multiple of 4 KiB: refused with a reason, never truncated. */
 static void partial_trailing_page(void **state)
 {
@@ -354,6 +392,7 @@ int main(void)
 		cmocka_unit_test(pages_16k),
 		cmocka_unit_test(coarse_bitmap),
 		cmocka_unit_test(merge_in_place),
+		cmocka_unit_test(firecracker_state_binds),
 		cmocka_unit_test(partial_trailing_page),
 		cmocka_unit_test(build_errors),
 	};
