@@ -241,3 +241,22 @@ int sq_mig_recv_exact(int site, int fd, void *buf, size_t len, size_t *got)
 		*got = done;
 	return 0;
 }
+
+int sq_mig_deadline(int fd, double deadline, int timeout_ms, const char *what)
+{
+	if (deadline <= 0)
+		return 0;
+	double left_ms = (deadline - sq_mig_now()) * 1000.0;
+	if (left_ms <= 0)
+		return sq_err(SQ_E_TIMEOUT, "migration: the %s deadline passed", what);
+	if (timeout_ms <= 0 || left_ms < (double)timeout_ms)
+		sq_mig_set_timeouts(fd, (int)left_ms + 1);
+	return 0;
+}
+
+int sq_mig_deadline_error(int rc, double deadline, const char *what)
+{
+	if (rc == SQ_E_TIMEOUT && deadline > 0 && sq_mig_now() >= deadline)
+		return sq_err(SQ_E_TIMEOUT, "migration: the %s deadline passed", what);
+	return rc;
+}

@@ -37,6 +37,18 @@ int sq_mig_recv_exact(int site, int fd, void *buf, size_t len, size_t *got);
  */
 long sq_mig_recv_some(int site, int fd, void *buf, size_t len);
 
+/*
+ * sq_mig_deadline() - call before a blocking read on @fd that must finish by
+ * @deadline (monotonic seconds, 0 = none). Returns SQ_E_TIMEOUT ("the @what
+ * deadline passed") when it has; otherwise 0, after lowering the socket
+ * timeouts to what is left when that is less than @timeout_ms, so the read
+ * cannot outlast the deadline. sq_mig_deadline_error() - after a read
+ * failed with @rc: SQ_E_TIMEOUT naming the deadline when it has passed,
+ * else @rc with its message kept.
+ */
+int sq_mig_deadline(int fd, double deadline, int timeout_ms, const char *what);
+int sq_mig_deadline_error(int rc, double deadline, const char *what);
+
 /* Monotonic clock in seconds. */
 double sq_mig_now(void);
 

@@ -131,6 +131,10 @@ static int check_opts(const struct sq_migrate_send_opts *o)
 	if (o->state_len > SQ_MIGRATE_MAX_STATE)
 		return sq_err(SQ_E_INVAL, "migration: state blob larger than %u bytes",
 			      SQ_MIGRATE_MAX_STATE);
+	if (o->timeout_ms < 0 || o->timeout_ms > SQ_MIGRATE_MAX_MS || o->commit_timeout_ms < 0 ||
+	    o->commit_timeout_ms > SQ_MIGRATE_MAX_MS)
+		return sq_err(SQ_E_INVAL, "migration: a time limit is negative or above %d ms",
+			      SQ_MIGRATE_MAX_MS);
 	return 0;
 }
 
@@ -285,10 +289,16 @@ static int finish(struct loop *L, struct held *h)
 	free(u);
 	if (!rc)
 		rc = sq_mig_tx_finish(L->tx, L->round, blob, blob_len);
+	double tv = sq_mig_now();
+	L->rep->downtime_ms = 1000.0 * (tv - tp);
+	/* The pages count as moved only once the receiver kept them. */
+	if (!rc) {
+		rc = sq_mig_tx_commit(L->tx);
+		L->rep->commit_ms = 1000.0 * (sq_mig_now() - tv);
+	}
 	drop(o, &last, rc == 0);
 	drop(o, h, rc == 0);
 	L->rep->state_bytes = rc ? 0 : blob_len;
-	L->rep->downtime_ms = 1000.0 * (sq_mig_now() - tp);
 	return rc;
 }
 
@@ -315,6 +325,8 @@ int sq_migrate_send(const struct sq_migrate_send_opts *o, struct sq_migrate_repo
 		.region = o->region, .size = o->region_size, .session_id = sid,
 		.bandwidth_limit = o->bandwidth_limit,
 		.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : SQ_MIGRATE_DEFAULT_TIMEOUT_MS,
+		.commit_timeout_ms = o->commit_timeout_ms > 0 ? o->commit_timeout_ms
+							      : SQ_MIGRATE_DEFAULT_COMMIT_MS,
 	};
 	rep->region_bytes = o->region_size;
 	rep->nconns = to.nconns;

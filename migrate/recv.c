@@ -15,6 +15,11 @@
  *  - complete = 1 only after every connection's final frame matched its own
  *    counts and all finals agree on totals that add up, with the state
  *    blob's length and CRC-64 checked.
+ *  - The sender hears "done" (a COMMIT reply of status 0) only after the
+ *    commit step returned 0; any failure before is sent with its message.
+ *  - An accepting receiver refuses a bad handshake on its own: until the
+ *    session is complete, only the session deadline or a quiet listener
+ *    ends the wait, so a probe cannot end it before the sender comes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <squib/alloc.h>
@@ -33,6 +39,65 @@
 #include "migrate/net.h"
 #include "migrate/recv_internal.h"
 
+/* The commit step's destination @path must be creatable: its directory
+ * exists, is one, and is writable; @path itself is not a directory. */
+static int check_dest_dir(const char *dir, const char *what)
+{
+	char ctx[600];
+	struct stat st;
+
+	if (stat(dir, &st)) {
+		snprintf(ctx, sizeof(ctx), "migration: %s directory %s", what, dir);
+		return sq_err_sys(SQ_E_IO, errno, ctx);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return sq_err(SQ_E_IO, "migration: %s %s is not a directory", what, dir);
+	if (access(dir, W_OK | X_OK)) {
+		snprintf(ctx, sizeof(ctx), "migration: %s directory %s is not writable", what, dir);
+		return sq_err_sys(SQ_E_IO, errno, ctx);
+	}
+	return 0;
+}
+
+static int check_commit_dests(const struct sq_migrate_recv_opts *o)
+{
+	if ((o->save_dir || o->save_pair) && (o->region || o->mem_fd >= 0))
+		return sq_err(SQ_E_INVAL,
+			      "migration: saving needs a receiver that owns its memory region");
+	if (o->save_dir) {
+		int rc = check_dest_dir(o->save_dir, "output");
+		if (rc)
+			return rc;
+	}
+	if (o->save_pair) {
+		char dir[4096];
+		struct stat st;
+		size_t n = strlen(o->save_pair);
+		if (n == 0 || n >= sizeof(dir) || o->save_pair[n - 1] == '/')
+			return sq_err(SQ_E_INVALID_PATH, "invalid snapshot path: %s", o->save_pair);
+		memcpy(dir, o->save_pair, n + 1);
+		char *slash = strrchr(dir, '/');
+		if (!slash)
+			snprintf(dir, sizeof(dir), ".");
+		else if (slash == dir)
+			dir[1] = 0;
+		else
+			*slash = 0;
+		int rc = check_dest_dir(dir, "snapshot pair");
+		if (rc)
+			return rc;
+		if (stat(o->save_pair, &st) == 0 && S_ISDIR(st.st_mode))
+			return sq_err(SQ_E_IO, "migration: snapshot pair %s is a directory",
+				      o->save_pair);
+	}
+	return 0;
+}
+
+static int bad_ms(int ms)
+{
+	return ms < 0 || ms > SQ_MIGRATE_MAX_MS;
+}
+
 int sq_migrate_recv_create(const struct sq_migrate_recv_opts *opts, struct sq_migrate_recv **out)
 {
 	if (!opts || !out)
@@ -42,6 +107,12 @@ int sq_migrate_recv_create(const struct sq_migrate_recv_opts *opts, struct sq_mi
 			      opts->region_size);
 	if (opts->region && opts->mem_fd >= 0)
 		return sq_err(SQ_E_INVAL, "migration: a receiver has one destination");
+	if (bad_ms(opts->timeout_ms) || bad_ms(opts->handshake_ms) || bad_ms(opts->session_ms))
+		return sq_err(SQ_E_INVAL, "migration: a time limit is negative or above %d ms",
+			      SQ_MIGRATE_MAX_MS);
+	int rc = check_commit_dests(opts);
+	if (rc)
+		return rc;
 	struct sq_migrate_recv *r = calloc(1, sizeof(*r));
 	if (!r)
 		return sq_err(SQ_E_NOMEM, "migration: out of memory");
@@ -50,11 +121,30 @@ int sq_migrate_recv_create(const struct sq_migrate_recv_opts *opts, struct sq_mi
 		r->o.max_region_size = SQ_MIG_MAX_REGION_DEFAULT;
 	if (!r->o.timeout_ms)
 		r->o.timeout_ms = SQ_MIGRATE_DEFAULT_TIMEOUT_MS;
+	if (!r->o.handshake_ms)
+		r->o.handshake_ms = SQ_MIGRATE_DEFAULT_HANDSHAKE_MS;
+	if (!r->o.session_ms)
+		r->o.session_ms = SQ_MIGRATE_DEFAULT_SESSION_MS;
 	for (int i = 0; i < SQ_MIG_LOCK_STRIPES; i++)
 		pthread_mutex_init(&r->locks[i], NULL);
 	atomic_init(&r->first_fail, -1);
 	*out = r;
 	return 0;
+}
+
+/* Back to the state before sq_mig_rx_setup: a refused first handshake
+ * leaves nothing behind. */
+static void undo_setup(struct sq_migrate_recv *r)
+{
+	if (r->have_tags)
+		sq_mig_tags_fini(&r->tags);
+	r->have_tags = 0;
+	if (r->own_region)
+		munmap(r->region, r->size);
+	r->own_region = 0;
+	r->region = NULL;
+	r->size = 0;
+	r->have_session = 0;
 }
 
 int sq_mig_rx_setup(struct sq_migrate_recv *r, const struct sq_mig_hello *h)
@@ -84,12 +174,12 @@ int sq_mig_rx_setup(struct sq_migrate_recv *r, const struct sq_mig_hello *h)
 		r->own_region = 1;
 	}
 	r->size = (size_t)size;
-	r->tags_bytes = (size_t)(size >> SQ_PAGE_SHIFT) * sizeof(uint32_t);
-	r->tags = sq_mem_alloc(r->tags_bytes, 64);
-	if (!r->tags)
-		return sq_err(SQ_E_NOMEM, "migration: out of memory for %zu page tags",
-			      r->tags_bytes / sizeof(uint32_t));
-	memset(r->tags, 0, r->tags_bytes);
+	int rc = sq_mig_tags_init(&r->tags, size >> SQ_PAGE_SHIFT);
+	if (rc) {
+		undo_setup(r);
+		return rc;
+	}
+	r->have_tags = 1;
 	r->hello = *h;
 	r->have_session = 1;
 	return 0;
@@ -120,8 +210,11 @@ static int admit(struct sq_migrate_recv *r, const uint8_t raw[SQ_MIG_HELLO_LEN],
 		return rc;
 	if (!r->have_session) {
 		rc = sq_mig_rx_setup(r, &h);
-		if (!rc)
+		if (!rc) {
 			rc = alloc_conns(r, h.conn_count);
+			if (rc)
+				undo_setup(r);
+		}
 		if (rc)
 			return rc;
 	} else if (h.session_id != r->hello.session_id || h.region_size != r->hello.region_size ||
@@ -141,36 +234,55 @@ static int admit(struct sq_migrate_recv *r, const uint8_t raw[SQ_MIG_HELLO_LEN],
 	return 0;
 }
 
+/* Answer the sender: @status with the current error message when it fails. */
 static void reply(int fd, unsigned phase, int status, uint64_t session)
 {
 	struct sq_mig_result res = { .status = status, .phase = phase, .session_id = session };
-	uint8_t raw[SQ_MIG_RESULT_LEN];
+	uint8_t raw[SQ_MIG_RESULT_LEN + SQ_MIG_RESULT_MAX_MSG];
 
 	if (fd < 0)
 		return;
-	sq_mig_result_encode(&res, raw);
-	(void)sq_mig_send_all(SQ_SITE_MIG_RX_SEND, fd, raw, sizeof(raw), 0);
+	if (status) {
+		snprintf(res.msg, sizeof(res.msg), "%s", sq_last_error());
+		res.msg_len = (uint32_t)strlen(res.msg);
+	}
+	size_t n = sq_mig_result_encode(&res, raw);
+	(void)sq_mig_send_all(SQ_SITE_MIG_RX_SEND, fd, raw, n, 0);
 }
 
-/* Read a handshake from @fd and admit it; answers the sender either way. */
-static int handshake_fd(struct sq_migrate_recv *r, int fd, struct rx_conn **slot)
+/* Read a handshake from @fd by @deadline and admit it; answers the sender
+ * either way (the reply keeps the error message). */
+static int handshake_fd(struct sq_migrate_recv *r, int fd, double deadline, struct rx_conn **slot)
 {
 	uint8_t raw[SQ_MIG_HELLO_LEN];
 	size_t got = 0;
-	int rc = sq_mig_recv_exact(SQ_SITE_MIG_RX_RECV, fd, raw, sizeof(raw), &got);
+	int rc = 0;
 
-	if (rc == 1)
-		rc = got ? sq_err(SQ_E_STREAM_TRUNCATED,
-				  "migration stream: handshake cut after %zu bytes", got)
-			 : sq_err(SQ_E_DISCONNECTED,
-				  "migration peer disconnected before its handshake");
+	while (!rc && got < sizeof(raw)) {
+		rc = sq_mig_deadline(fd, deadline, r->o.timeout_ms, "handshake");
+		if (rc)
+			break;
+		long n = sq_mig_recv_some(SQ_SITE_MIG_RX_RECV, fd, raw + got, sizeof(raw) - got);
+		if (n < 0)
+			rc = sq_mig_deadline_error((int)n, deadline, "handshake");
+		else if (n == 0)
+			rc = got ? sq_err(SQ_E_STREAM_TRUNCATED,
+					  "migration stream: handshake cut after %zu bytes", got)
+				 : sq_err(SQ_E_DISCONNECTED,
+					  "migration peer disconnected before its handshake");
+		else
+			got += (size_t)n;
+	}
+	sq_mig_set_timeouts(fd, r->o.timeout_ms);
 	if (!rc)
 		rc = admit(r, raw, slot);
-	if (!rc) {
+	if (!rc && !(*slot)->buf) {
 		/* Sockets read through a buffer; memory-fed connections need none. */
 		(*slot)->buf = sq_mem_alloc(SQ_MIG_RX_BUF, 4096);
-		if (!(*slot)->buf)
+		if (!(*slot)->buf) {
+			(*slot)->admitted = 0;
 			rc = sq_err(SQ_E_NOMEM, "migration: out of memory for a receive buffer");
+		}
 	}
 	reply(fd, SQ_MIG_PHASE_HELLO, rc, r->have_session ? r->hello.session_id : 0);
 	if (!rc)
@@ -266,11 +378,38 @@ static void fill_stats(struct sq_migrate_recv *r)
 	s->complete = r->complete;
 }
 
+/*
+ * What the receiver was asked to keep, durably, before the sender hears that
+ * the session is done. A pair needs a state file as its blob: an empty blob
+ * is refused here, anything else by the state decoder in the save.
+ */
+static int commit_step(struct sq_migrate_recv *r)
+{
+	int rc = 0;
+
+	if (r->o.save_dir)
+		rc = sq_migrate_recv_save(r, r->o.save_dir);
+	if (!rc && r->o.save_pair) {
+		if (r->state_len == 0)
+			rc = sq_err(SQ_E_TOO_SHORT,
+				    "migration: no state blob was received; the snapshot pair %s "
+				    "needs a state file",
+				    r->o.save_pair);
+		else
+			rc = sq_migrate_recv_save_pair(r, r->o.save_pair, NULL);
+	}
+	if (!rc && r->o.commit)
+		rc = r->o.commit(r->o.commit_ctx, r);
+	return rc;
+}
+
 /* Run all admitted connections to their end, then judge the session. */
 static int run_session(struct sq_migrate_recv *r, int threaded)
 {
 	int rc = 0;
 
+	for (unsigned i = 0; i < r->nconns; i++)
+		r->conns[i].deadline = r->deadline;
 	/* Connections are read concurrently: the sender's workers fill them
 	 * together, so reading one to its end first could stall the other. */
 	for (unsigned i = threaded ? 1 : 0; i < r->nconns; i++) {
@@ -304,6 +443,10 @@ static int run_session(struct sq_migrate_recv *r, int threaded)
 		r->complete = 1;
 	fill_stats(r);
 	reply(r->conns[0].fd, SQ_MIG_PHASE_FINAL, rc, r->hello.session_id);
+	if (rc)
+		return rc;
+	rc = commit_step(r);
+	reply(r->conns[0].fd, SQ_MIG_PHASE_COMMIT, rc, r->hello.session_id);
 	return rc;
 }
 
@@ -314,21 +457,48 @@ static int once(struct sq_migrate_recv *r)
 	return 0;
 }
 
+/* Wait for the next connection: at most timeout_ms, never past the deadline. */
+static int accept_next(struct sq_migrate_recv *r, int listen_fd, int *fd)
+{
+	double left_ms = (r->deadline - sq_mig_now()) * 1000.0;
+	int wait = r->o.timeout_ms;
+
+	if (left_ms <= 0)
+		return sq_err(SQ_E_TIMEOUT, "migration: the session deadline passed");
+	if (left_ms < (double)wait)
+		wait = (int)left_ms + 1;
+	int rc = sq_mig_accept(listen_fd, wait, fd);
+	return sq_mig_deadline_error(rc, r->deadline, "session");
+}
+
 int sq_migrate_recv_accept(struct sq_migrate_recv *r, int listen_fd)
 {
 	int rc = once(r), fds[SQ_MIGRATE_MAX_CONNS], nfds = 0;
 	struct rx_conn *slot;
+	char refused[512] = "";
 
 	if (rc)
 		return rc;
-	do {
+	r->deadline = sq_mig_now() + r->o.session_ms / 1000.0;
+	/* A connection whose handshake fails is answered, closed and
+	 * forgotten: probes and strays do not end the wait for the sender. */
+	while (!r->have_session || (unsigned)nfds < r->nconns) {
 		int fd;
-		rc = sq_mig_accept(listen_fd, r->o.timeout_ms, &fd);
+		rc = accept_next(r, listen_fd, &fd);
 		if (rc)
 			break;
-		fds[nfds++] = fd;
-		rc = handshake_fd(r, fd, &slot);
-	} while (!rc && (unsigned)nfds < r->nconns);
+		double hs = sq_mig_now() + r->o.handshake_ms / 1000.0;
+		if (hs > r->deadline)
+			hs = r->deadline;
+		if (handshake_fd(r, fd, hs, &slot) == 0) {
+			fds[nfds++] = fd;
+		} else {
+			snprintf(refused, sizeof(refused), "%s", sq_last_error());
+			close(fd);
+		}
+	}
+	if (rc && refused[0])
+		rc = sq_err(rc, "%s (last connection refused: %s)", sq_last_error(), refused);
 	if (!rc)
 		rc = run_session(r, 1);
 	for (int i = 0; i < nfds; i++)
@@ -347,8 +517,10 @@ int sq_migrate_recv_fds(struct sq_migrate_recv *r, const int *fds, unsigned nfds
 		return rc;
 	if (!fds || nfds == 0 || nfds > SQ_MIGRATE_MAX_CONNS)
 		return sq_err(SQ_E_INVAL, "migration: %u connections", nfds);
+	r->deadline = sq_mig_now() + r->o.session_ms / 1000.0;
 	for (unsigned i = 0; i < nfds && !rc; i++) {
-		rc = handshake_fd(r, fds[i], &slot);
+		double hs = sq_mig_now() + r->o.handshake_ms / 1000.0;
+		rc = handshake_fd(r, fds[i], hs < r->deadline ? hs : r->deadline, &slot);
 		if (!rc && r->nconns != nfds)
 			rc = sq_err(SQ_E_STREAM_MALFORMED,
 				    "migration stream: handshake announces %u connections, %u given",
@@ -414,8 +586,8 @@ void sq_migrate_recv_destroy(struct sq_migrate_recv *r)
 	for (unsigned i = 0; i < r->nconns; i++)
 		sq_mem_free(r->conns[i].buf, SQ_MIG_RX_BUF, 4096);
 	free(r->conns);
-	if (r->tags)
-		sq_mem_free(r->tags, r->tags_bytes, 64);
+	if (r->have_tags)
+		sq_mig_tags_fini(&r->tags);
 	if (r->own_region)
 		munmap(r->region, r->size);
 	free(r->state);

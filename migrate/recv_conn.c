@@ -14,7 +14,10 @@
  *    copy of round r is applied only when tags[p] <= r, and tags[p] and the
  *    page bytes change together under the page's stripe lock, so a later
  *    round wins however the connections interleave. Tags are read and
- *    written only under their stripe lock (plain accesses).
+ *    written only under their stripe lock (plain accesses); they cost memory
+ *    per chunk received, not per page declared (recv_tags.c).
+ *  - Zero pages never commit memory: a receiver-owned region drops them
+ *    with MADV_DONTNEED, a file sink punches a hole.
  *  - The state blob arrives on connection 0 only, in order, bounded by
  *    SQ_MIGRATE_MAX_STATE; only that connection's thread touches it.
  */
@@ -22,6 +25,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <squib/types.h>
@@ -54,9 +58,12 @@ int sq_mig_rx_need(struct rx_conn *c, size_t len, const uint8_t **p, size_t *got
 		size_t room = SQ_MIG_RX_BUF - c->blen;
 		if (len >= SQ_MIG_RX_EXACT && room > len - avail)
 			room = len - avail;
+		int d = sq_mig_deadline(c->fd, c->deadline, c->r->o.timeout_ms, "session");
+		if (d)
+			return d;
 		long n = sq_mig_recv_some(SQ_SITE_MIG_RX_RECV, c->fd, c->buf + c->blen, room);
 		if (n < 0)
-			return (int)n;
+			return sq_mig_deadline_error((int)n, c->deadline, "session");
 		if (n == 0) {
 			*got = avail;
 			return 1;
@@ -85,10 +92,16 @@ static int sink_write(struct sq_migrate_recv *r, uint64_t p, uint64_t n, const u
 	size_t off = (size_t)(p << SQ_PAGE_SHIFT), len = (size_t)(n << SQ_PAGE_SHIFT);
 
 	if (r->region) {
-		if (src)
+		if (src) {
 			memcpy(r->region + off, src, len);
-		else
+		} else if (r->own_region) {
+			/* Private anonymous pages read as zeros after MADV_DONTNEED
+			 * and cost no memory: a zero-page frame commits nothing. */
+			if (madvise(r->region + off, len, MADV_DONTNEED))
+				memset(r->region + off, 0, len);
+		} else {
 			memset(r->region + off, 0, len);
+		}
 		return 0;
 	}
 	int e;
@@ -120,18 +133,19 @@ static int apply_pages(struct rx_conn *c, const struct sq_mig_frame *f, const ui
 		pthread_mutex_t *lk = &r->locks[block % SQ_MIG_LOCK_STRIPES];
 		pthread_mutex_lock(lk);
 		while (p < bend && !rc) {
-			if (r->tags[p] > f->round) {
+			if (sq_mig_tag_get(&r->tags, p) > f->round) {
 				c->stale_pages++;
 				p++;
 				continue;
 			}
 			uint64_t q = p;
-			while (q < bend && r->tags[q] <= f->round)
+			while (q < bend && sq_mig_tag_get(&r->tags, q) <= f->round)
 				q++;
-			rc = sink_write(r, p, q - p,
-					zero ? NULL : payload + ((p - first) << SQ_PAGE_SHIFT));
-			for (uint64_t i = p; i < q && !rc; i++)
-				r->tags[i] = f->round;
+			/* Tags first: on SQ_E_NOMEM the bytes stay unchanged. */
+			rc = sq_mig_tags_set(&r->tags, p, q, f->round);
+			if (!rc)
+				rc = sink_write(r, p, q - p,
+						zero ? NULL : payload + ((p - first) << SQ_PAGE_SHIFT));
 			p = q;
 		}
 		pthread_mutex_unlock(lk);

@@ -21,6 +21,31 @@
 /* A frame at least this large is read to its end and no further, so the
  * buffer never has to move a large partial frame. */
 #define SQ_MIG_RX_EXACT (256u << 10)
+#define SQ_MIG_TAG_CHUNK 64u /* pages per page-tag chunk (recv_tags.c) */
+
+struct tag_chunk;
+
+/*
+ * Per-page round tags (recv_tags.c): a lazily committed directory of one
+ * entry per SQ_MIG_TAG_CHUNK pages, uniform chunks without an array.
+ * Every call on a page or range needs the stripe lock of its 2 MiB block.
+ */
+struct sq_mig_tags {
+	uint64_t *dir;           /* MAP_NORESERVE, nchunks entries */
+	size_t nchunks, dir_bytes;
+	struct tag_chunk *all[SQ_MIG_LOCK_STRIPES];  /* arrays, per stripe */
+	struct tag_chunk *free[SQ_MIG_LOCK_STRIPES]; /* arrays not in use */
+};
+
+int sq_mig_tags_init(struct sq_mig_tags *t, uint64_t npages);
+void sq_mig_tags_fini(struct sq_mig_tags *t);
+/* Round of the copy of @page in the destination, 0 = none yet. */
+uint32_t sq_mig_tag_get(const struct sq_mig_tags *t, uint64_t page);
+/* Pages [first, end), inside one 2 MiB block, now hold round @round.
+ * Returns 0 or SQ_E_NOMEM (tags unchanged past the failing chunk). */
+int sq_mig_tags_set(struct sq_mig_tags *t, uint64_t first, uint64_t end, uint32_t round);
+/* 1 when some page of @chunk was received (no lock: after the session). */
+int sq_mig_tags_chunk_used(const struct sq_mig_tags *t, size_t chunk);
 
 struct rx_conn {
 	struct sq_migrate_recv *r;
@@ -36,6 +61,7 @@ struct rx_conn {
 	uint64_t frames, pages, zero_pages, stale_pages, payload;
 	int final_seen;
 	struct sq_mig_final fin;
+	double deadline;         /* monotonic seconds: the session's end, 0 = none */
 	int err;                 /* this connection's failure, 0 if none */
 	char msg[512];           /* its message (thread-local errors do not cross threads) */
 	pthread_t thread;
@@ -49,8 +75,8 @@ struct sq_migrate_recv {
 	uint8_t *region;
 	size_t size;
 	int own_region;          /* mapped by us */
-	uint32_t *tags;          /* per page: round of the copy applied, 0 = none */
-	size_t tags_bytes;
+	struct sq_mig_tags tags; /* per page: round of the copy applied */
+	int have_tags;
 	pthread_mutex_t locks[SQ_MIG_LOCK_STRIPES];
 	uint8_t *state;
 	size_t state_len, state_cap;
@@ -59,6 +85,7 @@ struct sq_migrate_recv {
 	unsigned feed_order[SQ_MIGRATE_MAX_CONNS]; /* memory feed: run order */
 	atomic_int first_fail;   /* index of the first failing connection, -1 */
 	int complete;
+	double deadline;         /* session deadline (monotonic s), 0 = none */
 	struct sq_migrate_recv_stats stats;
 };
 

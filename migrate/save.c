@@ -5,14 +5,19 @@
  *
  * Invariants:
  *  - Only a complete (verified) session in memory is saved.
+ *  - Chunks where nothing was received are zeros and are not even read, so
+ *    saving a sparse session costs what was received.
+ *  - Files are 0600 whatever the umask.
  *  - memory: offset in file = offset in region; all-zero pages are holes
  *    (the file is sized first, then only non-zero runs are written), so
  *    the file can be mapped directly and a VMM sees the region's bytes.
  *  - Both files go through the atomic writer: the destination names hold
  *    either the previous contents or the complete new ones.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <squib/atomic_file.h>
 #include <squib/migrate.h>
@@ -26,6 +31,14 @@
 
 #define SAVE_MAX_RUN (8u << 20) /* bytes per pwrite */
 
+/* 0600 whatever the umask: the files hold another host's memory. */
+static int private_mode(int fd)
+{
+	if (fchmod(fd, 0600))
+		return sq_err_sys(SQ_E_IO, errno, "migration: setting the mode of a saved file");
+	return 0;
+}
+
 static int write_memory(const struct sq_migrate_recv *r, const char *path)
 {
 	struct sq_atomic_file *f = NULL;
@@ -34,11 +47,16 @@ static int write_memory(const struct sq_migrate_recv *r, const char *path)
 	if (rc)
 		return rc;
 	int fd = sq_atomic_fd(f);
-	int e = sq_sys_ftruncate(SQ_SITE_MIG_SAVE_TRUNC, fd, (off_t)r->size);
+	rc = private_mode(fd);
+	int e = rc ? 0 : sq_sys_ftruncate(SQ_SITE_MIG_SAVE_TRUNC, fd, (off_t)r->size);
 	if (e)
 		rc = sq_err_sys(SQ_E_MEMORY_IO, -e, "migration: sizing the saved memory file");
 	size_t npages = r->size >> SQ_PAGE_SHIFT;
 	for (size_t p = 0; !rc && p < npages;) {
+		if (p % SQ_MIG_TAG_CHUNK == 0 && !sq_mig_tags_chunk_used(&r->tags, p / SQ_MIG_TAG_CHUNK)) {
+			p += SQ_MIG_TAG_CHUNK; /* nothing received there: zeros */
+			continue;
+		}
 		if (sq_mig_page_zero(r->region + (p << SQ_PAGE_SHIFT))) {
 			p++;
 			continue;
@@ -66,7 +84,8 @@ static int write_state(const struct sq_migrate_recv *r, const char *path)
 
 	if (rc)
 		return rc;
-	if (r->state_len)
+	rc = private_mode(sq_atomic_fd(f));
+	if (!rc && r->state_len)
 		rc = sq_atomic_write(f, r->state, r->state_len, SQ_E_IO);
 	if (!rc)
 		rc = sq_atomic_commit(f);

@@ -81,27 +81,57 @@ int sq_mig_hello_decode(const uint8_t in[SQ_MIG_HELLO_LEN], struct sq_mig_hello 
 	return 0;
 }
 
-void sq_mig_result_encode(const struct sq_mig_result *r, uint8_t out[SQ_MIG_RESULT_LEN])
+size_t sq_mig_result_encode(const struct sq_mig_result *r, uint8_t *out)
 {
+	size_t n = r->msg_len < SQ_MIG_RESULT_MAX_MSG ? r->msg_len : SQ_MIG_RESULT_MAX_MSG;
+
 	sq_mig_put64(out + 0, SQ_MIG_RESULT_MAGIC);
 	sq_mig_put32(out + 8, (uint32_t)r->status);
 	sq_mig_put32(out + 12, r->phase);
 	sq_mig_put64(out + 16, r->session_id);
-	sq_mig_put64(out + 24, sq_crc64(out, 24));
+	sq_mig_put32(out + 24, (uint32_t)n);
+	sq_mig_put32(out + 28, 0);
+	memcpy(out + SQ_MIG_RESULT_LEN, r->msg, n);
+	sq_mig_put64(out + 32, sq_crc64_update(sq_crc64(out, 32), r->msg, n));
+	return SQ_MIG_RESULT_LEN + n;
 }
 
-int sq_mig_result_decode(const uint8_t in[SQ_MIG_RESULT_LEN], struct sq_mig_result *r)
+int sq_mig_result_decode_hdr(const uint8_t in[SQ_MIG_RESULT_LEN], uint32_t *msg_len)
 {
+	uint32_t phase = sq_mig_get32(in + 12);
+	int32_t status = (int32_t)sq_mig_get32(in + 8);
+
 	if (sq_mig_get64(in) != SQ_MIG_RESULT_MAGIC)
 		return sq_err(SQ_E_STREAM_MAGIC, "migration stream: bad reply magic 0x%016llx",
 			      (unsigned long long)sq_mig_get64(in));
-	if (sq_crc64(in, SQ_MIG_RESULT_LEN) != 0)
+	*msg_len = sq_mig_get32(in + 24);
+	if (*msg_len > SQ_MIG_RESULT_MAX_MSG)
+		return sq_err(SQ_E_STREAM_OVERSIZE,
+			      "migration stream: reply message of %u bytes exceeds the limit %u",
+			      *msg_len, SQ_MIG_RESULT_MAX_MSG);
+	if (sq_mig_get32(in + 28) != 0 || phase < SQ_MIG_PHASE_HELLO ||
+	    phase > SQ_MIG_PHASE_COMMIT || status > 0)
+		return sq_err(SQ_E_STREAM_MALFORMED, "migration stream: malformed reply");
+	return 0;
+}
+
+int sq_mig_result_decode(const uint8_t in[SQ_MIG_RESULT_LEN], const uint8_t *msg,
+			 struct sq_mig_result *r)
+{
+	uint32_t n;
+	int rc = sq_mig_result_decode_hdr(in, &n);
+
+	if (rc)
+		return rc;
+	if (sq_crc64_update(sq_crc64(in, 32), msg, n) != sq_mig_get64(in + 32))
 		return sq_err(SQ_E_STREAM_CRC, "migration stream: reply CRC mismatch");
 	r->status = (int32_t)sq_mig_get32(in + 8);
 	r->phase = sq_mig_get32(in + 12);
 	r->session_id = sq_mig_get64(in + 16);
-	if ((r->phase != SQ_MIG_PHASE_HELLO && r->phase != SQ_MIG_PHASE_FINAL) || r->status > 0)
-		return sq_err(SQ_E_STREAM_MALFORMED, "migration stream: malformed reply");
+	r->msg_len = n;
+	if (n)
+		memcpy(r->msg, msg, n);
+	r->msg[n] = 0;
 	return 0;
 }
 

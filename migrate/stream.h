@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * migrate/stream.h - the migration wire format, version 1 (internal).
+ * migrate/stream.h - the migration wire format, version 2 (internal).
  *
  * All integers little-endian. docs/FORMAT.md ("Migration stream") is the
  * reference; this header and stream.c are its only implementation.
  *
  *   HELLO   64 B  sender -> receiver, first bytes of every connection
- *   RESULT  32 B  receiver -> sender: handshake accepted / final verdict
+ *   RESULT  40 B header + message, receiver -> sender: handshake accepted,
+ *                 frames verified, everything kept durably committed
  *   FRAME   40 B header + payload, sender -> receiver, after HELLO
  *
  * Decoding never trusts a length before checking it against the limits
@@ -21,10 +22,11 @@
 
 #define SQ_MIG_MAGIC 0x47494d4249555153ull        /* "SQUIBMIG" */
 #define SQ_MIG_RESULT_MAGIC 0x5345524249555153ull /* "SQUIBRES" */
-#define SQ_MIG_VERSION 1u
+#define SQ_MIG_VERSION 2u
 
 #define SQ_MIG_HELLO_LEN 64u
-#define SQ_MIG_RESULT_LEN 32u
+#define SQ_MIG_RESULT_LEN 40u      /* header; the message follows */
+#define SQ_MIG_RESULT_MAX_MSG 1024u /* message bytes in a RESULT, at most */
 #define SQ_MIG_FRAME_HDR 40u
 #define SQ_MIG_FINAL_LEN 80u
 #define SQ_MIG_MAX_PAYLOAD (1u << 20)                   /* 1 MiB */
@@ -41,7 +43,13 @@ enum sq_mig_type {
 
 #define SQ_MIG_F_ZERO 0x0001u /* PAGES: every page of the range is zero */
 
-enum sq_mig_phase { SQ_MIG_PHASE_HELLO = 1, SQ_MIG_PHASE_FINAL = 2 };
+/*
+ * Replies: HELLO answers each handshake; FINAL is the verdict on the final
+ * totals; COMMIT follows a successful FINAL once the receiver's commit step
+ * (saving what it was asked to keep) finished, and only a COMMIT of status
+ * 0 means the session is done.
+ */
+enum sq_mig_phase { SQ_MIG_PHASE_HELLO = 1, SQ_MIG_PHASE_FINAL = 2, SQ_MIG_PHASE_COMMIT = 3 };
 
 struct sq_mig_hello {
 	uint16_t version;
@@ -56,6 +64,8 @@ struct sq_mig_result {
 	int32_t status; /* 0 or an SQ_E_* code */
 	uint32_t phase;
 	uint64_t session_id;
+	uint32_t msg_len; /* bytes of msg used, <= SQ_MIG_RESULT_MAX_MSG */
+	char msg[SQ_MIG_RESULT_MAX_MSG + 1]; /* the receiver's error text, NUL-terminated */
 };
 
 struct sq_mig_frame {
@@ -90,8 +100,23 @@ void sq_mig_hello_encode(const struct sq_mig_hello *h, uint8_t out[SQ_MIG_HELLO_
  */
 int sq_mig_hello_decode(const uint8_t in[SQ_MIG_HELLO_LEN], struct sq_mig_hello *h);
 
-void sq_mig_result_encode(const struct sq_mig_result *r, uint8_t out[SQ_MIG_RESULT_LEN]);
-int sq_mig_result_decode(const uint8_t in[SQ_MIG_RESULT_LEN], struct sq_mig_result *r);
+/*
+ * sq_mig_result_encode() - header and message (msg_len bytes of r->msg,
+ * cut to SQ_MIG_RESULT_MAX_MSG) into @out, which holds at least
+ * SQ_MIG_RESULT_LEN + SQ_MIG_RESULT_MAX_MSG bytes. Returns the bytes used.
+ */
+size_t sq_mig_result_encode(const struct sq_mig_result *r, uint8_t *out);
+/*
+ * sq_mig_result_decode_hdr() - check a reply header (magic, reserved bytes,
+ * phase, status sign, message length); the message length is returned in
+ * *msg_len. sq_mig_result_decode() - check the CRC over header and @msg and
+ * fill @r (message copied and NUL-terminated). Both return 0 or
+ * SQ_E_STREAM_MAGIC / SQ_E_STREAM_MALFORMED / SQ_E_STREAM_OVERSIZE /
+ * SQ_E_STREAM_CRC.
+ */
+int sq_mig_result_decode_hdr(const uint8_t in[SQ_MIG_RESULT_LEN], uint32_t *msg_len);
+int sq_mig_result_decode(const uint8_t in[SQ_MIG_RESULT_LEN], const uint8_t *msg,
+			 struct sq_mig_result *r);
 
 /*
  * sq_mig_frame_encode() - write the 40-byte header of @f; the CRC is

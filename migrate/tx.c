@@ -208,22 +208,35 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* Read one reply (header, then its message); @phase 0 accepts any phase. */
 static int read_result(struct tx_conn *c, unsigned phase, struct sq_mig_result *res)
 {
-	uint8_t raw[SQ_MIG_RESULT_LEN];
+	uint8_t raw[SQ_MIG_RESULT_LEN], msg[SQ_MIG_RESULT_MAX_MSG];
+	uint32_t mlen = 0;
 	size_t got = 0;
 	int rc = sq_mig_recv_exact(SQ_SITE_MIG_TX_RECV, c->fd, raw, sizeof(raw), &got);
 
+	if (!rc)
+		rc = sq_mig_result_decode_hdr(raw, &mlen);
+	if (!rc && mlen)
+		rc = sq_mig_recv_exact(SQ_SITE_MIG_TX_RECV, c->fd, msg, mlen, &got);
 	if (rc == 1)
 		return sq_err(SQ_E_DISCONNECTED,
 			      "migration peer disconnected: connection %u closed before its reply",
 			      c->index);
 	if (!rc)
-		rc = sq_mig_result_decode(raw, res);
-	if (!rc && res->phase != phase)
+		rc = sq_mig_result_decode(raw, msg, res);
+	if (!rc && phase && res->phase != phase)
 		rc = sq_err(SQ_E_STREAM_ORDER, "migration stream: reply for phase %u, expected %u",
 			    res->phase, phase);
 	return rc;
+}
+
+/* The receiver's failure @res as this side's error: its code and text. */
+static int peer_failed(const struct sq_mig_result *res, const char *what)
+{
+	return sq_err(res->status, "migration: the receiver %s: %s", what,
+		      res->msg_len ? res->msg : sq_strerror(res->status));
 }
 
 int sq_mig_tx_peer_reason(struct sq_mig_tx *tx, int rc)
@@ -236,10 +249,10 @@ int sq_mig_tx_peer_reason(struct sq_mig_tx *tx, int rc)
 		return rc;
 	sq_mig_set_timeouts(tx->conns[0].fd, 1000);
 	/* The receiver's echo of our own abort (SQ_E_CANCELED) says nothing. */
-	if (read_result(&tx->conns[0], SQ_MIG_PHASE_FINAL, &res) == 0 && res.status < 0 &&
+	if (read_result(&tx->conns[0], 0, &res) == 0 && res.status < 0 &&
 	    res.status != SQ_E_CANCELED)
 		return sq_err(res.status, "migration: the receiver failed: %s (%s)",
-			      sq_strerror(res.status), mine);
+			      res.msg_len ? res.msg : sq_strerror(res.status), mine);
 	return sq_err(rc, "%s", mine);
 }
 
@@ -288,8 +301,7 @@ int sq_mig_tx_open(const struct sq_mig_tx_opts *o, struct sq_mig_tx **out)
 		struct sq_mig_result res = { 0 };
 		rc = read_result(&tx->conns[i], SQ_MIG_PHASE_HELLO, &res);
 		if (!rc && res.status < 0)
-			rc = sq_err(res.status, "migration: the receiver refused the handshake: %s",
-				    sq_strerror(res.status));
+			rc = peer_failed(&res, "refused the handshake");
 	}
 	for (unsigned i = 0; i < tx->n && !rc; i++) {
 		struct tx_conn *c = &tx->conns[i];
@@ -439,8 +451,23 @@ int sq_mig_tx_finish(struct sq_mig_tx *tx, uint32_t rounds, const void *state, s
 	struct sq_mig_result res = { 0 };
 	rc = read_result(c0, SQ_MIG_PHASE_FINAL, &res);
 	if (!rc && res.status < 0)
-		rc = sq_err(res.status, "migration: the receiver rejected the stream: %s",
-			    sq_strerror(res.status));
+		rc = peer_failed(&res, "rejected the stream");
+	return rc;
+}
+
+int sq_mig_tx_commit(struct sq_mig_tx *tx)
+{
+	struct tx_conn *c0 = &tx->conns[0];
+	struct sq_mig_result res = { 0 };
+
+	sq_mig_set_timeouts(c0->fd, tx->o.commit_timeout_ms);
+	int rc = read_result(c0, SQ_MIG_PHASE_COMMIT, &res);
+	sq_mig_set_timeouts(c0->fd, tx->o.timeout_ms);
+	if (rc == SQ_E_TIMEOUT)
+		rc = sq_err(rc, "migration: the receiver did not confirm its commit within %d ms",
+			    tx->o.commit_timeout_ms);
+	if (!rc && res.status < 0)
+		rc = peer_failed(&res, "failed to commit");
 	return rc;
 }
 

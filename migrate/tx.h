@@ -6,6 +6,7 @@
  *   sq_mig_tx_open     connect N times, handshake, wait for the acks
  *   sq_mig_tx_round    send a list of runs as one round (blocking)
  *   sq_mig_tx_finish   state blob, final frames, the receiver's verdict
+ *   sq_mig_tx_commit   wait for the receiver's commit acknowledgement
  *   sq_mig_tx_abort    tell the receiver the sender gave up (best effort)
  *   sq_mig_tx_close    join the workers, close, free
  *
@@ -31,6 +32,7 @@ struct sq_mig_tx_opts {
 	uint64_t session_id;
 	uint64_t bandwidth_limit; /* bytes per second, all connections; 0 = none */
 	int timeout_ms;
+	int commit_timeout_ms;    /* longest wait for the commit reply */
 };
 
 struct sq_mig_tx_round_stats {
@@ -48,6 +50,12 @@ int sq_mig_tx_open(const struct sq_mig_tx_opts *o, struct sq_mig_tx **out);
 int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *runs, size_t nruns,
 		    int skip_zero, struct sq_mig_tx_round_stats *st);
 int sq_mig_tx_finish(struct sq_mig_tx *tx, uint32_t rounds, const void *state, size_t state_len);
+/*
+ * sq_mig_tx_commit() - after a successful finish: wait (commit_timeout_ms)
+ * for the receiver to report that its commit step finished. Returns 0, the
+ * receiver's code with its text in the message, or a transport error.
+ */
+int sq_mig_tx_commit(struct sq_mig_tx *tx);
 void sq_mig_tx_abort(struct sq_mig_tx *tx, uint32_t round);
 /*
  * sq_mig_tx_peer_reason() - after a failure @rc that only says the peer

@@ -7,7 +7,10 @@
  *   migrate send --to HOST:PORT --file PATH       a file's bytes (static)
  *   migrate send --to HOST:PORT --demo SIZE       a live demo workload
  */
+#include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <squib/atomic_file.h>
 #include <squib/error.h>
 #include <squib/migrate.h>
 
@@ -24,30 +28,111 @@
 
 static const char usage[] =
 	"usage: squib-snap migrate recv --listen HOST:PORT [--out DIR] [--pair STEM.snap]\n"
-	"                               [--timeout MS] [--max-size SIZE] [--port-file PATH]\n"
+	"                               [--timeout MS] [--handshake-timeout MS]\n"
+	"                               [--session-timeout MS] [--max-size SIZE]\n"
+	"                               [--port-file PATH]\n"
 	"       squib-snap migrate send --to HOST:PORT (--file PATH | --demo SIZE)\n"
 	"                               [--conns N] [--rate MIB_PER_S] [--downtime MS]\n"
 	"                               [--policy fail|auto] [--bandwidth BYTES_PER_S]\n"
-	"                               [--max-rounds N] [--state PATH]\n"
+	"                               [--max-rounds N] [--state PATH] [--timeout MS]\n"
+	"                               [--commit-timeout MS]\n"
 	"\n"
 	"recv  accepts one migration session (port 0 picks a free port; it is printed\n"
-	"      on stderr and written to --port-file), checks every frame and the final\n"
-	"      totals, and with --out writes DIR/memory (sparse) and DIR/state; with\n"
-	"      --pair, a snapshot pair (the state blob must be a state file).\n"
+	"      on stderr and written to --port-file, 0600), checks every frame and the\n"
+	"      final totals, and with --out writes DIR/memory (sparse) and DIR/state;\n"
+	"      with --pair, a snapshot pair (the state blob must be a state file). The\n"
+	"      sender is told the session is done only after these files are durably\n"
+	"      saved; a failure to save is sent to it with its error text. Connections\n"
+	"      with a bad handshake (probes, strays) are refused and the wait goes on.\n"
+	"      Limits: --timeout per read and between connections (default 600000),\n"
+	"      --handshake-timeout per connection (default 5000), --session-timeout\n"
+	"      for everything (default 3600000); all in ms, at most one day.\n"
 	"send  migrates a file (read once, nothing dirties it) or a demo region with a\n"
 	"      writer dirtying random pages at --rate MiB/s (default 32) while the\n"
 	"      pre-copy loop runs. Defaults: 2 connections, 300 ms downtime target,\n"
-	"      policy fail. --json prints the report (rounds, bytes, downtime, time).\n";
+	"      policy fail, --commit-timeout 600000 (wait for the receiver's save).\n"
+	"      Exit 0 only when the receiver confirmed it kept everything. --json\n"
+	"      prints the report (rounds, bytes, downtime, time).\n";
+
+/* ------------------------------------------------------------ numbers */
+
+/*
+ * Whole numbers in [min, max], decimal digits only: no sign, no spaces, no
+ * junk after them, no overflow. 0 or -1.
+ */
+static int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+		      unsigned long long *out)
+{
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Milliseconds, 1 .. one day. */
+static int parse_ms(const char *s, int *out)
+{
+	unsigned long long v;
+
+	if (parse_uint(s, 1, SQ_MIGRATE_MAX_MS, &v))
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* A finite decimal number in [min, max] (no NaN, no infinity, no junk). */
+static int parse_real(const char *s, double min, double max, double *out)
+{
+	char *end;
+
+	if (!s || !(isdigit((unsigned char)s[0]) || s[0] == '.'))
+		return -1;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A size ("64M", "1G"): digits first, and no overflow on the way. */
+static int parse_size_arg(const char *s, unsigned long long *out)
+{
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	int rc = sq_parse_size(s, out);
+	return rc || errno ? -1 : 0;
+}
 
 /* ------------------------------------------------------------------ recv */
 
-/* Milliseconds, 1 .. one day; -1 when malformed. */
-static int parse_ms(const char *s)
+/*
+ * The port file, through the atomic-file API: a new file under a temp name,
+ * 0600 whatever the umask, renamed over @path (a symlink there is replaced,
+ * never followed).
+ */
+static int write_port_file(const char *path, unsigned port)
 {
-	char *end;
-	long v = strtol(s, &end, 10);
+	struct sq_atomic_file *f = NULL;
+	char line[16];
+	int n = snprintf(line, sizeof(line), "%u\n", port);
+	int rc = sq_atomic_open(path, NULL, &f);
 
-	return *end || end == s || v <= 0 || v > 86400000 ? -1 : (int)v;
+	if (!rc && fchmod(sq_atomic_fd(f), 0600))
+		rc = SQ_E_IO;
+	if (!rc)
+		rc = sq_atomic_write(f, line, (size_t)n, SQ_E_IO);
+	if (!rc)
+		rc = sq_atomic_commit(f);
+	sq_atomic_close(f);
+	return rc;
 }
 
 static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
@@ -55,13 +140,16 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' }, { "out", required_argument, NULL, 'o' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "handshake-timeout", required_argument, NULL, 'H' },
+		{ "session-timeout", required_argument, NULL, 'T' },
 		{ "max-size", required_argument, NULL, 'm' },
 		{ "port-file", required_argument, NULL, 'P' }, { "pair", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen_at = NULL, *out = NULL, *port_file = NULL, *pair = NULL;
+	struct sq_migrate_recv_opts ro = { .mem_fd = -1, .timeout_ms = 600000 };
 	unsigned long long max = 0;
-	int timeout = 600000, c;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -79,48 +167,58 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 			pair = optarg;
 			break;
 		case 't':
-			timeout = parse_ms(optarg);
-			if (timeout <= 0)
+			if (parse_ms(optarg, &ro.timeout_ms))
 				return sq_cli_usage_error(cli, "migrate recv", "bad --timeout '%s'", optarg);
 			break;
+		case 'H':
+			if (parse_ms(optarg, &ro.handshake_ms))
+				return sq_cli_usage_error(cli, "migrate recv",
+							  "bad --handshake-timeout '%s'", optarg);
+			break;
+		case 'T':
+			if (parse_ms(optarg, &ro.session_ms))
+				return sq_cli_usage_error(cli, "migrate recv",
+							  "bad --session-timeout '%s'", optarg);
+			break;
 		case 'm':
-			if (sq_parse_size(optarg, &max))
+			if (parse_size_arg(optarg, &max) || max == 0 || max % 4096)
 				return sq_cli_usage_error(cli, "migrate recv", "bad --max-size '%s'", optarg);
 			break;
 		default:
 			return sq_cli_usage_error(cli, "migrate recv", "unknown option");
 		}
 	}
+	if (optind < argc)
+		return sq_cli_usage_error(cli, "migrate recv", "unexpected argument '%s'", argv[optind]);
 	if (!listen_at)
 		return sq_cli_usage_error(cli, "migrate recv", "--listen HOST:PORT is required");
-	if (out) {
-		struct stat st;
-		if (stat(out, &st) || !S_ISDIR(st.st_mode))
-			return sq_cli_usage_error(cli, "migrate recv", "--out %s is not a directory", out);
-	}
-	int lfd;
-	unsigned port;
-	int rc = sq_migrate_listen(listen_at, &lfd, &port);
+	ro.max_region_size = max;
+	ro.save_dir = out;
+	ro.save_pair = pair;
+	/* The save destinations are checked before anything is accepted. */
+	struct sq_migrate_recv *r = NULL;
+	int rc = sq_migrate_recv_create(&ro, &r);
 	if (rc)
 		return sq_cli_fail(cli, "migrate recv", rc);
+	int lfd;
+	unsigned port;
+	rc = sq_migrate_listen(listen_at, &lfd, &port);
+	if (rc) {
+		sq_migrate_recv_destroy(r);
+		return sq_cli_fail(cli, "migrate recv", rc);
+	}
 	sq_cli_msg(cli, "listening on %s (port %u)\n", listen_at, port);
 	if (port_file) {
-		FILE *f = fopen(port_file, "w");
-		if (f) {
-			fprintf(f, "%u\n", port);
-			fclose(f);
+		rc = write_port_file(port_file, port);
+		if (rc) {
+			close(lfd);
+			sq_migrate_recv_destroy(r);
+			return sq_cli_fail(cli, "migrate recv", rc);
 		}
 	}
-	struct sq_migrate_recv_opts ro = { .mem_fd = -1, .max_region_size = max, .timeout_ms = timeout };
-	struct sq_migrate_recv *r = NULL;
-	rc = sq_migrate_recv_create(&ro, &r);
-	if (!rc)
-		rc = sq_migrate_recv_accept(r, lfd);
+	/* Returns 0 only after the files were saved and the sender told so. */
+	rc = sq_migrate_recv_accept(r, lfd);
 	close(lfd);
-	if (!rc && out)
-		rc = sq_migrate_recv_save(r, out);
-	if (!rc && pair)
-		rc = sq_migrate_recv_save_pair(r, pair, NULL);
 	if (rc) {
 		sq_migrate_recv_destroy(r);
 		return sq_cli_fail(cli, "migrate recv", rc);
@@ -212,18 +310,18 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 		{ "rate", required_argument, NULL, 'r' },      { "downtime", required_argument, NULL, 'd' },
 		{ "policy", required_argument, NULL, 'p' },    { "bandwidth", required_argument, NULL, 'b' },
 		{ "max-rounds", required_argument, NULL, 'm' }, { "state", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "commit-timeout", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sq_migrate_send_opts o = { .policy = SQ_MIGRATE_FAIL };
 	const char *file = NULL, *state_path = NULL;
-	unsigned long long demo = 0, bw = 0;
+	unsigned long long demo = 0, bw = 0, v;
 	double rate = 32;
-	char *end;
 	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		end = NULL;
 		switch (c) {
 		case 't':
 			o.to = optarg;
@@ -235,33 +333,42 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 			state_path = optarg;
 			break;
 		case 'D':
-			if (sq_parse_size(optarg, &demo) || demo == 0 || demo % 4096)
+			if (parse_size_arg(optarg, &demo) || demo == 0 || demo % 4096)
 				return sq_cli_usage_error(cli, "migrate send", "bad --demo size '%s'", optarg);
 			break;
 		case 'b':
-			if (sq_parse_size(optarg, &bw))
+			if (parse_size_arg(optarg, &bw))
 				return sq_cli_usage_error(cli, "migrate send", "bad --bandwidth '%s'", optarg);
 			o.bandwidth_limit = bw;
 			break;
 		case 'c':
-			o.nconns = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || o.nconns == 0 || o.nconns > SQ_MIGRATE_MAX_CONNS)
-				return sq_cli_usage_error(cli, "migrate send", "bad --conns '%s'", optarg);
+			if (parse_uint(optarg, 1, SQ_MIGRATE_MAX_CONNS, &v))
+				return sq_cli_usage_error(cli, "migrate send", "bad --conns '%s' (1..%d)",
+							  optarg, SQ_MIGRATE_MAX_CONNS);
+			o.nconns = (unsigned)v;
 			break;
 		case 'r':
-			rate = strtod(optarg, &end);
-			if (*end || rate < 0)
+			if (parse_real(optarg, 0, 1048576.0, &rate))
 				return sq_cli_usage_error(cli, "migrate send", "bad --rate '%s'", optarg);
 			break;
 		case 'd':
-			o.downtime_ms = strtod(optarg, &end);
-			if (*end || o.downtime_ms <= 0)
+			if (parse_real(optarg, 0, SQ_MIGRATE_MAX_MS, &o.downtime_ms) || o.downtime_ms <= 0)
 				return sq_cli_usage_error(cli, "migrate send", "bad --downtime '%s'", optarg);
 			break;
 		case 'm':
-			o.max_rounds = (unsigned)strtoul(optarg, &end, 10);
-			if (*end)
-				return sq_cli_usage_error(cli, "migrate send", "bad --max-rounds '%s'", optarg);
+			if (parse_uint(optarg, 1, 1000000, &v))
+				return sq_cli_usage_error(cli, "migrate send",
+							  "bad --max-rounds '%s' (1..1000000)", optarg);
+			o.max_rounds = (unsigned)v;
+			break;
+		case 'T':
+			if (parse_ms(optarg, &o.timeout_ms))
+				return sq_cli_usage_error(cli, "migrate send", "bad --timeout '%s'", optarg);
+			break;
+		case 'C':
+			if (parse_ms(optarg, &o.commit_timeout_ms))
+				return sq_cli_usage_error(cli, "migrate send", "bad --commit-timeout '%s'",
+							  optarg);
 			break;
 		case 'p':
 			if (!strcmp(optarg, "auto"))
@@ -275,6 +382,8 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 			return sq_cli_usage_error(cli, "migrate send", "unknown option");
 		}
 	}
+	if (optind < argc)
+		return sq_cli_usage_error(cli, "migrate send", "unexpected argument '%s'", argv[optind]);
 	if (!o.to)
 		return sq_cli_usage_error(cli, "migrate send", "--to HOST:PORT is required");
 	if (!file == !demo)

@@ -47,6 +47,10 @@ SQ_BEGIN_DECLS
 #define SQ_MIGRATE_DEFAULT_MAX_ROUNDS 30
 #define SQ_MIGRATE_MAX_ROUND_STATS 64 /* rounds kept in a report */
 #define SQ_MIGRATE_DEFAULT_TIMEOUT_MS 10000
+#define SQ_MIGRATE_DEFAULT_HANDSHAKE_MS 5000     /* one connection's handshake */
+#define SQ_MIGRATE_DEFAULT_SESSION_MS 3600000    /* a whole receiving session */
+#define SQ_MIGRATE_DEFAULT_COMMIT_MS 600000      /* sender: wait for the commit */
+#define SQ_MIGRATE_MAX_MS 86400000               /* longest limit accepted */
 #define SQ_MIGRATE_MAX_STATE (64u << 20) /* largest state blob, bytes */
 
 /*
@@ -114,7 +118,8 @@ struct sq_migrate_report {
 	uint64_t pages;          /* pages sent, all rounds */
 	uint64_t state_bytes;
 	double downtime_ms;      /* pause callback to the receiver's verified ack */
-	double total_s;          /* connect to the receiver's verified ack */
+	double commit_ms;        /* verified ack to the receiver's commit ack */
+	double total_s;          /* connect to the receiver's commit ack */
 	double predicted_downtime_ms; /* the prediction that triggered the pause */
 	unsigned throttle_pct;   /* last throttle asked for (0 = never) */
 	unsigned nconns;
@@ -139,6 +144,9 @@ struct sq_migrate_send_opts {
 	unsigned throttle_step;    /* added each stalled round; 0 = 10 */
 	uint64_t bandwidth_limit;  /* bytes per second over all connections; 0 = none */
 	int timeout_ms;            /* socket inactivity limit; 0 = default */
+	/* Longest wait for the receiver's commit ack after its verified ack
+	 * (it saves what it was asked to keep meanwhile); 0 = default. */
+	int commit_timeout_ms;
 
 	/*
 	 * pause: stop every writer of the region; when it returns 0 the region
@@ -168,7 +176,11 @@ struct sq_migrate_send_opts {
  * and sends them. After every harvest the predicted downtime (dirty bytes
  * divided by the measured bandwidth) is compared with the target; under it,
  * pause() is called, the final harvest and the state blob are sent, and the
- * call returns 0 once the receiver has checked the final totals.
+ * call returns 0 once the receiver has checked the final totals and then
+ * acknowledged that its commit step (everything it was asked to keep,
+ * durably saved) succeeded. A receiver that fails after the final frame
+ * reports its code and error text; the call returns that code, with the
+ * receiver's text in the message ("the receiver failed to commit: ...").
  *
  * Not converging (the dirty rate stays at or above 90 % of the bandwidth
  * for two rounds, or max_rounds / max_seconds run out): SQ_MIGRATE_FAIL
@@ -205,13 +217,35 @@ struct sq_migrate_recv_opts {
 	size_t region_size;
 	int mem_fd;
 	uint64_t max_region_size; /* 0 = 64 GiB */
-	int timeout_ms;           /* inactivity limit per read; 0 = default */
+	int timeout_ms;           /* inactivity limit per read and accept; 0 = default */
+	int handshake_ms;         /* each connection's handshake, from its accept; 0 = default */
+	int session_ms;           /* the whole session, from the accept/fds call; 0 = default */
+
+	/*
+	 * The commit step, run after the final totals were verified and before
+	 * the sender is told the session is done; its failure (code and
+	 * message) is what the sender gets. In this order, each optional:
+	 * save_dir (sq_migrate_recv_save), save_pair (sq_migrate_recv_save_pair)
+	 * and commit(commit_ctx, receiver), called on the accepting thread.
+	 * save_dir and save_pair need a memory receiver; their directories are
+	 * checked by sq_migrate_recv_create (exist, are directories, writable).
+	 */
+	const char *save_dir;
+	const char *save_pair;
+	int (*commit)(void *ctx, const struct sq_migrate_recv *r);
+	void *commit_ctx;
 };
 
 /**
  * sq_migrate_recv_create() - a receiver for one session.
- * Returns 0 and *out (free with sq_migrate_recv_destroy), SQ_E_INVAL or
- * SQ_E_NOMEM. Any thread.
+ * Checks up front what the commit step will need: the directories of
+ * save_dir and save_pair exist, are directories and are writable, and
+ * save_pair does not name a directory (the temp files of a save are made
+ * beside their destinations, so a rename never crosses filesystems).
+ * Returns 0 and *out (free with sq_migrate_recv_destroy); SQ_E_INVAL
+ * (bad options, negative limits, save_* on a file or caller region
+ * receiver); SQ_E_IO with the system's error text for a destination that
+ * cannot be written; SQ_E_NOMEM. Any thread.
  */
 SQ_API int sq_migrate_recv_create(const struct sq_migrate_recv_opts *opts,
 				  struct sq_migrate_recv **out);
@@ -228,22 +262,30 @@ SQ_API int sq_migrate_listen(const char *hostport, int *fd, unsigned *port);
  *
  * Accepts the first connection, learns the session (id, geometry, number of
  * connections) from its handshake, accepts the others, and applies frames
- * from all of them concurrently, one thread per connection. Every frame is
+ * from all of them concurrently, one thread per connection. A connection
+ * whose handshake is malformed, foreign, cut short or not complete within
+ * handshake_ms (a port probe, a stray client) is answered with its error,
+ * closed, and does not end the call: the receiver keeps accepting until
+ * the session deadline (session_ms from the call) or until no connection
+ * came for timeout_ms. Reads of an admitted connection stop at the session
+ * deadline too (SQ_E_TIMEOUT), however slowly the peer trickles bytes. Every frame is
  * validated completely (bounds, length, CRC-64, sequence, round order)
  * before any byte of it is applied, so a failure leaves the destination as
  * the validated frames made it. Returns 0 only after every connection's
  * final frame arrived and all totals (pages, frames, bytes, state CRC)
- * match; then the sender is told. Errors: SQ_E_STREAM_* (see error.h),
+ * match and the commit step succeeded; the sender is told the verdict, then
+ * the commit's outcome. Errors: SQ_E_STREAM_* (see error.h),
  * SQ_E_SIZE_MISMATCH (geometry), SQ_E_DISCONNECTED, SQ_E_TIMEOUT,
  * SQ_E_CANCELED (the sender aborted), SQ_E_NOMEM, SQ_E_MEMORY_IO (file
- * sink). One call per receiver object; blocking.
+ * sink), the commit step's code. One call per receiver object; blocking.
  */
 SQ_API int sq_migrate_recv_accept(struct sq_migrate_recv *r, int listen_fd);
 
 /**
  * sq_migrate_recv_fds() - the same on connections the caller accepted (or
  * a socketpair): @fds are read until their final frames; they stay the
- * caller's. @nfds must equal the connection count in the handshakes.
+ * caller's. @nfds must equal the connection count in the handshakes. Here
+ * a bad handshake fails the call (the caller chose the connections).
  */
 SQ_API int sq_migrate_recv_fds(struct sq_migrate_recv *r, const int *fds, unsigned nfds);
 

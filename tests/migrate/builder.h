@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #include <squib/crc64.h>
 #include <squib/types.h>
@@ -110,6 +112,23 @@ static inline size_t bld_final(struct bld *b, uint64_t session, unsigned nconns,
 	}
 	sq_mig_final_encode(&t, raw);
 	return bld_frame(b, SQ_MIG_FINAL, 0, t.rounds, 0, SQ_MIG_FINAL_LEN, raw, sizeof(raw));
+}
+
+/*
+ * Read one receiver reply (header + message) from @fd; 0, or -1 when the
+ * connection ended first or the reply does not decode.
+ */
+static inline int read_reply(int fd, struct sq_mig_result *res)
+{
+	uint8_t hdr[SQ_MIG_RESULT_LEN], msg[SQ_MIG_RESULT_MAX_MSG];
+	uint32_t mlen = 0;
+
+	if (recv(fd, hdr, sizeof(hdr), MSG_WAITALL) != (ssize_t)sizeof(hdr) ||
+	    sq_mig_result_decode_hdr(hdr, &mlen))
+		return -1;
+	if (mlen && recv(fd, msg, mlen, MSG_WAITALL) != (ssize_t)mlen)
+		return -1;
+	return sq_mig_result_decode(hdr, msg, res) ? -1 : 0;
 }
 
 static inline void bld_free(struct bld *b)

@@ -174,8 +174,13 @@ static void wrong_version(void **state)
 	(void)state;
 	struct bld b;
 	start(&b);
-	sq_mig_put16(b.buf + 8, 2);
+	/* Version 1 (no commit step) and a future version are both refused. */
+	sq_mig_put16(b.buf + 8, 1);
 	struct run_result r = feed(&b, 1);
+	assert_int_equal(r.rc, SQ_E_STREAM_VERSION);
+	assert_true(page_is(r.region, 0, NULL));
+	sq_mig_put16(b.buf + 8, SQ_MIG_VERSION + 1);
+	r = feed(&b, 1);
 	assert_int_equal(r.rc, SQ_E_STREAM_VERSION);
 	assert_true(page_is(r.region, 0, NULL));
 	bld_free(&b);

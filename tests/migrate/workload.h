@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <squib/error.h>
 #include <squib/migrate.h>
 #include <squib/tracker.h>
 
@@ -168,6 +169,7 @@ struct rx_thread {
 	char addr[64];
 	struct sq_migrate_recv *r;
 	int rc;
+	char msg[512]; /* the receiver's error message when rc != 0 */
 	int timeout_ms;
 	pthread_t thr;
 };
@@ -176,6 +178,8 @@ static inline void *rx_thread_main(void *arg)
 {
 	struct rx_thread *x = arg;
 	x->rc = sq_migrate_recv_accept(x->r, x->lfd);
+	if (x->rc)
+		snprintf(x->msg, sizeof(x->msg), "%s", sq_last_error());
 	return NULL;
 }
 

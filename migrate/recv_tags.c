@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * migrate/recv_tags.c - the receiver's per-page round tags, stored so that
+ * they cost memory in proportion to the pages received, not to the region
+ * the sender declared.
+ *
+ * Layout: the region is cut into chunks of SQ_MIG_TAG_CHUNK pages. The
+ * directory holds one 64-bit entry per chunk and is an anonymous
+ * MAP_NORESERVE mapping, so an entry costs nothing until it is written
+ * (one 4 KiB directory page covers 512 chunks, 128 MiB of region). An
+ * entry is either
+ *   - odd or zero: every page of the chunk has round (entry >> 1); zero is
+ *     round 0, "never received", which is what an untouched entry reads, or
+ *   - even and non-zero: a pointer to a struct tag_chunk with one round per
+ *     page, allocated when a frame sets part of a chunk to a round that
+ *     differs from the chunk's uniform round.
+ * A frame covering a whole chunk makes it uniform again and returns its
+ * array to the stripe's free list, so a stream of large zero-page frames
+ * allocates no arrays at all, and any stream allocates at most two arrays
+ * per frame (its first and last chunk).
+ *
+ * Locking: a chunk never spans two 2 MiB blocks (SQ_PAGES_PER_BLOCK is a
+ * multiple of SQ_MIG_TAG_CHUNK), and every access to a chunk's entry, its
+ * array and the stripe's lists happens under the stripe lock of its block,
+ * which the caller holds (plain accesses).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <squib/types.h>
+
+#include "core/err.h"
+#include "migrate/recv_internal.h"
+
+_Static_assert(SQ_PAGES_PER_BLOCK % SQ_MIG_TAG_CHUNK == 0, "a chunk lies inside one block");
+
+struct tag_chunk {
+	struct tag_chunk *next_all;  /* every array of the stripe, for fini */
+	struct tag_chunk *next_free; /* arrays of the stripe not in use */
+	uint32_t tag[SQ_MIG_TAG_CHUNK];
+};
+
+int sq_mig_tags_init(struct sq_mig_tags *t, uint64_t npages)
+{
+	memset(t, 0, sizeof(*t));
+	t->nchunks = (size_t)((npages + SQ_MIG_TAG_CHUNK - 1) / SQ_MIG_TAG_CHUNK);
+	t->dir_bytes = t->nchunks * sizeof(uint64_t);
+	void *m = mmap(NULL, t->dir_bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
+		t->dir = NULL;
+		return sq_err_sys(SQ_E_NOMEM, errno, "migration: mapping the page-tag directory");
+	}
+	t->dir = m;
+	return 0;
+}
+
+void sq_mig_tags_fini(struct sq_mig_tags *t)
+{
+	for (unsigned s = 0; s < SQ_MIG_LOCK_STRIPES; s++) {
+		struct tag_chunk *c = t->all[s];
+		while (c) {
+			struct tag_chunk *n = c->next_all;
+			free(c);
+			c = n;
+		}
+		t->all[s] = NULL;
+		t->free[s] = NULL;
+	}
+	if (t->dir)
+		munmap(t->dir, t->dir_bytes);
+	t->dir = NULL;
+}
+
+static unsigned stripe_of(size_t chunk)
+{
+	return (unsigned)((chunk * SQ_MIG_TAG_CHUNK / SQ_PAGES_PER_BLOCK) % SQ_MIG_LOCK_STRIPES);
+}
+
+uint32_t sq_mig_tag_get(const struct sq_mig_tags *t, uint64_t page)
+{
+	uint64_t e = t->dir[page / SQ_MIG_TAG_CHUNK];
+
+	if (!e || (e & 1))
+		return (uint32_t)(e >> 1);
+	return ((const struct tag_chunk *)(uintptr_t)e)->tag[page % SQ_MIG_TAG_CHUNK];
+}
+
+int sq_mig_tags_chunk_used(const struct sq_mig_tags *t, size_t chunk)
+{
+	return t->dir[chunk] != 0;
+}
+
+static void release_array(struct sq_mig_tags *t, size_t chunk, struct tag_chunk *a)
+{
+	unsigned s = stripe_of(chunk);
+
+	a->next_free = t->free[s];
+	t->free[s] = a;
+}
+
+static struct tag_chunk *get_array(struct sq_mig_tags *t, size_t chunk)
+{
+	unsigned s = stripe_of(chunk);
+	struct tag_chunk *a = t->free[s];
+
+	if (a) {
+		t->free[s] = a->next_free;
+		return a;
+	}
+	a = malloc(sizeof(*a));
+	if (!a)
+		return NULL;
+	a->next_all = t->all[s];
+	t->all[s] = a;
+	return a;
+}
+
+int sq_mig_tags_set(struct sq_mig_tags *t, uint64_t first, uint64_t end, uint32_t round)
+{
+	uint64_t uni = ((uint64_t)round << 1) | 1;
+
+	while (first < end) {
+		size_t chunk = (size_t)(first / SQ_MIG_TAG_CHUNK);
+		uint64_t cstart = (uint64_t)chunk * SQ_MIG_TAG_CHUNK;
+		uint64_t cend = cstart + SQ_MIG_TAG_CHUNK;
+		uint64_t stop = end < cend ? end : cend;
+		uint64_t e = t->dir[chunk];
+		int is_array = e && !(e & 1);
+
+		if (first == cstart && stop == cend) {
+			if (is_array)
+				release_array(t, chunk, (struct tag_chunk *)(uintptr_t)e);
+			if (e != uni)
+				t->dir[chunk] = uni;
+		} else if (is_array) {
+			struct tag_chunk *a = (struct tag_chunk *)(uintptr_t)e;
+			for (uint64_t p = first; p < stop; p++)
+				a->tag[p - cstart] = round;
+		} else if ((uint32_t)(e >> 1) != round) {
+			struct tag_chunk *a = get_array(t, chunk);
+			if (!a)
+				return sq_err(SQ_E_NOMEM, "migration: out of memory for page tags");
+			for (unsigned i = 0; i < SQ_MIG_TAG_CHUNK; i++)
+				a->tag[i] = (uint32_t)(e >> 1);
+			for (uint64_t p = first; p < stop; p++)
+				a->tag[p - cstart] = round;
+			t->dir[chunk] = (uint64_t)(uintptr_t)a;
+		}
+		first = stop;
+	}
+	return 0;
+}
