@@ -141,9 +141,12 @@ static int apply_pages(struct rx_conn *c, const struct sq_mig_frame *f, const ui
 			uint64_t q = p;
 			while (q < bend && sq_mig_tag_get(&r->tags, q) <= f->round)
 				q++;
+			/* Zeros over clean chunks of a receiver-owned region are
+			 * already there: nothing to write. */
+			int skip = zero && r->own_region && !sq_mig_tags_dirty(&r->tags, p, q);
 			/* Tags first: on SQ_E_NOMEM the bytes stay unchanged. */
-			rc = sq_mig_tags_set(&r->tags, p, q, f->round);
-			if (!rc)
+			rc = sq_mig_tags_set(&r->tags, p, q, f->round, !zero);
+			if (!rc && !skip)
 				rc = sink_write(r, p, q - p,
 						zero ? NULL : payload + ((p - first) << SQ_PAGE_SHIFT));
 			p = q;

@@ -41,11 +41,13 @@ int sq_mig_tags_init(struct sq_mig_tags *t, uint64_t npages);
 void sq_mig_tags_fini(struct sq_mig_tags *t);
 /* Round of the copy of @page in the destination, 0 = none yet. */
 uint32_t sq_mig_tag_get(const struct sq_mig_tags *t, uint64_t page);
-/* Pages [first, end), inside one 2 MiB block, now hold round @round.
- * Returns 0 or SQ_E_NOMEM (tags unchanged past the failing chunk). */
-int sq_mig_tags_set(struct sq_mig_tags *t, uint64_t first, uint64_t end, uint32_t round);
-/* 1 when some page of @chunk was received (no lock: after the session). */
-int sq_mig_tags_chunk_used(const struct sq_mig_tags *t, size_t chunk);
+/* Pages [first, end), inside one 2 MiB block, now hold round @round, as
+ * data (@data = 1) or zeros. Returns 0 or SQ_E_NOMEM (tags unchanged past
+ * the failing chunk). */
+int sq_mig_tags_set(struct sq_mig_tags *t, uint64_t first, uint64_t end, uint32_t round, int data);
+/* 0 when every chunk touching [first, end) is clean: no data page was
+ * applied there since it was last zeroed whole, so its bytes are zeros. */
+int sq_mig_tags_dirty(const struct sq_mig_tags *t, uint64_t first, uint64_t end);
 
 struct rx_conn {
 	struct sq_migrate_recv *r;

@@ -9,15 +9,19 @@
  * MAP_NORESERVE mapping, so an entry costs nothing until it is written
  * (one 4 KiB directory page covers 512 chunks, 128 MiB of region). An
  * entry is either
- *   - odd or zero: every page of the chunk has round (entry >> 1); zero is
- *     round 0, "never received", which is what an untouched entry reads, or
+ *   - odd or zero: every page of the chunk has round (entry >> 2), and bit 1
+ *     says whether a data page was applied there since the chunk was last
+ *     zeroed whole ("dirty"); zero is round 0, clean, "never received",
+ *     which is what an untouched entry reads, or
  *   - even and non-zero: a pointer to a struct tag_chunk with one round per
- *     page, allocated when a frame sets part of a chunk to a round that
- *     differs from the chunk's uniform round.
+ *     page and its own dirty flag, allocated when a frame sets part of a
+ *     chunk to a round that differs from the chunk's uniform round.
+ * A clean chunk holds zeros in the destination, so zero pages landing there
+ * need no write at all (sq_mig_tags_dirty), and saving skips it.
  * A frame covering a whole chunk makes it uniform again and returns its
- * array to the stripe's free list, so a stream of large zero-page frames
- * allocates no arrays at all, and any stream allocates at most two arrays
- * per frame (its first and last chunk).
+ * array to the stripe's free list, so a stream of chunk-aligned zero-page
+ * frames allocates no arrays at all, and any stream allocates at most two
+ * arrays per frame (its first and last chunk) and one per chunk in all.
  *
  * Locking: a chunk never spans two 2 MiB blocks (SQ_PAGES_PER_BLOCK is a
  * multiple of SQ_MIG_TAG_CHUNK), and every access to a chunk's entry, its
@@ -39,8 +43,16 @@ _Static_assert(SQ_PAGES_PER_BLOCK % SQ_MIG_TAG_CHUNK == 0, "a chunk lies inside 
 struct tag_chunk {
 	struct tag_chunk *next_all;  /* every array of the stripe, for fini */
 	struct tag_chunk *next_free; /* arrays of the stripe not in use */
+	int dirty;
 	uint32_t tag[SQ_MIG_TAG_CHUNK];
 };
+
+#define UNIFORM(round, dirty) (((uint64_t)(round) << 2) | ((uint64_t)(dirty) << 1) | 1u)
+
+static int is_array(uint64_t e)
+{
+	return e && !(e & 1);
+}
 
 int sq_mig_tags_init(struct sq_mig_tags *t, uint64_t npages)
 {
@@ -83,14 +95,19 @@ uint32_t sq_mig_tag_get(const struct sq_mig_tags *t, uint64_t page)
 {
 	uint64_t e = t->dir[page / SQ_MIG_TAG_CHUNK];
 
-	if (!e || (e & 1))
-		return (uint32_t)(e >> 1);
+	if (!is_array(e))
+		return (uint32_t)(e >> 2);
 	return ((const struct tag_chunk *)(uintptr_t)e)->tag[page % SQ_MIG_TAG_CHUNK];
 }
 
-int sq_mig_tags_chunk_used(const struct sq_mig_tags *t, size_t chunk)
+int sq_mig_tags_dirty(const struct sq_mig_tags *t, uint64_t first, uint64_t end)
 {
-	return t->dir[chunk] != 0;
+	for (size_t c = (size_t)(first / SQ_MIG_TAG_CHUNK); (uint64_t)c * SQ_MIG_TAG_CHUNK < end; c++) {
+		uint64_t e = t->dir[c];
+		if (is_array(e) ? ((const struct tag_chunk *)(uintptr_t)e)->dirty : (e & 2) != 0)
+			return 1;
+	}
+	return 0;
 }
 
 static void release_array(struct sq_mig_tags *t, size_t chunk, struct tag_chunk *a)
@@ -118,35 +135,38 @@ static struct tag_chunk *get_array(struct sq_mig_tags *t, size_t chunk)
 	return a;
 }
 
-int sq_mig_tags_set(struct sq_mig_tags *t, uint64_t first, uint64_t end, uint32_t round)
+int sq_mig_tags_set(struct sq_mig_tags *t, uint64_t first, uint64_t end, uint32_t round, int data)
 {
-	uint64_t uni = ((uint64_t)round << 1) | 1;
-
 	while (first < end) {
 		size_t chunk = (size_t)(first / SQ_MIG_TAG_CHUNK);
 		uint64_t cstart = (uint64_t)chunk * SQ_MIG_TAG_CHUNK;
 		uint64_t cend = cstart + SQ_MIG_TAG_CHUNK;
 		uint64_t stop = end < cend ? end : cend;
 		uint64_t e = t->dir[chunk];
-		int is_array = e && !(e & 1);
 
 		if (first == cstart && stop == cend) {
-			if (is_array)
+			/* Whole chunk: uniform again; zero pages make it clean. */
+			if (is_array(e))
 				release_array(t, chunk, (struct tag_chunk *)(uintptr_t)e);
-			if (e != uni)
-				t->dir[chunk] = uni;
-		} else if (is_array) {
+			if (e != UNIFORM(round, data))
+				t->dir[chunk] = UNIFORM(round, data);
+		} else if (is_array(e)) {
 			struct tag_chunk *a = (struct tag_chunk *)(uintptr_t)e;
 			for (uint64_t p = first; p < stop; p++)
 				a->tag[p - cstart] = round;
-		} else if ((uint32_t)(e >> 1) != round) {
+			a->dirty |= data;
+		} else if ((uint32_t)(e >> 2) == round) {
+			if (data && !(e & 2))
+				t->dir[chunk] = e | 2;
+		} else {
 			struct tag_chunk *a = get_array(t, chunk);
 			if (!a)
 				return sq_err(SQ_E_NOMEM, "migration: out of memory for page tags");
 			for (unsigned i = 0; i < SQ_MIG_TAG_CHUNK; i++)
-				a->tag[i] = (uint32_t)(e >> 1);
+				a->tag[i] = (uint32_t)(e >> 2);
 			for (uint64_t p = first; p < stop; p++)
 				a->tag[p - cstart] = round;
+			a->dirty = ((e & 2) != 0) | data;
 			t->dir[chunk] = (uint64_t)(uintptr_t)a;
 		}
 		first = stop;

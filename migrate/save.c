@@ -5,8 +5,8 @@
  *
  * Invariants:
  *  - Only a complete (verified) session in memory is saved.
- *  - Chunks where nothing was received are zeros and are not even read, so
- *    saving a sparse session costs what was received.
+ *  - In a region the receiver owns, chunks where no data page was received
+ *    are zeros and are not even read: saving costs what was received.
  *  - Files are 0600 whatever the umask.
  *  - memory: offset in file = offset in region; all-zero pages are holes
  *    (the file is sized first, then only non-zero runs are written), so
@@ -53,8 +53,9 @@ static int write_memory(const struct sq_migrate_recv *r, const char *path)
 		rc = sq_err_sys(SQ_E_MEMORY_IO, -e, "migration: sizing the saved memory file");
 	size_t npages = r->size >> SQ_PAGE_SHIFT;
 	for (size_t p = 0; !rc && p < npages;) {
-		if (p % SQ_MIG_TAG_CHUNK == 0 && !sq_mig_tags_chunk_used(&r->tags, p / SQ_MIG_TAG_CHUNK)) {
-			p += SQ_MIG_TAG_CHUNK; /* nothing received there: zeros */
+		if (r->own_region && p % SQ_MIG_TAG_CHUNK == 0 &&
+		    !sq_mig_tags_dirty(&r->tags, p, p + 1)) {
+			p += SQ_MIG_TAG_CHUNK; /* no data page received there: zeros */
 			continue;
 		}
 		if (sq_mig_page_zero(r->region + (p << SQ_PAGE_SHIFT))) {
