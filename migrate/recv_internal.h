@@ -24,6 +24,7 @@
 #define SQ_MIG_TAG_CHUNK 64u /* pages per page-tag chunk (recv_tags.c) */
 
 struct tag_chunk;
+struct tag_slab;
 
 /*
  * Per-page round tags (recv_tags.c): a lazily committed directory of one
@@ -33,7 +34,7 @@ struct tag_chunk;
 struct sq_mig_tags {
 	uint64_t *dir;           /* MAP_NORESERVE, nchunks entries */
 	size_t nchunks, dir_bytes;
-	struct tag_chunk *all[SQ_MIG_LOCK_STRIPES];  /* arrays, per stripe */
+	struct tag_slab *slabs[SQ_MIG_LOCK_STRIPES]; /* arrays, per stripe */
 	struct tag_chunk *free[SQ_MIG_LOCK_STRIPES]; /* arrays not in use */
 };
 

@@ -14,8 +14,9 @@
  *     zeroed whole ("dirty"); zero is round 0, clean, "never received",
  *     which is what an untouched entry reads, or
  *   - even and non-zero: a pointer to a struct tag_chunk with one round per
- *     page and its own dirty flag, allocated when a frame sets part of a
- *     chunk to a round that differs from the chunk's uniform round.
+ *     page (256 bytes, from per-stripe slabs) with the dirty flag in bit 1,
+ *     allocated when a frame sets part of a chunk to a round that differs
+ *     from the chunk's uniform round.
  * A clean chunk holds zeros in the destination, so zero pages landing there
  * need no write at all (sq_mig_tags_dirty), and saving skips it.
  * A frame covering a whole chunk makes it uniform again and returns its
@@ -40,14 +41,29 @@
 
 _Static_assert(SQ_PAGES_PER_BLOCK % SQ_MIG_TAG_CHUNK == 0, "a chunk lies inside one block");
 
+/* A chunk's page rounds; a free one keeps the free-list link in tag[0..1]. */
 struct tag_chunk {
-	struct tag_chunk *next_all;  /* every array of the stripe, for fini */
-	struct tag_chunk *next_free; /* arrays of the stripe not in use */
-	int dirty;
 	uint32_t tag[SQ_MIG_TAG_CHUNK];
 };
 
+/* Arrays come from slabs, per stripe: no allocator header per array. */
+#define SLAB_ARRAYS 255u
+struct tag_slab {
+	struct tag_slab *next;
+	unsigned used;
+	struct tag_chunk a[SLAB_ARRAYS];
+};
+
+/*
+ * Directory entries: uniform (bit 0 set, or all zero) = round << 2 | dirty
+ * << 1 | 1; array = pointer | dirty << 1 (arrays are 4-byte aligned at
+ * least, and 8 in practice: bit 1 is free as well as bit 0).
+ */
 #define UNIFORM(round, dirty) (((uint64_t)(round) << 2) | ((uint64_t)(dirty) << 1) | 1u)
+#define ARRAY_PTR(e) ((struct tag_chunk *)(uintptr_t)((e) & ~(uint64_t)3))
+
+_Static_assert(_Alignof(struct tag_chunk) >= 4 && sizeof(struct tag_chunk) % 8 == 0,
+	       "array pointers leave bits 0 and 1 free");
 
 static int is_array(uint64_t e)
 {
@@ -72,13 +88,13 @@ int sq_mig_tags_init(struct sq_mig_tags *t, uint64_t npages)
 void sq_mig_tags_fini(struct sq_mig_tags *t)
 {
 	for (unsigned s = 0; s < SQ_MIG_LOCK_STRIPES; s++) {
-		struct tag_chunk *c = t->all[s];
-		while (c) {
-			struct tag_chunk *n = c->next_all;
-			free(c);
-			c = n;
+		struct tag_slab *b = t->slabs[s];
+		while (b) {
+			struct tag_slab *n = b->next;
+			free(b);
+			b = n;
 		}
-		t->all[s] = NULL;
+		t->slabs[s] = NULL;
 		t->free[s] = NULL;
 	}
 	if (t->dir)
@@ -97,16 +113,14 @@ uint32_t sq_mig_tag_get(const struct sq_mig_tags *t, uint64_t page)
 
 	if (!is_array(e))
 		return (uint32_t)(e >> 2);
-	return ((const struct tag_chunk *)(uintptr_t)e)->tag[page % SQ_MIG_TAG_CHUNK];
+	return ARRAY_PTR(e)->tag[page % SQ_MIG_TAG_CHUNK];
 }
 
 int sq_mig_tags_dirty(const struct sq_mig_tags *t, uint64_t first, uint64_t end)
 {
-	for (size_t c = (size_t)(first / SQ_MIG_TAG_CHUNK); (uint64_t)c * SQ_MIG_TAG_CHUNK < end; c++) {
-		uint64_t e = t->dir[c];
-		if (is_array(e) ? ((const struct tag_chunk *)(uintptr_t)e)->dirty : (e & 2) != 0)
+	for (size_t c = (size_t)(first / SQ_MIG_TAG_CHUNK); (uint64_t)c * SQ_MIG_TAG_CHUNK < end; c++)
+		if (t->dir[c] & 2)
 			return 1;
-	}
 	return 0;
 }
 
@@ -114,7 +128,7 @@ static void release_array(struct sq_mig_tags *t, size_t chunk, struct tag_chunk 
 {
 	unsigned s = stripe_of(chunk);
 
-	a->next_free = t->free[s];
+	memcpy(a->tag, &t->free[s], sizeof(t->free[s]));
 	t->free[s] = a;
 }
 
@@ -124,15 +138,19 @@ static struct tag_chunk *get_array(struct sq_mig_tags *t, size_t chunk)
 	struct tag_chunk *a = t->free[s];
 
 	if (a) {
-		t->free[s] = a->next_free;
+		memcpy(&t->free[s], a->tag, sizeof(t->free[s]));
 		return a;
 	}
-	a = malloc(sizeof(*a));
-	if (!a)
-		return NULL;
-	a->next_all = t->all[s];
-	t->all[s] = a;
-	return a;
+	struct tag_slab *b = t->slabs[s];
+	if (!b || b->used == SLAB_ARRAYS) {
+		b = malloc(sizeof(*b));
+		if (!b)
+			return NULL;
+		b->next = t->slabs[s];
+		b->used = 0;
+		t->slabs[s] = b;
+	}
+	return &b->a[b->used++];
 }
 
 int sq_mig_tags_set(struct sq_mig_tags *t, uint64_t first, uint64_t end, uint32_t round, int data)
@@ -147,14 +165,15 @@ int sq_mig_tags_set(struct sq_mig_tags *t, uint64_t first, uint64_t end, uint32_
 		if (first == cstart && stop == cend) {
 			/* Whole chunk: uniform again; zero pages make it clean. */
 			if (is_array(e))
-				release_array(t, chunk, (struct tag_chunk *)(uintptr_t)e);
+				release_array(t, chunk, ARRAY_PTR(e));
 			if (e != UNIFORM(round, data))
 				t->dir[chunk] = UNIFORM(round, data);
 		} else if (is_array(e)) {
-			struct tag_chunk *a = (struct tag_chunk *)(uintptr_t)e;
+			struct tag_chunk *a = ARRAY_PTR(e);
 			for (uint64_t p = first; p < stop; p++)
 				a->tag[p - cstart] = round;
-			a->dirty |= data;
+			if (data && !(e & 2))
+				t->dir[chunk] = e | 2;
 		} else if ((uint32_t)(e >> 2) == round) {
 			if (data && !(e & 2))
 				t->dir[chunk] = e | 2;
@@ -166,8 +185,7 @@ int sq_mig_tags_set(struct sq_mig_tags *t, uint64_t first, uint64_t end, uint32_
 				a->tag[i] = (uint32_t)(e >> 2);
 			for (uint64_t p = first; p < stop; p++)
 				a->tag[p - cstart] = round;
-			a->dirty = ((e & 2) != 0) | data;
-			t->dir[chunk] = (uint64_t)(uintptr_t)a;
+			t->dir[chunk] = (uint64_t)(uintptr_t)a | (e & 2) | ((uint64_t)data << 1);
 		}
 		first = stop;
 	}
