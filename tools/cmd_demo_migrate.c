@@ -28,6 +28,7 @@
 #include <squib/tracker.h>
 
 #include "cli.h"
+#include "migrate_args.h"
 #include "migrate_workload.h"
 
 struct sq_demo_wl {
@@ -274,7 +275,7 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 		{ "policy", required_argument, NULL, 'p' }, { "max-rounds", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 	};
-	unsigned long long size = 256ull << 20, bw = 0;
+	unsigned long long size = 256ull << 20, bw = 0, v;
 	double rate = 32, downtime = 0;
 	unsigned conns = 2, max_rounds = 0;
 	enum sq_migrate_policy policy = SQ_MIGRATE_AUTO_CONVERGE;
@@ -282,35 +283,34 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		char *end = NULL;
 		switch (c) {
 		case 's':
-			if (sq_parse_size(optarg, &size) || size == 0 || size % 4096)
+			if (sq_mig_arg_size(optarg, &size) || size == 0 || size % 4096)
 				return sq_cli_usage_error(cli, "demo migrate", "bad --size '%s'", optarg);
 			break;
 		case 'b':
-			if (sq_parse_size(optarg, &bw))
+			if (sq_mig_arg_size(optarg, &bw))
 				return sq_cli_usage_error(cli, "demo migrate", "bad --bandwidth '%s'", optarg);
 			break;
 		case 'r':
-			rate = strtod(optarg, &end);
-			if (*end || rate < 0)
+			if (sq_mig_arg_real(optarg, 0, 1048576.0, &rate))
 				return sq_cli_usage_error(cli, "demo migrate", "bad --rate '%s'", optarg);
 			break;
 		case 'd':
-			downtime = strtod(optarg, &end);
-			if (*end || downtime <= 0)
+			if (sq_mig_arg_real(optarg, 0, SQ_MIGRATE_MAX_MS, &downtime) || downtime <= 0)
 				return sq_cli_usage_error(cli, "demo migrate", "bad --downtime '%s'", optarg);
 			break;
 		case 'c':
-			conns = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || conns == 0 || conns > SQ_MIGRATE_MAX_CONNS)
-				return sq_cli_usage_error(cli, "demo migrate", "bad --conns '%s'", optarg);
+			if (sq_mig_arg_uint(optarg, 1, SQ_MIGRATE_MAX_CONNS, &v))
+				return sq_cli_usage_error(cli, "demo migrate", "bad --conns '%s' (1..%d)",
+							  optarg, SQ_MIGRATE_MAX_CONNS);
+			conns = (unsigned)v;
 			break;
 		case 'm':
-			max_rounds = (unsigned)strtoul(optarg, &end, 10);
-			if (*end)
-				return sq_cli_usage_error(cli, "demo migrate", "bad --max-rounds '%s'", optarg);
+			if (sq_mig_arg_uint(optarg, 1, 1000000, &v))
+				return sq_cli_usage_error(cli, "demo migrate",
+							  "bad --max-rounds '%s' (1..1000000)", optarg);
+			max_rounds = (unsigned)v;
 			break;
 		case 'p':
 			if (!strcmp(optarg, "auto"))

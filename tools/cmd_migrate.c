@@ -7,10 +7,7 @@
  *   migrate send --to HOST:PORT --file PATH       a file's bytes (static)
  *   migrate send --to HOST:PORT --demo SIZE       a live demo workload
  */
-#include <ctype.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +21,7 @@
 #include <squib/migrate.h>
 
 #include "cli.h"
+#include "migrate_args.h"
 #include "migrate_workload.h"
 
 static const char usage[] =
@@ -53,63 +51,6 @@ static const char usage[] =
 	"      policy fail, --commit-timeout 600000 (wait for the receiver's save).\n"
 	"      Exit 0 only when the receiver confirmed it kept everything. --json\n"
 	"      prints the report (rounds, bytes, downtime, time).\n";
-
-/* ------------------------------------------------------------ numbers */
-
-/*
- * Whole numbers in [min, max], decimal digits only: no sign, no spaces, no
- * junk after them, no overflow. 0 or -1.
- */
-static int parse_uint(const char *s, unsigned long long min, unsigned long long max,
-		      unsigned long long *out)
-{
-	char *end;
-
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* Milliseconds, 1 .. one day. */
-static int parse_ms(const char *s, int *out)
-{
-	unsigned long long v;
-
-	if (parse_uint(s, 1, SQ_MIGRATE_MAX_MS, &v))
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
-/* A finite decimal number in [min, max] (no NaN, no infinity, no junk). */
-static int parse_real(const char *s, double min, double max, double *out)
-{
-	char *end;
-
-	if (!s || !(isdigit((unsigned char)s[0]) || s[0] == '.'))
-		return -1;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || *end || !isfinite(v) || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* A size ("64M", "1G"): digits first, and no overflow on the way. */
-static int parse_size_arg(const char *s, unsigned long long *out)
-{
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -1;
-	errno = 0;
-	int rc = sq_parse_size(s, out);
-	return rc || errno ? -1 : 0;
-}
 
 /* ------------------------------------------------------------------ recv */
 
@@ -167,21 +108,21 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 			pair = optarg;
 			break;
 		case 't':
-			if (parse_ms(optarg, &ro.timeout_ms))
+			if (sq_mig_arg_ms(optarg, &ro.timeout_ms))
 				return sq_cli_usage_error(cli, "migrate recv", "bad --timeout '%s'", optarg);
 			break;
 		case 'H':
-			if (parse_ms(optarg, &ro.handshake_ms))
+			if (sq_mig_arg_ms(optarg, &ro.handshake_ms))
 				return sq_cli_usage_error(cli, "migrate recv",
 							  "bad --handshake-timeout '%s'", optarg);
 			break;
 		case 'T':
-			if (parse_ms(optarg, &ro.session_ms))
+			if (sq_mig_arg_ms(optarg, &ro.session_ms))
 				return sq_cli_usage_error(cli, "migrate recv",
 							  "bad --session-timeout '%s'", optarg);
 			break;
 		case 'm':
-			if (parse_size_arg(optarg, &max) || max == 0 || max % 4096)
+			if (sq_mig_arg_size(optarg, &max) || max == 0 || max % 4096)
 				return sq_cli_usage_error(cli, "migrate recv", "bad --max-size '%s'", optarg);
 			break;
 		default:
@@ -333,40 +274,40 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 			state_path = optarg;
 			break;
 		case 'D':
-			if (parse_size_arg(optarg, &demo) || demo == 0 || demo % 4096)
+			if (sq_mig_arg_size(optarg, &demo) || demo == 0 || demo % 4096)
 				return sq_cli_usage_error(cli, "migrate send", "bad --demo size '%s'", optarg);
 			break;
 		case 'b':
-			if (parse_size_arg(optarg, &bw))
+			if (sq_mig_arg_size(optarg, &bw))
 				return sq_cli_usage_error(cli, "migrate send", "bad --bandwidth '%s'", optarg);
 			o.bandwidth_limit = bw;
 			break;
 		case 'c':
-			if (parse_uint(optarg, 1, SQ_MIGRATE_MAX_CONNS, &v))
+			if (sq_mig_arg_uint(optarg, 1, SQ_MIGRATE_MAX_CONNS, &v))
 				return sq_cli_usage_error(cli, "migrate send", "bad --conns '%s' (1..%d)",
 							  optarg, SQ_MIGRATE_MAX_CONNS);
 			o.nconns = (unsigned)v;
 			break;
 		case 'r':
-			if (parse_real(optarg, 0, 1048576.0, &rate))
+			if (sq_mig_arg_real(optarg, 0, 1048576.0, &rate))
 				return sq_cli_usage_error(cli, "migrate send", "bad --rate '%s'", optarg);
 			break;
 		case 'd':
-			if (parse_real(optarg, 0, SQ_MIGRATE_MAX_MS, &o.downtime_ms) || o.downtime_ms <= 0)
+			if (sq_mig_arg_real(optarg, 0, SQ_MIGRATE_MAX_MS, &o.downtime_ms) || o.downtime_ms <= 0)
 				return sq_cli_usage_error(cli, "migrate send", "bad --downtime '%s'", optarg);
 			break;
 		case 'm':
-			if (parse_uint(optarg, 1, 1000000, &v))
+			if (sq_mig_arg_uint(optarg, 1, 1000000, &v))
 				return sq_cli_usage_error(cli, "migrate send",
 							  "bad --max-rounds '%s' (1..1000000)", optarg);
 			o.max_rounds = (unsigned)v;
 			break;
 		case 'T':
-			if (parse_ms(optarg, &o.timeout_ms))
+			if (sq_mig_arg_ms(optarg, &o.timeout_ms))
 				return sq_cli_usage_error(cli, "migrate send", "bad --timeout '%s'", optarg);
 			break;
 		case 'C':
-			if (parse_ms(optarg, &o.commit_timeout_ms))
+			if (sq_mig_arg_ms(optarg, &o.commit_timeout_ms))
 				return sq_cli_usage_error(cli, "migrate send", "bad --commit-timeout '%s'",
 							  optarg);
 			break;

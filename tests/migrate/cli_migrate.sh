@@ -133,6 +133,16 @@ for v in -1 0 4097 99999999999999999999G " 64M"; do
 	bad recv --listen 127.0.0.1:0 --max-size "$v"
 	bad send --to 127.0.0.1:1 --demo "$v"
 done
+if "$B" help demo >/dev/null 2>&1; then
+	for v in -1 0 65 nan 1x 99999999999999999999; do
+		rc=0
+		"$B" -q demo migrate --conns "$v" >/dev/null 2>&1 || rc=$?
+		[ $rc -eq 2 ] || { echo "demo migrate --conns $v exited $rc"; exit 1; }
+		rc=0
+		"$B" -q demo migrate --rate "$v" --size 1M >/dev/null 2>&1 || rc=$?
+		[ $rc -eq 2 ] || [ "$v" = 0 ] || [ "$v" = 65 ] || { echo "demo migrate --rate $v exited $rc"; exit 1; }
+	done
+fi
 bad send --to 127.0.0.1:1 --file "$T/src" --bandwidth -1
 bad send --to 127.0.0.1:1 --file "$T/src" --bandwidth 99999999999999999999
 
