@@ -483,7 +483,7 @@ int sq_migrate_recv_accept(struct sq_migrate_recv *r, int listen_fd)
 	/* A connection whose handshake fails is answered, closed and
 	 * forgotten: probes and strays do not end the wait for the sender. */
 	while (!r->have_session || (unsigned)nfds < r->nconns) {
-		int fd;
+		int fd = -1;
 		rc = accept_next(r, listen_fd, &fd);
 		if (rc)
 			break;

@@ -59,11 +59,13 @@ int sq_mig_rx_need(struct rx_conn *c, size_t len, const uint8_t **p, size_t *got
 		if (len >= SQ_MIG_RX_EXACT && room > len - avail)
 			room = len - avail;
 		int d = sq_mig_deadline(c->fd, c->deadline, c->r->o.timeout_ms, "session");
-		if (d)
+		if (d < 0)
 			return d;
 		long n = sq_mig_recv_some(SQ_SITE_MIG_RX_RECV, c->fd, c->buf + c->blen, room);
-		if (n < 0)
-			return sq_mig_deadline_error((int)n, c->deadline, "session");
+		if (n < 0) {
+			d = sq_mig_deadline_error((int)n, c->deadline, "session");
+			return d < 0 ? d : (int)n;
+		}
 		if (n == 0) {
 			*got = avail;
 			return 1;

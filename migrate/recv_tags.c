@@ -41,9 +41,12 @@
 
 _Static_assert(SQ_PAGES_PER_BLOCK % SQ_MIG_TAG_CHUNK == 0, "a chunk lies inside one block");
 
-/* A chunk's page rounds; a free one keeps the free-list link in tag[0..1]. */
+/* A chunk's page rounds, or, while it is free, the free-list link. */
 struct tag_chunk {
-	uint32_t tag[SQ_MIG_TAG_CHUNK];
+	union {
+		uint32_t tag[SQ_MIG_TAG_CHUNK];
+		struct tag_chunk *next_free;
+	};
 };
 
 /* Arrays come from slabs, per stripe: no allocator header per array. */
@@ -128,7 +131,7 @@ static void release_array(struct sq_mig_tags *t, size_t chunk, struct tag_chunk 
 {
 	unsigned s = stripe_of(chunk);
 
-	memcpy(a->tag, &t->free[s], sizeof(t->free[s]));
+	a->next_free = t->free[s];
 	t->free[s] = a;
 }
 
@@ -138,7 +141,7 @@ static struct tag_chunk *get_array(struct sq_mig_tags *t, size_t chunk)
 	struct tag_chunk *a = t->free[s];
 
 	if (a) {
-		memcpy(&t->free[s], a->tag, sizeof(t->free[s]));
+		t->free[s] = a->next_free;
 		return a;
 	}
 	struct tag_slab *b = t->slabs[s];

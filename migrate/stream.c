@@ -101,24 +101,26 @@ int sq_mig_result_decode_hdr(const uint8_t in[SQ_MIG_RESULT_LEN], uint32_t *msg_
 	uint32_t phase = sq_mig_get32(in + 12);
 	int32_t status = (int32_t)sq_mig_get32(in + 8);
 
+	*msg_len = 0;
 	if (sq_mig_get64(in) != SQ_MIG_RESULT_MAGIC)
 		return sq_err(SQ_E_STREAM_MAGIC, "migration stream: bad reply magic 0x%016llx",
 			      (unsigned long long)sq_mig_get64(in));
-	*msg_len = sq_mig_get32(in + 24);
-	if (*msg_len > SQ_MIG_RESULT_MAX_MSG)
+	uint32_t n = sq_mig_get32(in + 24);
+	if (n > SQ_MIG_RESULT_MAX_MSG)
 		return sq_err(SQ_E_STREAM_OVERSIZE,
-			      "migration stream: reply message of %u bytes exceeds the limit %u",
-			      *msg_len, SQ_MIG_RESULT_MAX_MSG);
+			      "migration stream: reply message of %u bytes exceeds the limit %u", n,
+			      SQ_MIG_RESULT_MAX_MSG);
 	if (sq_mig_get32(in + 28) != 0 || phase < SQ_MIG_PHASE_HELLO ||
 	    phase > SQ_MIG_PHASE_COMMIT || status > 0)
 		return sq_err(SQ_E_STREAM_MALFORMED, "migration stream: malformed reply");
+	*msg_len = n;
 	return 0;
 }
 
 int sq_mig_result_decode(const uint8_t in[SQ_MIG_RESULT_LEN], const uint8_t *msg,
 			 struct sq_mig_result *r)
 {
-	uint32_t n;
+	uint32_t n = 0;
 	int rc = sq_mig_result_decode_hdr(in, &n);
 
 	if (rc)
@@ -129,8 +131,10 @@ int sq_mig_result_decode(const uint8_t in[SQ_MIG_RESULT_LEN], const uint8_t *msg
 	r->phase = sq_mig_get32(in + 12);
 	r->session_id = sq_mig_get64(in + 16);
 	r->msg_len = n;
-	if (n)
-		memcpy(r->msg, msg, n);
+	/* The text is the peer's: control bytes (escapes, NUL, newlines) are
+	 * replaced, so printing it cannot drive a terminal or cut a log line. */
+	for (uint32_t i = 0; i < n; i++)
+		r->msg[i] = (char)(msg[i] < 0x20 || msg[i] == 0x7f ? '?' : msg[i]);
 	r->msg[n] = 0;
 	return 0;
 }

@@ -112,7 +112,7 @@ size_t sq_mig_result_encode(const struct sq_mig_result *r, uint8_t *out);
  * *msg_len. sq_mig_result_decode() - check the CRC over header and @msg and
  * fill @r (message copied and NUL-terminated). Both return 0 or
  * SQ_E_STREAM_MAGIC / SQ_E_STREAM_MALFORMED / SQ_E_STREAM_OVERSIZE /
- * SQ_E_STREAM_CRC.
+ * SQ_E_STREAM_CRC. The copied message has its control bytes replaced by '?'.
  */
 int sq_mig_result_decode_hdr(const uint8_t in[SQ_MIG_RESULT_LEN], uint32_t *msg_len);
 int sq_mig_result_decode(const uint8_t in[SQ_MIG_RESULT_LEN], const uint8_t *msg,

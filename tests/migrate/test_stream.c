@@ -396,6 +396,47 @@ static void file_sink(void **state)
 	free(dir);
 }
 
+/* Replies carry the receiver's text: round trip, limits, damage. */
+static void reply_format(void **state)
+{
+	(void)state;
+	uint8_t raw[SQ_MIG_RESULT_LEN + SQ_MIG_RESULT_MAX_MSG];
+	struct sq_mig_result in = { .status = SQ_E_IO, .phase = SQ_MIG_PHASE_COMMIT,
+				    .session_id = 42 }, out;
+	uint32_t mlen;
+
+	snprintf(in.msg, sizeof(in.msg), "disk\nfull\033[2J");
+	in.msg_len = (uint32_t)strlen(in.msg);
+	size_t n = sq_mig_result_encode(&in, raw);
+	assert_int_equal(n, SQ_MIG_RESULT_LEN + in.msg_len);
+	assert_int_equal(sq_mig_result_decode_hdr(raw, &mlen), 0);
+	assert_int_equal(mlen, in.msg_len);
+	assert_int_equal(sq_mig_result_decode(raw, raw + SQ_MIG_RESULT_LEN, &out), 0);
+	assert_int_equal(out.status, SQ_E_IO);
+	assert_int_equal(out.phase, SQ_MIG_PHASE_COMMIT);
+	assert_int_equal(out.session_id, 42);
+	assert_string_equal(out.msg, "disk?full?[2J"); /* control bytes replaced */
+	/* A message longer than the limit is cut when encoded... */
+	memset(in.msg, 'x', sizeof(in.msg) - 1);
+	in.msg_len = sizeof(in.msg) - 1;
+	assert_int_equal(sq_mig_result_encode(&in, raw), SQ_MIG_RESULT_LEN + SQ_MIG_RESULT_MAX_MSG);
+	/* ...and refused when a peer announces one, before it is read. */
+	sq_mig_put32(raw + 24, SQ_MIG_RESULT_MAX_MSG + 1);
+	assert_int_equal(sq_mig_result_decode_hdr(raw, &mlen), SQ_E_STREAM_OVERSIZE);
+	assert_int_equal(mlen, 0);
+	/* A flipped message byte, a positive status, an unknown phase. */
+	n = sq_mig_result_encode(&in, raw);
+	raw[SQ_MIG_RESULT_LEN + 3] ^= 1;
+	assert_int_equal(sq_mig_result_decode(raw, raw + SQ_MIG_RESULT_LEN, &out), SQ_E_STREAM_CRC);
+	in.status = 5;
+	sq_mig_result_encode(&in, raw);
+	assert_int_equal(sq_mig_result_decode_hdr(raw, &mlen), SQ_E_STREAM_MALFORMED);
+	in.status = 0;
+	in.phase = 4;
+	sq_mig_result_encode(&in, raw);
+	assert_int_equal(sq_mig_result_decode_hdr(raw, &mlen), SQ_E_STREAM_MALFORMED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +458,7 @@ int main(void)
 		cmocka_unit_test(geometry_mismatch),
 		cmocka_unit_test(session_mismatch),
 		cmocka_unit_test(file_sink),
+		cmocka_unit_test(reply_format),
 	};
 	return cmocka_run_group_tests_name("migrate/stream", tests, setup, NULL);
 }
