@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <squib/error.h>
@@ -147,6 +148,10 @@ static int mig_run(struct sq_fx *fx)
 	};
 	struct sq_migrate_report rep;
 	rc = sq_migrate_send(&o, &rep);
+	/* A receiver refuses failed handshakes one by one and keeps waiting
+	 * for the sender: once the sender has given up, stop its wait. */
+	if (rc)
+		shutdown(a.lfd, SHUT_RDWR);
 	pthread_join(thr, NULL);
 	close(a.lfd);
 	p->rx_rc = a.rc;
