@@ -114,6 +114,10 @@ struct sq_kwp {
 	_Atomic bool stopping;   /* sync: also seen by the handler's poll timeout */
 	pthread_mutex_t gran_lock;
 	struct sq_region *r;
+	/* sync: called before a fault unprotects (sq_tracker_set_wp_hook);
+	 * read and written under gran_lock only */
+	sq_tracker_wp_hook_fn hook;
+	void *hook_ctx;
 };
 
 static int uffd_open(void)
@@ -235,6 +239,10 @@ static void serve_fault(struct sq_kwp *k, uintptr_t addr)
 		start = r->base + (first << SQ_PAGE_SHIFT);
 		len = n << SQ_PAGE_SHIFT;
 	}
+	/* The hook sees the pages while they are still protected (their
+	 * writer is held): a live save copies their old content here. */
+	if (k->hook)
+		k->hook(k->hook_ctx, (start - r->base) >> SQ_PAGE_SHIFT, len >> SQ_PAGE_SHIFT);
 	/* Unprotect without waking, then mark, then wake: the write follows
 	 * the mark. On failure the writer is woken anyway and faults again. */
 	(void)wp_range(k->uffd, start, len, UFFDIO_WRITEPROTECT_MODE_DONTWAKE);
@@ -455,4 +463,30 @@ int sq_kwp_reprotect(struct sq_region *r, const struct sq_dirty_set *set)
 			return sq_err_sys(SQ_E_IO, -rc, "UFFDIO_WRITEPROTECT (re-protect)");
 	}
 	return 0;
+}
+
+int sq_tracker_set_wp_hook(struct sq_tracker *t, uint32_t id, sq_tracker_wp_hook_fn fn, void *ctx)
+{
+	struct sq_region *r;
+	int rc = 0;
+
+	if (!t)
+		return sq_err(SQ_E_INVAL, "set_wp_hook: no tracker");
+	pthread_rwlock_rdlock(&t->lock);
+	r = sq_region_by_id(t, id);
+	if (!r) {
+		rc = sq_err(SQ_E_NOT_FOUND, "set_wp_hook: no region %u", id);
+	} else if (!r->kwp || r->kwp->mode != SQ_KERNEL_SYNC) {
+		rc = sq_err(SQ_E_UNSUPPORTED, "set_wp_hook: region %u has no synchronous "
+					      "kernel write tracking", id);
+	} else {
+		/* Under gran_lock, which the handler holds across its hook call:
+		 * after this returns no call of the previous hook is running. */
+		pthread_mutex_lock(&r->kwp->gran_lock);
+		r->kwp->hook = fn;
+		r->kwp->hook_ctx = ctx;
+		pthread_mutex_unlock(&r->kwp->gran_lock);
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
 }

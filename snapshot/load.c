@@ -27,6 +27,7 @@
 #include "core/err.h"
 #include "core/sysio.h"
 #include "io/chain.h"
+#include "snapshot/live_internal.h"
 #include "snapshot/pair_internal.h"
 
 #define STATE_LIMIT 10000000u
@@ -182,6 +183,8 @@ int sq_snapshot_save_tracked(const struct sq_snapshot_save_req *req, struct sq_t
 
 	if (!req || !t)
 		return sq_err(SQ_E_INVAL, "save request or tracker missing");
+	if (req->live)
+		return sq_live_save(req, t, region, r);
 	rc = sq_tracker_harvest(t, region, &set);
 	if (rc)
 		return rc;

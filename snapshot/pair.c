@@ -33,6 +33,7 @@
 
 #include "core/err.h"
 #include "core/sysio.h"
+#include "snapshot/live_internal.h"
 #include "snapshot/pair_internal.h"
 
 #define STATE_LIMIT 10000000u
@@ -292,6 +293,8 @@ int sq_snapshot_save(const struct sq_snapshot_save_req *q, struct sq_snapshot_re
 	int rc;
 
 	rc = sq_pair_check_request(q); /* snapshot/save_check.c */
+	if (!rc && q->live)
+		return sq_live_save(q, NULL, 0, r);
 	if (!rc)
 		rc = sq_pair_paths_init(&p, q->state_path);
 	if (!rc)

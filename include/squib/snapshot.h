@@ -28,6 +28,9 @@
  * memory: size and every page's CRC), discarding it otherwise: either the
  * previous complete pair or the new complete pair is visible, never a mix.
  *
+ * Live saves (req->live): the workload runs while the memory file is
+ * written; see squib/live.h.
+ *
  * Calling context: one save or load per stem at a time (the caller
  * serializes); different stems are independent. Any thread.
  */
@@ -43,6 +46,7 @@
 SQ_BEGIN_DECLS
 
 struct sq_tracker;
+struct sq_live_opts;
 
 struct sq_snapshot_save_req {
 	const char *state_path;           /* "<stem>.snap" */
@@ -56,6 +60,7 @@ struct sq_snapshot_save_req {
 	size_t nruns;
 	const struct sq_snapshot_id *parent; /* diff: the parent's id (sq_snapshot_id_of) */
 	struct sq_writer_opts io;
+	const struct sq_live_opts *live;  /* NULL = paused save; else live (squib/live.h) */
 };
 
 struct sq_snapshot_report {

@@ -18,6 +18,7 @@
 #include <squib/restore.h>
 #include <squib/merge.h>
 #include <squib/snapshot.h>
+#include <squib/live.h>
 #include <squib/migrate.h>
 #include <squib/tracker.h>
 #include <squib/state.h>

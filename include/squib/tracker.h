@@ -295,6 +295,30 @@ SQ_API int sq_tracker_granule(struct sq_tracker *t, uint32_t id, uint64_t block)
 SQ_API int sq_tracker_set_granule(struct sq_tracker *t, uint32_t id, uint64_t block,
 				  enum sq_granule g);
 
+/*
+ * A write-protect hook: called by the synchronous fault handler of a
+ * KERNEL_WP region in SQ_KERNEL_SYNC mode with the pages [first_page,
+ * first_page + npages) (region-relative) a write fault is about to
+ * unprotect, while they are still protected and the faulting writer is
+ * held. It must not call back into the tracker for this region's
+ * harvest, peek or granule, and should be short (the writer waits).
+ */
+typedef void (*sq_tracker_wp_hook_fn)(void *ctx, uint64_t first_page, uint64_t npages);
+
+/**
+ * sq_tracker_set_wp_hook() - install (@fn) or remove (@fn NULL) the
+ * write-protect hook of region @id. Used by live saves (squib/live.h) to
+ * copy a page's old content before the write lands.
+ *
+ * Returns 0, SQ_E_NOT_FOUND, or SQ_E_UNSUPPORTED when the region is not
+ * tracked by synchronous kernel faults. Ordering: once it returns, every
+ * later fault calls the new hook and no call of the previous one is still
+ * running (the handler calls the hook under the lock this takes). Any
+ * thread except the hook itself.
+ */
+SQ_API int sq_tracker_set_wp_hook(struct sq_tracker *t, uint32_t id, sq_tracker_wp_hook_fn fn,
+				  void *ctx);
+
 /* Dirty sets: immutable after harvest/peek; any thread may read them. */
 SQ_API size_t sq_dirty_set_nruns(const struct sq_dirty_set *s);
 /* Sorted, merged, region-relative runs (valid until sq_dirty_set_free). */

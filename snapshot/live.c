@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * snapshot/live.c - live (copy-on-write) saves of a pair: choose how S is
+ * protected, harvest, protect, resume the workload, stream S through the
+ * copy-on-write page reader (live_cow.c), commit; or fall back to the
+ * paused save and say why (squib/live.h has the table).
+ *
+ * Ordering: everything up to opts->resume runs with the caller's workload
+ * paused; the harvest, the page states of S and the protection (own
+ * userfaultfd, or the tracker's protection plus the installed hook) are
+ * all in place before resume, so the first write after it already faults
+ * into sq_cow_hook. The hook is removed (tracker mode; the removal waits
+ * for a running call) or the handler joined (own mode) before the state
+ * is freed.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <squib/live.h>
+#include <squib/snapshot.h>
+#include <squib/tracker.h>
+
+#include "core/err.h"
+#include "snapshot/live_internal.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A paused save (the workload stays paused throughout), then resume. */
+static int save_paused(const struct sq_snapshot_save_req *q, struct sq_tracker *t,
+		       uint32_t region, struct sq_snapshot_report *r, struct sq_live_report *rep,
+		       double t0, const char *why)
+{
+	struct sq_snapshot_save_req p = *q;
+	struct sq_snapshot_report sr = { 0 };
+	int rc;
+
+	snprintf(rep->fallback, sizeof(rep->fallback), "%s", why);
+	rep->protect = "none";
+	p.live = NULL;
+	if (q->live->require) {
+		q->live->resume(q->live->ctx);
+		return sq_err(SQ_E_UNSUPPORTED, "live save: %s", why);
+	}
+	rc = t ? sq_snapshot_save_tracked(&p, t, region, &sr) : sq_snapshot_save(&p, &sr);
+	rep->pause_s = rep->total_s = now_s() - t0;
+	rep->pages = sr.pages_dirty;
+	q->live->resume(q->live->ctx);
+	if (!rc && r)
+		*r = sr;
+	return rc;
+}
+
+/* Why region @region of @t cannot be saved live, or NULL. */
+static const char *cannot_live(struct sq_tracker *t, uint32_t region, int *tracker_sync)
+{
+	struct sq_dirty_stats st;
+
+	*tracker_sync = 0;
+	if (!sq_live_supported())
+		return "synchronous userfaultfd write-protect (with WP_UNPOPULATED) is not "
+		       "available to this process";
+	if (!t)
+		return NULL;
+	if (sq_tracker_stats(t, region, &st))
+		return NULL; /* the harvest reports the missing region */
+	if (st.kernel_mode == SQ_KERNEL_ASYNC)
+		return "the region is tracked by asynchronous kernel write-protect "
+		       "(WP_ASYNC resolves faults in the kernel, and a range takes one "
+		       "userfaultfd): create the tracker with SQ_KERNEL_SYNC for live saves";
+	*tracker_sync = st.kernel_mode == SQ_KERNEL_SYNC;
+	return NULL;
+}
+
+int sq_live_save(const struct sq_snapshot_save_req *q, struct sq_tracker *t, uint32_t region,
+		 struct sq_snapshot_report *r)
+{
+	struct sq_live_report local, *rep = q->live->report ? q->live->report : &local;
+	struct sq_dirty_set *set = NULL;
+	struct sq_cow *cow = NULL;
+	double t0 = now_s();
+	int tracker_sync, rc;
+
+	memset(rep, 0, sizeof(*rep));
+	if (!q->live->resume)
+		return sq_err(SQ_E_INVAL, "live save: the resume callback is required");
+	if (!q->mem || !q->mem->base || q->mem->size % SQ_PAGE_SIZE) {
+		q->live->resume(q->live->ctx);
+		return sq_err(SQ_E_INVAL, "live save: the memory source must be a mapped region");
+	}
+	const char *why = cannot_live(t, region, &tracker_sync);
+	if (why)
+		return save_paused(q, t, region, r, rep, t0, why);
+
+	struct sq_snapshot_save_req p = *q;
+	p.live = NULL;
+	if (t) {
+		rc = sq_tracker_harvest(t, region, &set);
+		if (rc) {
+			q->live->resume(q->live->ctx);
+			return rc;
+		}
+		p.runs = q->kind == SQ_SNAPSHOT_DIFF ? sq_dirty_set_runs(set) : NULL;
+		p.nruns = q->kind == SQ_SNAPSHOT_DIFF ? sq_dirty_set_nruns(set) : 0;
+	} else if (q->kind == SQ_SNAPSHOT_FULL) {
+		p.runs = NULL;
+		p.nruns = 0;
+	}
+	static const struct sq_run none;
+	const struct sq_run *cow_runs = p.runs;
+	if (q->kind == SQ_SNAPSHOT_DIFF && (!cow_runs || !p.nruns))
+		cow_runs = &none; /* an empty diff protects nothing */
+	rc = sq_cow_create(q->mem->base, q->mem->size, cow_runs, cow_runs ? p.nruns : 0, &cow);
+	if (!rc) {
+		if (tracker_sync) {
+			rep->protect = "tracker-sync";
+			rc = sq_tracker_set_wp_hook(t, region, sq_cow_hook, cow);
+		} else {
+			rep->protect = "own-uffd";
+			rc = sq_cow_protect_own(cow, cow_runs, cow_runs ? p.nruns : 0);
+		}
+	}
+	if (rc == SQ_E_UNSUPPORTED) {
+		/* Nothing is protected: save the harvested set paused. */
+		char msg[160];
+		snprintf(msg, sizeof(msg), "%s", sq_last_error());
+		sq_cow_destroy(cow);
+		cow = NULL;
+		snprintf(rep->fallback, sizeof(rep->fallback), "%s", msg);
+		rep->protect = "none";
+		if (q->live->require) {
+			rc = sq_err(SQ_E_UNSUPPORTED, "%s", msg);
+		} else {
+			rc = sq_snapshot_save(&p, r);
+			rep->pause_s = now_s() - t0;
+		}
+		q->live->resume(q->live->ctx);
+		goto done;
+	}
+	if (rc) {
+		q->live->resume(q->live->ctx);
+		goto done;
+	}
+	rep->live = 1;
+	rep->pause_s = now_s() - t0;
+	q->live->resume(q->live->ctx);
+
+	struct sq_mem_source src = { .read = sq_cow_read, .ctx = cow, .size = q->mem->size,
+				     .live = 1 };
+	p.mem = &src;
+	rc = sq_snapshot_save(&p, r);
+	if (tracker_sync)
+		(void)sq_tracker_set_wp_hook(t, region, NULL, NULL);
+	struct sq_cow_stats cs;
+	sq_cow_get_stats(cow, &cs);
+	rep->cow_pages = cs.cow_pages;
+	rep->faults = cs.faults;
+	rep->stall_s = (double)cs.stall_ns * 1e-9;
+done:
+	sq_cow_destroy(cow);
+	rep->total_s = now_s() - t0;
+	if (set) {
+		rep->pages = q->kind == SQ_SNAPSHOT_DIFF ? sq_dirty_set_pages(set)
+							: q->mem->size >> SQ_PAGE_SHIFT;
+		if (rc) {
+			char msg[512];
+			snprintf(msg, sizeof(msg), "%s", sq_last_error());
+			/* Transactional harvest: the bits go back before we return. */
+			int pb = sq_tracker_put_back(t, set);
+			sq_dirty_set_free(set);
+			return pb ? pb : sq_err(rc, "%s", msg);
+		}
+		if (r) {
+			sq_tracker_note_io(t, region, r->io.io_ops, r->io.bytes_written,
+					   (uint64_t)(r->io.seconds * 1e9));
+			if (q->kind == SQ_SNAPSHOT_DIFF)
+				r->pages_dirty = sq_dirty_set_pages(set);
+		}
+		sq_dirty_set_free(set);
+	} else if (r && !rc) {
+		rep->pages = r->pages_dirty;
+	}
+	return rc;
+}
