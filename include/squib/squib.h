@@ -19,6 +19,7 @@
 #include <squib/merge.h>
 #include <squib/snapshot.h>
 #include <squib/live.h>
+#include <squib/lazy.h>
 #include <squib/migrate.h>
 #include <squib/tracker.h>
 #include <squib/state.h>
