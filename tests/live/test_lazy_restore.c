@@ -200,10 +200,11 @@ static void test_faults_only_and_hotset(void **s)
 	/* The next restore fills the recorded pages first. */
 	o = (struct sq_lazy_opts){ .hotset = hot, .fill_threads = 1 };
 	assert_int_equal(sq_lazy_start(chain, NLAYERS, SIZE, &o, &l), 0);
+	lazy = sq_lazy_addr(l);
 	assert_int_equal(sq_lazy_finish(l, &r), 0);
 	assert_int_equal(r.hot_pages, 5);
-	assert_memory_equal(sq_lazy_addr(l), expect, SIZE);
-	munmap(sq_lazy_addr(l), SIZE);
+	assert_memory_equal(lazy, expect, SIZE);
+	munmap(lazy, SIZE);
 
 	/* A damaged or truncated hot set is refused before anything is mapped. */
 	int fd = open(hot, O_RDWR);
