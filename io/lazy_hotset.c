@@ -22,6 +22,7 @@
 #include <squib/lazy.h>
 
 #include "core/err.h"
+#include "core/sysio.h"
 #include "io/chain.h"
 #include "io/lazy_internal.h"
 
@@ -85,13 +86,13 @@ int sq_lazy_hotset_load(const char *path, uint64_t npages, struct sq_run **runs,
 {
 	struct stat st;
 	uint8_t *b = NULL;
-	int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int rc = 0, fd = sq_sys_open(SQ_SITE_HOTSET_OPEN, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
 
 	*runs = NULL;
 	*n = 0;
 	if (fd < 0)
-		return errno == ENOENT ? sq_err(SQ_E_NOT_FOUND, "hot set %s does not exist", path)
-				       : sq_err_sys(SQ_E_IO, errno, path);
+		return fd == -ENOENT ? sq_err(SQ_E_NOT_FOUND, "hot set %s does not exist", path)
+				     : sq_err_sys(SQ_E_IO, -fd, path);
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		rc = sq_err(SQ_E_CORRUPT, "hot set %s: not a regular file", path);
 		goto out;
@@ -107,8 +108,9 @@ int sq_lazy_hotset_load(const char *path, uint64_t npages, struct sq_run **runs,
 		rc = sq_err(SQ_E_NOMEM, "hot set: out of memory");
 		goto out;
 	}
-	if (pread(fd, b, (size_t)st.st_size, 0) != st.st_size) {
-		rc = sq_err_sys(SQ_E_IO, errno ? errno : EIO, path);
+	rc = sq_sys_pread_all(SQ_SITE_HOTSET_READ, fd, b, (size_t)st.st_size, 0);
+	if (rc) {
+		rc = sq_err_sys(SQ_E_IO, -rc, path);
 		goto out;
 	}
 	uint64_t count = get64(b + 16);
@@ -152,8 +154,10 @@ void sq_lazy_stop_handler(struct sq_lazy *l)
 {
 	if (l->handler_started) {
 		uint64_t one = 1;
-		while (write(l->stop_fd, &one, sizeof(one)) < 0 && errno == EINTR)
-			;
+		/* Release: the handler's acquire load sees the flag; the eventfd
+		 * wakes it at once, else its poll timeout does. */
+		atomic_store_explicit(&l->stopping, true, memory_order_release);
+		(void)sq_sys_write(SQ_SITE_LAZY_UFFD_STOP, l->stop_fd, &one, sizeof(one));
 		pthread_join(l->handler, NULL);
 		l->handler_started = false;
 	}

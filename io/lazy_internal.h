@@ -30,6 +30,7 @@ struct sq_lazy {
 	int uffd, stop_fd;
 	pthread_t handler;
 	bool handler_started;
+	_Atomic bool stopping;         /* handler: stop (with stop_fd) */
 	pthread_t fill[SQ_LAZY_MAX_FILL];
 	unsigned nfill, nstarted;
 	bool joined;

@@ -37,6 +37,7 @@
 #include <squib/lazy.h>
 
 #include "core/err.h"
+#include "core/sysio.h"
 #include "io/chain.h"
 #include "io/lazy_internal.h"
 
@@ -135,10 +136,10 @@ static int serve_range(struct sq_lazy *l, uint64_t first, uint64_t n, uint8_t *b
 			*placed += place(l, p, q - p, NULL);
 		} else {
 			size_t len = (size_t)(q - p) << SQ_PAGE_SHIFT;
-			ssize_t got = pread(l->layers[s].fd, buf, len, (off_t)(p << SQ_PAGE_SHIFT));
-			if (got != (ssize_t)len) {
-				rc = sq_err_sys(SQ_E_MEMORY_IO, got < 0 ? errno : EIO,
-						l->layers[s].path);
+			int got = sq_sys_pread_all(SQ_SITE_LAZY_LAYER_READ, l->layers[s].fd, buf, len,
+						   (off_t)(p << SQ_PAGE_SHIFT));
+			if (got) {
+				rc = sq_err_sys(SQ_E_MEMORY_IO, -got, l->layers[s].path);
 				int zero = 0;
 				atomic_compare_exchange_strong_explicit(&l->failed, &zero, rc,
 									memory_order_relaxed,
@@ -187,13 +188,16 @@ static void *handler_main(void *arg)
 	for (;;) {
 		struct pollfd p[2] = { { .fd = l->uffd, .events = POLLIN },
 				       { .fd = l->stop_fd, .events = POLLIN } };
-		int n = poll(p, 2, -1);
+		/* The timeout bounds how long a stop goes unseen when the
+		 * eventfd write failed (sq_lazy_stop_handler). */
+		int n = poll(p, 2, 100);
 
-		if (n > 0 && p[1].revents)
+		/* Acquire: pairs with the release store in sq_lazy_stop_handler. */
+		if (atomic_load_explicit(&l->stopping, memory_order_acquire) || (n > 0 && p[1].revents))
 			break;
 		if (n <= 0 || !(p[0].revents & POLLIN))
 			continue;
-		ssize_t got = read(l->uffd, msg, sizeof(msg));
+		ssize_t got = sq_sys_read(SQ_SITE_LAZY_UFFD_READ, l->uffd, msg, sizeof(msg));
 		if (got <= 0)
 			continue;
 		pthread_mutex_lock(&l->hot_lock);

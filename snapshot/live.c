@@ -128,7 +128,7 @@ int sq_live_save(const struct sq_snapshot_save_req *q, struct sq_tracker *t, uin
 	}
 	if (rc == SQ_E_UNSUPPORTED) {
 		/* Nothing is protected: save the harvested set paused. */
-		char msg[160];
+		char msg[256];
 		snprintf(msg, sizeof(msg), "%s", sq_last_error());
 		sq_cow_destroy(cow);
 		cow = NULL;

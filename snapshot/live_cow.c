@@ -50,6 +50,7 @@
 #include <squib/live.h>
 
 #include "core/err.h"
+#include "core/sysio.h"
 #include "snapshot/live_internal.h"
 
 #ifndef UFFD_FEATURE_WP_UNPOPULATED
@@ -73,6 +74,7 @@ struct sq_cow {
 	int stop_fd;
 	pthread_t thread;
 	bool thread_started;
+	_Atomic bool stopping;
 	_Atomic uint64_t cow_pages, faults, stall_ns;
 };
 
@@ -275,13 +277,16 @@ static void *own_handler(void *arg)
 	for (;;) {
 		struct pollfd p[2] = { { .fd = c->uffd, .events = POLLIN },
 				       { .fd = c->stop_fd, .events = POLLIN } };
-		int n = poll(p, 2, -1);
+		/* The timeout bounds how long a stop goes unseen when the
+		 * eventfd write failed (sq_cow_destroy). */
+		int n = poll(p, 2, 100);
 
-		if (n > 0 && p[1].revents)
+		/* Acquire: pairs with the release store in sq_cow_destroy. */
+		if (atomic_load_explicit(&c->stopping, memory_order_acquire) || (n > 0 && p[1].revents))
 			break;
 		if (n <= 0 || !(p[0].revents & POLLIN))
 			continue;
-		ssize_t got = read(c->uffd, msg, sizeof(msg));
+		ssize_t got = sq_sys_read(SQ_SITE_LIVE_UFFD_READ, c->uffd, msg, sizeof(msg));
 		if (got <= 0)
 			continue; /* EAGAIN: another read took it; the faults stay queued otherwise */
 		for (size_t i = 0; i < (size_t)got / sizeof(msg[0]); i++) {
@@ -373,9 +378,10 @@ void sq_cow_destroy(struct sq_cow *c)
 		return;
 	if (c->thread_started) {
 		uint64_t one = 1;
-		/* The handler polls the eventfd with no timeout: retry the write. */
-		while (write(c->stop_fd, &one, sizeof(one)) < 0 && errno == EINTR)
-			;
+		/* Release: the handler's acquire load sees the flag; the eventfd
+		 * wakes it at once, else its poll timeout does. */
+		atomic_store_explicit(&c->stopping, true, memory_order_release);
+		(void)sq_sys_write(SQ_SITE_LIVE_UFFD_STOP, c->stop_fd, &one, sizeof(one));
 		pthread_join(c->thread, NULL);
 	}
 	if (c->stop_fd >= 0)

@@ -49,7 +49,7 @@ SQ_BEGIN_DECLS
 
 struct sq_live_report {
 	int live;              /* 1 = saved copy-on-write; 0 = fell back to a paused save */
-	char fallback[160];    /* why it fell back (live == 0) */
+	char fallback[256];    /* why it fell back (live == 0) */
 	const char *protect;   /* "tracker-sync", "own-uffd" or "none" (fallback) */
 	double pause_s;        /* call -> opts->resume (the workload's pause in the save) */
 	double total_s;        /* call -> return, commit included */
