@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "demo.h"
+#include "demo_live.h"
 
 /* Used when the migration demo is not linked into this build. */
 __attribute__((weak)) int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
@@ -89,7 +90,7 @@ static int run_demo(const struct sq_cli *cli, int argc, char **argv)
 	struct demo_cfg cfg = { .size = 1ull << 30, .rounds = 5, .round_ms = 300, .workers = 2,
 				.cli = cli };
 	struct demo_result *res;
-	int rc;
+	int rc, mode = 0; /* 1 = --live, 2 = --lazy-restore (demo_live.h) */
 
 	if (argc > 1 && !strcmp(argv[1], "migrate"))
 		return sq_cli_demo_migrate(cli, argc - 1, argv + 1);
@@ -130,6 +131,10 @@ static int run_demo(const struct sq_cli *cli, int argc, char **argv)
 			cfg.keep = 1;
 		} else if (!strcmp(a, "--api-marks")) {
 			cfg.api_marks = 1;
+		} else if (!strcmp(a, "--live")) {
+			mode = 1;
+		} else if (!strcmp(a, "--lazy-restore")) {
+			mode = 2;
 		} else {
 			return sq_cli_usage_error(cli, "demo", "bad argument '%s'", a);
 		}
@@ -141,6 +146,10 @@ static int run_demo(const struct sq_cli *cli, int argc, char **argv)
 		return sq_cli_usage_error(cli, "demo", "--rounds is at most %d", DEMO_MAX_ROUNDS);
 	if (cfg.dir && (mkdir(cfg.dir, 0700) < 0 && errno != EEXIST))
 		return sq_cli_usage_error(cli, "demo", "cannot create --dir %s", cfg.dir);
+	if (mode == 1)
+		return sq_demo_live(&cfg);
+	if (mode == 2)
+		return sq_demo_lazy(&cfg);
 	res = calloc(1, sizeof(*res));
 	if (!res)
 		return sq_cli_fail(cli, "demo", SQ_E_NOMEM);
@@ -163,7 +172,7 @@ SQ_CLI_COMMAND(.name = "demo", .summary = "snapshot a live region: full + diffs,
 	       .usage = "usage: squib-snap demo [--size SIZE] [--rounds N] [--dir DIR] [--keep] [--json]\n"
 			"                        [--round-ms MS] [--workers N] [--threads N]\n"
 			"                        [--backend auto|io_uring|pwritev2] [--queue-depth N]\n"
-			"                        [--api-marks]\n"
+			"                        [--api-marks] [--live | --lazy-restore]\n"
 			"       squib-snap demo migrate ...   (the migration demo)\n"
 			"  Allocates a region (default 1G), runs a writer workload in other threads\n"
 			"  (hot sparse pages, dense bursts, zeroed pages), tracks it with the\n"
@@ -171,5 +180,9 @@ SQ_CLI_COMMAND(.name = "demo", .summary = "snapshot a live region: full + diffs,
 			"  diff snapshots (default 5) into DIR (default: a new temporary directory,\n"
 			"  removed unless --keep), pausing the workload only while each snapshot\n"
 			"  is written, then merges the chain, restores it and compares it with the\n"
-			"  region byte for byte. Exit 1 when verification fails.\n",
+			"  region byte for byte. Exit 1 when verification fails.\n"
+			"  --live: each snapshot is saved live (copy-on-write: the workload runs\n"
+			"  while it is written), with the pause beside a paused save of the same\n"
+			"  pages in the same run. --lazy-restore: the chain is then restored\n"
+			"  lazily (userfaultfd) while a reader checks random pages, and compared.\n",
 	       .run = run_demo)
