@@ -146,7 +146,7 @@ static void unlink_pair(const char *dir, const char *stem)
 	char p[4200];
 
 	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s/%s.%s", dir, stem, ext[i]);
+		snprintf(p, sizeof(p), "%.4000s/%.64s.%s", dir, stem, ext[i]);
 		unlink(p);
 	}
 }
