@@ -93,11 +93,8 @@ static uint64_t place(struct sq_lazy *l, uint64_t p, uint64_t n, const uint8_t *
 			set_done(l, p, ok);
 			placed += ok;
 		}
-		if (!err) {
-			p += n;
-			n = 0;
+		if (!err)
 			break;
-		}
 		p += ok;
 		n -= ok;
 		if (buf)
@@ -402,8 +399,9 @@ int sq_lazy_finish(struct sq_lazy *l, struct sq_lazy_report *r)
 		size_t ns = r->faults < MAX_SAMPLES ? (size_t)r->faults : MAX_SAMPLES;
 		if (ns) {
 			qsort(l->samples, ns, sizeof(*l->samples), cmp_u32);
-			r->fault_p50_us = l->samples[ns / 2] / 10.0;
-			r->fault_p99_us = l->samples[ns * 99 / 100] / 10.0;
+			size_t i50 = ns / 2, i99 = ns * 99 / 100;
+			r->fault_p50_us = (double)l->samples[i50] / 10.0;
+			r->fault_p99_us = (double)l->samples[i99] / 10.0;
 		}
 	}
 	sq_lazy_free(l, false);

@@ -81,7 +81,8 @@ static const char *cannot_live(struct sq_tracker *t, uint32_t region, int *track
 int sq_live_save(const struct sq_snapshot_save_req *q, struct sq_tracker *t, uint32_t region,
 		 struct sq_snapshot_report *r)
 {
-	struct sq_live_report local, *rep = q->live->report ? q->live->report : &local;
+	struct sq_live_report local = { 0 };
+	struct sq_live_report *rep = q->live->report ? q->live->report : &local;
 	struct sq_dirty_set *set = NULL;
 	struct sq_cow *cow = NULL;
 	double t0 = now_s();

@@ -188,7 +188,7 @@ static int live_round(const struct demo_cfg *cfg, struct demo_live_result *res, 
 		return rc;
 
 	struct resume_ctx rcx = { .w = w };
-	struct sq_live_report lr;
+	struct sq_live_report lr = { 0 };
 	struct sq_live_opts lo = { .resume = lw_resume, .ctx = &rcx, .report = &lr };
 	struct sq_snapshot_report rep;
 	snprintf(path, sizeof(path), "%.4000s/snap-%u.snap", res->dir, k);
