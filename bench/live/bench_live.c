@@ -249,13 +249,13 @@ static void lazy_unlink(const char *path)
 static void bm_lazy(struct sq_bench *b)
 {
 	int mode = (int)sq_bench_arg(b); /* 0 first access, 1 fill, 2 fault latency */
-	uint64_t size = iob_size(mode == 2 ? 1024 : 4096);
+	uint64_t size = iob_size(mode == 2 ? 1024 : 4096), npages = size / 4096;
 	char path[4096];
 	const char *chain[1] = { path };
 	double sum = 0, p50 = 0, p99 = 0;
 	uint64_t rng = 11;
 
-	if (lazy_file(size, path, sizeof(path))) {
+	if (!npages || lazy_file(size, path, sizeof(path))) {
 		sq_bench_skip(b, sq_last_error());
 		return;
 	}
@@ -272,14 +272,14 @@ static void bm_lazy(struct sq_bench *b)
 		volatile uint8_t *a = sq_lazy_addr(l);
 		double t1;
 		if (mode == 0) {
-			sq_bench_keep(a[(iob_rnd(&rng) % (size / 4096)) * 4096]);
+			sq_bench_keep(a[(iob_rnd(&rng) % npages) * 4096]);
 			t1 = sq_bench_now();
 		} else if (mode == 1) {
 			sq_lazy_wait(l);
 			t1 = sq_bench_now();
 		} else {
 			for (int i = 0; i < 2000; i++)
-				sq_bench_keep(a[(iob_rnd(&rng) % (size / 4096)) * 4096]);
+				sq_bench_keep(a[(iob_rnd(&rng) % npages) * 4096]);
 			t1 = sq_bench_now();
 		}
 		sq_lazy_finish(l, &r);
