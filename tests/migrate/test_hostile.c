@@ -435,6 +435,67 @@ static void stray_then_real(void **state)
 	wl_fini(&w);
 }
 
+/* Strays between the connections of a session: a duplicate index, a
+ * foreign session and junk are refused alone; the session completes. */
+static void stray_inside_session(void **state)
+{
+	(void)state;
+	static uint8_t page[4096];
+	struct rx_thread x = { 0 };
+	struct sq_migrate_recv_opts ro = { .mem_fd = -1, .timeout_ms = 10000, .handshake_ms = 2000 };
+	struct bld b[2] = { 0 }, dup = { 0 }, other = { 0 };
+	struct sq_mig_result res;
+
+	memset(page, 0x5a, sizeof(page));
+	assert_int_equal(rx_thread_start(&x, &ro), 0);
+	for (unsigned i = 0; i < 2; i++)
+		bld_hello(&b[i], 77, 1u << 20, i, 2);
+	bld_pages(&b[0], 1, 2, 1, page);
+	bld_pages(&b[1], 1, 9, 1, page);
+	const struct bld *all[2] = { &b[0], &b[1] };
+	bld_final(&b[0], 77, 2, all, 2, NULL, 0);
+	bld_final(&b[1], 77, 2, all, 2, NULL, 0);
+	int fd0 = dial(x.port);
+	assert_int_equal(send(fd0, b[0].buf, SQ_MIG_HELLO_LEN, MSG_NOSIGNAL), SQ_MIG_HELLO_LEN);
+	assert_int_equal(read_reply(fd0, &res), 0);
+	assert_int_equal(res.status, 0);
+	/* Index 0 again, then another session's connection 1, then junk. */
+	bld_hello(&dup, 77, 1u << 20, 0, 2);
+	bld_hello(&other, 78, 1u << 20, 1, 2);
+	const struct bld *strays[2] = { &dup, &other };
+	for (unsigned i = 0; i < 2; i++) {
+		int fd = dial(x.port);
+		assert_int_equal(send(fd, strays[i]->buf, strays[i]->len, MSG_NOSIGNAL),
+				 (ssize_t)strays[i]->len);
+		assert_int_equal(read_reply(fd, &res), 0);
+		assert_int_equal(res.status, SQ_E_STREAM_MALFORMED);
+		close(fd);
+	}
+	close(dial(x.port));
+	int fd1 = dial(x.port);
+	assert_int_equal(send(fd1, b[1].buf, b[1].len, MSG_NOSIGNAL), (ssize_t)b[1].len);
+	assert_int_equal(send(fd0, b[0].buf + SQ_MIG_HELLO_LEN, b[0].len - SQ_MIG_HELLO_LEN,
+			      MSG_NOSIGNAL), (ssize_t)(b[0].len - SQ_MIG_HELLO_LEN));
+	assert_int_equal(rx_thread_join(&x), 0);
+	assert_int_equal(read_reply(fd0, &res), 0);
+	assert_int_equal(res.phase, SQ_MIG_PHASE_FINAL);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(read_reply(fd0, &res), 0);
+	assert_int_equal(res.phase, SQ_MIG_PHASE_COMMIT);
+	assert_int_equal(res.status, 0);
+	size_t size = 0;
+	uint8_t *got = sq_migrate_recv_region(x.r, &size);
+	assert_memory_equal(got + 2 * 4096, page, 4096);
+	assert_memory_equal(got + 9 * 4096, page, 4096);
+	close(fd0);
+	close(fd1);
+	sq_migrate_recv_destroy(x.r);
+	bld_free(&b[0]);
+	bld_free(&b[1]);
+	bld_free(&dup);
+	bld_free(&other);
+}
+
 int main(void)
 {
 	seed = sq_test_seed("migrate/hostile");
@@ -445,6 +506,7 @@ int main(void)
 		cmocka_unit_test(slow_handshake),
 		cmocka_unit_test(slow_session),
 		cmocka_unit_test(stray_then_real),
+		cmocka_unit_test(stray_inside_session),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
