@@ -234,20 +234,24 @@ static int admit(struct sq_migrate_recv *r, const uint8_t raw[SQ_MIG_HELLO_LEN],
 	return 0;
 }
 
-/* Answer the sender: @status with the current error message when it fails. */
-static void reply(int fd, unsigned phase, int status, uint64_t session)
+/* Answer the sender: @status with the current error message when it fails.
+ * Returns 0 or the send's error (the message of @status is kept then). */
+static int reply(int fd, unsigned phase, int status, uint64_t session)
 {
 	struct sq_mig_result res = { .status = status, .phase = phase, .session_id = session };
 	uint8_t raw[SQ_MIG_RESULT_LEN + SQ_MIG_RESULT_MAX_MSG];
 
 	if (fd < 0)
-		return;
+		return 0;
 	if (status) {
 		snprintf(res.msg, sizeof(res.msg), "%s", sq_last_error());
 		res.msg_len = (uint32_t)strlen(res.msg);
 	}
 	size_t n = sq_mig_result_encode(&res, raw);
-	(void)sq_mig_send_all(SQ_SITE_MIG_RX_SEND, fd, raw, n, 0);
+	int rc = sq_mig_send_all(SQ_SITE_MIG_RX_SEND, fd, raw, n, 0);
+	if (rc && status)
+		sq_err(status, "%s", res.msg);
+	return rc;
 }
 
 /* Read a handshake from @fd by @deadline and admit it; answers the sender
@@ -284,7 +288,12 @@ static int handshake_fd(struct sq_migrate_recv *r, int fd, double deadline, stru
 			rc = sq_err(SQ_E_NOMEM, "migration: out of memory for a receive buffer");
 		}
 	}
-	reply(fd, SQ_MIG_PHASE_HELLO, rc, r->have_session ? r->hello.session_id : 0);
+	int sent = reply(fd, SQ_MIG_PHASE_HELLO, rc, r->have_session ? r->hello.session_id : 0);
+	if (!rc && sent) {
+		/* The sender never heard it was admitted: the slot stays free. */
+		(*slot)->admitted = 0;
+		rc = sent;
+	}
 	if (!rc)
 		(*slot)->fd = fd;
 	return rc;
@@ -442,11 +451,11 @@ static int run_session(struct sq_migrate_recv *r, int threaded)
 	if (!rc)
 		r->complete = 1;
 	fill_stats(r);
-	reply(r->conns[0].fd, SQ_MIG_PHASE_FINAL, rc, r->hello.session_id);
+	(void)reply(r->conns[0].fd, SQ_MIG_PHASE_FINAL, rc, r->hello.session_id);
 	if (rc)
 		return rc;
 	rc = commit_step(r);
-	reply(r->conns[0].fd, SQ_MIG_PHASE_COMMIT, rc, r->hello.session_id);
+	(void)reply(r->conns[0].fd, SQ_MIG_PHASE_COMMIT, rc, r->hello.session_id);
 	return rc;
 }
 
