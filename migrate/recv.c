@@ -27,7 +27,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <squib/alloc.h>
@@ -38,60 +37,6 @@
 #include "core/sysio.h"
 #include "migrate/net.h"
 #include "migrate/recv_internal.h"
-
-/* The commit step's destination @path must be creatable: its directory
- * exists, is one, and is writable; @path itself is not a directory. */
-static int check_dest_dir(const char *dir, const char *what)
-{
-	char ctx[600];
-	struct stat st;
-
-	if (stat(dir, &st)) {
-		snprintf(ctx, sizeof(ctx), "migration: %s directory %s", what, dir);
-		return sq_err_sys(SQ_E_IO, errno, ctx);
-	}
-	if (!S_ISDIR(st.st_mode))
-		return sq_err(SQ_E_IO, "migration: %s %s is not a directory", what, dir);
-	if (access(dir, W_OK | X_OK)) {
-		snprintf(ctx, sizeof(ctx), "migration: %s directory %s is not writable", what, dir);
-		return sq_err_sys(SQ_E_IO, errno, ctx);
-	}
-	return 0;
-}
-
-static int check_commit_dests(const struct sq_migrate_recv_opts *o)
-{
-	if ((o->save_dir || o->save_pair) && (o->region || o->mem_fd >= 0))
-		return sq_err(SQ_E_INVAL,
-			      "migration: saving needs a receiver that owns its memory region");
-	if (o->save_dir) {
-		int rc = check_dest_dir(o->save_dir, "output");
-		if (rc)
-			return rc;
-	}
-	if (o->save_pair) {
-		char dir[4096];
-		struct stat st;
-		size_t n = strlen(o->save_pair);
-		if (n == 0 || n >= sizeof(dir) || o->save_pair[n - 1] == '/')
-			return sq_err(SQ_E_INVALID_PATH, "invalid snapshot path: %s", o->save_pair);
-		memcpy(dir, o->save_pair, n + 1);
-		char *slash = strrchr(dir, '/');
-		if (!slash)
-			snprintf(dir, sizeof(dir), ".");
-		else if (slash == dir)
-			dir[1] = 0;
-		else
-			*slash = 0;
-		int rc = check_dest_dir(dir, "snapshot pair");
-		if (rc)
-			return rc;
-		if (stat(o->save_pair, &st) == 0 && S_ISDIR(st.st_mode))
-			return sq_err(SQ_E_IO, "migration: snapshot pair %s is a directory",
-				      o->save_pair);
-	}
-	return 0;
-}
 
 static int bad_ms(int ms)
 {
@@ -110,7 +55,7 @@ int sq_migrate_recv_create(const struct sq_migrate_recv_opts *opts, struct sq_mi
 	if (bad_ms(opts->timeout_ms) || bad_ms(opts->handshake_ms) || bad_ms(opts->session_ms))
 		return sq_err(SQ_E_INVAL, "migration: a time limit is negative or above %d ms",
 			      SQ_MIGRATE_MAX_MS);
-	int rc = check_commit_dests(opts);
+	int rc = sq_mig_check_commit_dests(opts);
 	if (rc)
 		return rc;
 	struct sq_migrate_recv *r = calloc(1, sizeof(*r));
@@ -387,31 +332,6 @@ static void fill_stats(struct sq_migrate_recv *r)
 	s->complete = r->complete;
 }
 
-/*
- * What the receiver was asked to keep, durably, before the sender hears that
- * the session is done. A pair needs a state file as its blob: an empty blob
- * is refused here, anything else by the state decoder in the save.
- */
-static int commit_step(struct sq_migrate_recv *r)
-{
-	int rc = 0;
-
-	if (r->o.save_dir)
-		rc = sq_migrate_recv_save(r, r->o.save_dir);
-	if (!rc && r->o.save_pair) {
-		if (r->state_len == 0)
-			rc = sq_err(SQ_E_TOO_SHORT,
-				    "migration: no state blob was received; the snapshot pair %s "
-				    "needs a state file",
-				    r->o.save_pair);
-		else
-			rc = sq_migrate_recv_save_pair(r, r->o.save_pair, NULL);
-	}
-	if (!rc && r->o.commit)
-		rc = r->o.commit(r->o.commit_ctx, r);
-	return rc;
-}
-
 /* Run all admitted connections to their end, then judge the session. */
 static int run_session(struct sq_migrate_recv *r, int threaded)
 {
@@ -454,7 +374,7 @@ static int run_session(struct sq_migrate_recv *r, int threaded)
 	(void)reply(r->conns[0].fd, SQ_MIG_PHASE_FINAL, rc, r->hello.session_id);
 	if (rc)
 		return rc;
-	rc = commit_step(r);
+	rc = sq_mig_commit_step(r);
 	(void)reply(r->conns[0].fd, SQ_MIG_PHASE_COMMIT, rc, r->hello.session_id);
 	return rc;
 }

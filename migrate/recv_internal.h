@@ -108,6 +108,13 @@ int sq_mig_rx_check_trailing(struct rx_conn *c);
 int sq_mig_rx_need(struct rx_conn *c, size_t len, const uint8_t **p, size_t *got);
 void sq_mig_rx_consume(struct rx_conn *c, size_t len);
 
+/* save.c: the destinations of the commit step can be written (create). */
+int sq_mig_check_commit_dests(const struct sq_migrate_recv_opts *o);
+/* save.c: save_dir, save_pair, then the commit callback; 0 or the first
+ * failure, its message recorded. Called after the verdict, before the
+ * sender is told the session is done. */
+int sq_mig_commit_step(struct sq_migrate_recv *r);
+
 /*
  * sq_mig_recv_feed() - run a whole session from memory: @bufs[i] holds the
  * bytes of one connection (handshake first); connections are processed one

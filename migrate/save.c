@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * migrate/save.c - write what a receiver got as a sparse memory file and a
- * state file.
+ * state file, or a snapshot pair; the commit step that does so before the
+ * sender is told the session is done, and its up-front checks.
  *
  * Invariants:
  *  - Only a complete (verified) session in memory is saved.
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <squib/atomic_file.h>
 #include <squib/migrate.h>
@@ -127,4 +129,85 @@ int sq_migrate_recv_save_pair(const struct sq_migrate_recv *r, const char *state
 					    .state = r->state, .state_len = r->state_len,
 					    .mem = &mem };
 	return sq_snapshot_save(&req, rep ? rep : &local);
+}
+
+/* ------------------------------------------------------ the commit step */
+
+/* The commit step's destination @path must be creatable: its directory
+ * exists, is one, and is writable; @path itself is not a directory. */
+static int check_dest_dir(const char *dir, const char *what)
+{
+	char ctx[600];
+	struct stat st;
+
+	if (stat(dir, &st)) {
+		snprintf(ctx, sizeof(ctx), "migration: %s directory %s", what, dir);
+		return sq_err_sys(SQ_E_IO, errno, ctx);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return sq_err(SQ_E_IO, "migration: %s %s is not a directory", what, dir);
+	if (access(dir, W_OK | X_OK)) {
+		snprintf(ctx, sizeof(ctx), "migration: %s directory %s is not writable", what, dir);
+		return sq_err_sys(SQ_E_IO, errno, ctx);
+	}
+	return 0;
+}
+
+int sq_mig_check_commit_dests(const struct sq_migrate_recv_opts *o)
+{
+	if ((o->save_dir || o->save_pair) && (o->region || o->mem_fd >= 0))
+		return sq_err(SQ_E_INVAL,
+			      "migration: saving needs a receiver that owns its memory region");
+	if (o->save_dir) {
+		int rc = check_dest_dir(o->save_dir, "output");
+		if (rc)
+			return rc;
+	}
+	if (o->save_pair) {
+		char dir[4096];
+		struct stat st;
+		size_t n = strlen(o->save_pair);
+		if (n == 0 || n >= sizeof(dir) || o->save_pair[n - 1] == '/')
+			return sq_err(SQ_E_INVALID_PATH, "invalid snapshot path: %s", o->save_pair);
+		memcpy(dir, o->save_pair, n + 1);
+		char *slash = strrchr(dir, '/');
+		if (!slash)
+			snprintf(dir, sizeof(dir), ".");
+		else if (slash == dir)
+			dir[1] = 0;
+		else
+			*slash = 0;
+		int rc = check_dest_dir(dir, "snapshot pair");
+		if (rc)
+			return rc;
+		if (stat(o->save_pair, &st) == 0 && S_ISDIR(st.st_mode))
+			return sq_err(SQ_E_IO, "migration: snapshot pair %s is a directory",
+				      o->save_pair);
+	}
+	return 0;
+}
+
+/*
+ * What the receiver was asked to keep, durably, before the sender hears that
+ * the session is done. A pair needs a state file as its blob: an empty blob
+ * is refused here, anything else by the state decoder in the save.
+ */
+int sq_mig_commit_step(struct sq_migrate_recv *r)
+{
+	int rc = 0;
+
+	if (r->o.save_dir)
+		rc = sq_migrate_recv_save(r, r->o.save_dir);
+	if (!rc && r->o.save_pair) {
+		if (r->state_len == 0)
+			rc = sq_err(SQ_E_TOO_SHORT,
+				    "migration: no state blob was received; the snapshot pair %s "
+				    "needs a state file",
+				    r->o.save_pair);
+		else
+			rc = sq_migrate_recv_save_pair(r, r->o.save_pair, NULL);
+	}
+	if (!rc && r->o.commit)
+		rc = r->o.commit(r->o.commit_ctx, r);
+	return rc;
 }
