@@ -63,6 +63,10 @@ struct sq_region {
 	uint64_t epoch_start_ns;
 	double io_scale;              /* measured / modelled IO cost (note_io) */
 	_Atomic uint64_t kfaults;     /* sync handler: faults served */
+	/* Mark handles (engine/handle.c): outstanding pins; removal waits for 0. */
+	pthread_mutex_t pin_lock;
+	pthread_cond_t pin_zero;
+	uint64_t pins;                /* under pin_lock */
 };
 
 struct sq_region_table {
@@ -183,6 +187,9 @@ static inline unsigned sq_popcount64(uint64_t x)
 
 /* Pages [first, first + n) of @r, inside the region. */
 void sq_bits_mark_pages(struct sq_region *r, uint64_t first, uint64_t n);
+/* A batch of page offsets: check (SQ_E_INVAL / SQ_E_RANGE), then mark. */
+int sq_batch_check(uint64_t npages, uint32_t id, const uint64_t *pages, size_t n);
+void sq_batch_mark(struct sq_region *r, const uint64_t *pages, size_t n);
 
 static inline struct sq_region *sq_table_find(const struct sq_region_table *tab, uintptr_t a)
 {
@@ -203,6 +210,10 @@ static inline struct sq_region *sq_table_find(const struct sq_region_table *tab,
 
 /* Region lookup for control operations (caller holds t->lock). */
 struct sq_region *sq_region_by_id(struct sq_tracker *t, uint32_t id);
+
+/* ---------------------------------------------------------------- handle.c */
+/* Wait until no handle pins @r (the region is no longer findable by id). */
+void sq_region_wait_unpinned(struct sq_region *r);
 
 /* ---------------------------------------------------------------- harvest.c */
 struct sq_dirty_set {

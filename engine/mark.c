@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * engine/mark.c - marking: one page, a range, a KVM-style bitmap.
+ * engine/mark.c - marking: one page, a range, a KVM-style bitmap, a batch
+ * of page offsets (a KVM dirty ring).
  *
  * Invariants:
  * - Marking never blocks, allocates (after the thread's first call, which
@@ -59,6 +60,41 @@ void sq_bits_mark_pages(struct sq_region *r, uint64_t first, uint64_t n)
 		sq_bits_or(r, p >> 9, (unsigned)(p >> 6) & 7, v);
 		p += cnt;
 	}
+}
+
+/*
+ * OR the pages of @pages into @r (all below r->npages). Consecutive
+ * entries in one 64-page word are gathered into one test-and-OR, which is
+ * how a ring filled by sequential writes arrives.
+ */
+void sq_batch_mark(struct sq_region *r, const uint64_t *pages, size_t n)
+{
+	uint64_t word = UINT64_MAX, v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t p = pages[i];
+		if (p >> 6 != word) {
+			if (v)
+				sq_bits_or(r, word >> 3, (unsigned)(word & 7), v);
+			word = p >> 6;
+			v = 0;
+		}
+		v |= 1ull << (p & 63);
+	}
+	if (v)
+		sq_bits_or(r, word >> 3, (unsigned)(word & 7), v);
+}
+
+int sq_batch_check(uint64_t npages, uint32_t id, const uint64_t *pages, size_t n)
+{
+	if (n && !pages)
+		return sq_err(SQ_E_INVAL, "mark_pages: NULL array of %zu pages", n);
+	for (size_t i = 0; i < n; i++)
+		if (pages[i] >= npages)
+			return sq_err(SQ_E_RANGE,
+				      "mark_pages: entry %zu, page %llu, is past region %u's %llu pages",
+				      i, (unsigned long long)pages[i], id, (unsigned long long)npages);
+	return 0;
 }
 
 int sq_tracker_mark(struct sq_tracker *t, const void *addr)
@@ -147,6 +183,22 @@ int sq_tracker_import_bitmap(struct sq_tracker *t, uint32_t id, const uint64_t *
 			sq_bits_or(r, i >> 3, (unsigned)(i & 7), v);
 	}
 out:
+	mark_leave(t);
+	return rc;
+}
+
+int sq_tracker_mark_pages(struct sq_tracker *t, uint32_t id, const uint64_t *pages, size_t n)
+{
+	const struct sq_region_table *tab = mark_enter(t);
+	struct sq_region *r = table_by_id(tab, id);
+	int rc;
+
+	if (!r)
+		rc = sq_err(SQ_E_NOT_FOUND, "mark_pages: no region %u", id);
+	else
+		rc = sq_batch_check(r->npages, id, pages, n);
+	if (!rc)
+		sq_batch_mark(r, pages, n);
 	mark_leave(t);
 	return rc;
 }

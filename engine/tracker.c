@@ -10,8 +10,9 @@
  * - Control operations (harvest, peek, put-back, stats, granule, note_io)
  *   hold t->lock for reading, so a region they found stays alive until
  *   they return; add/remove hold it for writing.
- * - A removed region is freed only after a grace period: no marker can
- *   still be inside it. Its kernel tracking is stopped first.
+ * - A removed region is freed only after a grace period (no marker can
+ *   still be inside it) and once no mark handle pins it (engine/handle.c).
+ *   Its kernel tracking is stopped first.
  * - Region ids increase from 1 and are never reused by one tracker.
  */
 #include <stdlib.h>
@@ -96,6 +97,8 @@ static void region_free(struct sq_region *r)
 	sq_mem_free((void *)r->coarse, r->sum_bytes, 64);
 	free(r->ctl);
 	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->pin_lock);
+	pthread_cond_destroy(&r->pin_zero);
 	free(r);
 }
 
@@ -116,6 +119,8 @@ static int region_alloc(struct sq_tracker *t, uintptr_t base, size_t len, unsign
 	if (!r)
 		return sq_err(SQ_E_NOMEM, "add_region: out of memory");
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->pin_lock, NULL);
+	pthread_cond_init(&r->pin_zero, NULL);
 	r->t = t;
 	r->flags = flags;
 	r->base = base;
@@ -253,15 +258,20 @@ int sq_tracker_remove_region(struct sq_tracker *t, uint32_t id)
 				tab->r[j++] = old->r[i];
 	}
 	/*
-	 * Publish, grace period, unlock, free: this order is what
-	 * engine/model/region_rcu.pml checks (no use after free, no deadlock).
-	 * Change this function and the model together.
+	 * Publish, grace period, unlock, wait for handles, free: this order is
+	 * what engine/model/region_rcu.pml and handle_pin.pml check (no use
+	 * after free, no deadlock). Change this function and the models
+	 * together.
 	 */
 	atomic_store_explicit(&t->table, tab, memory_order_release);
 	/* Grace period: every marker that could have seen @r has left it. */
 	sq_rcu_synchronize(t);
 	pthread_rwlock_unlock(&t->lock);
 	free(old);
+	/* After the unlock: a handle holder may be waiting for t->lock (a
+	 * harvest) before it puts its handle back. No new pin can start, as
+	 * handles are obtained by id under t->lock and @r is gone from it. */
+	sq_region_wait_unpinned(r);
 	region_free(r);
 	return 0;
 }
@@ -273,8 +283,10 @@ void sq_tracker_destroy(struct sq_tracker *t)
 	struct sq_region_table *tab = atomic_load_explicit(&t->table, memory_order_relaxed);
 	atomic_store_explicit(&t->table, NULL, memory_order_release);
 	sq_rcu_synchronize(t);
-	for (size_t i = 0; tab && i < tab->n; i++)
+	for (size_t i = 0; tab && i < tab->n; i++) {
+		sq_region_wait_unpinned(tab->r[i]);
 		region_free(tab->r[i]);
+	}
 	free(tab);
 	pthread_rwlock_destroy(&t->lock);
 	free(t);

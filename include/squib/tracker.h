@@ -15,6 +15,13 @@
  *                                 allocation; already-dirty = one load
  *   sq_tracker_mark_range         any thread; one RMW per 64-bit word
  *   sq_tracker_import_bitmap      any thread; OR of a KVM_GET_DIRTY_LOG map
+ *   sq_tracker_mark_pages         any thread; a batch of page offsets (a
+ *                                 KVM dirty ring's entries for one slot)
+ *   sq_tracker_handle_get / _put  any thread; pin a region for the inline
+ *                                 mark (squib/tracker_inline.h)
+ *   sq_handle_mark                inline: already-dirty = one load and a
+ *                                 compare; clean = one locked OR (+ the
+ *                                 block's summary when it turns dirty)
  *   sq_tracker_harvest            get-and-clear; cost follows the dirty area
  *   sq_tracker_peek / _count      no clear
  *   sq_tracker_put_back           OR-merge a harvested set back
@@ -31,11 +38,14 @@
  *
  * Synchronization table ("yes" = may run concurrently, correct):
  *
- *                     mark/range/ harvest/peek/ add/remove   destroy
- *                     import      put_back/stats region
- *   mark/range/import yes         yes (1)       yes (2)      no
- *   harvest/peek/...  yes (1)     yes (3)       yes (4)      no
- *   add/remove region yes (2)     yes (4)       yes (4)      no
+ *                     mark/range/ handle    harvest/peek/ add/remove   destroy
+ *                     import/pages get/put/  put_back/stats region
+ *                                  marks
+ *   mark/range/...    yes         yes (1)    yes (1)       yes (2)      no
+ *   handle get/put/   yes (1)     yes (1)    yes (1)       yes (5)      no (5)
+ *     handle marks
+ *   harvest/peek/...  yes (1)     yes (1)    yes (3)       yes (4)      no
+ *   add/remove region yes (2)     yes (5)    yes (4)       yes (4)      no
  *
  *  (1) No lost marks: a mark that returns before a harvest starts, or runs
  *      while it runs, is in that harvest or in the next harvest of the
@@ -53,6 +63,20 @@
  *  (3) Harvests of one region are serialized (a per-region mutex); harvests
  *      of different regions run in parallel.
  *  (4) Add/remove wait for in-flight harvests, peeks and put-backs.
+ *  (5) Mark handles pin their region: sq_tracker_handle_get() finds the
+ *      region by id under the tracker's control lock (read) and raises its
+ *      pin count; sq_tracker_remove_region() unpublishes the region under
+ *      that lock (write), so no new handle can pin it, releases the lock,
+ *      then waits until every handle on the region is put back before it
+ *      frees the bitmap. Handle marks need no read section: their region
+ *      cannot be freed under them. A thread must put back its own handles
+ *      before it removes their region or destroys the tracker (it would
+ *      wait for itself); holding a handle while calling any other tracker
+ *      function, a harvest of the same region included, is fine. Marks
+ *      through a handle are the same bit and summary updates as
+ *      sq_tracker_mark, so (1) and the memory ordering below hold for them
+ *      unchanged. (Model: engine/model/handle_pin.pml; change it together
+ *      with engine/handle.c and engine/tracker.c.)
  *
  * Thread registration (liburcu): automatic. The first tracker call on a
  * thread registers it with urcu-memb, and a thread-exit destructor
@@ -165,7 +189,8 @@ SQ_API int sq_tracker_create(const struct sq_tracker_opts *opts, struct sq_track
 /**
  * sq_tracker_destroy() - remove every region and free the tracker.
  *
- * No other call on @t may be running or start afterwards. NULL is ignored.
+ * No other call on @t may be running or start afterwards; waits for mark
+ * handles still pinning a region (put them back first). NULL is ignored.
  */
 SQ_API void sq_tracker_destroy(struct sq_tracker *t);
 
@@ -197,8 +222,10 @@ SQ_API int sq_tracker_add_region(struct sq_tracker *t, void *base, size_t len, u
 /**
  * sq_tracker_remove_region() - stop tracking; unsaved dirty bits are dropped.
  *
- * Returns 0 or SQ_E_NOT_FOUND. Waits for harvests of the region and for a
- * grace period of the markers; afterwards the memory may be unmapped.
+ * Returns 0 or SQ_E_NOT_FOUND. Waits for harvests of the region, for a
+ * grace period of the markers and until every mark handle on the region is
+ * put back (sq_tracker_handle_put); afterwards the memory may be unmapped.
+ * The calling thread must not hold a handle on the region.
  * Must not be called from a marking callback or inside an RCU read section.
  */
 SQ_API int sq_tracker_remove_region(struct sq_tracker *t, uint32_t id);
@@ -230,6 +257,20 @@ SQ_API int sq_tracker_mark_range(struct sq_tracker *t, const void *addr, size_t 
  */
 SQ_API int sq_tracker_import_bitmap(struct sq_tracker *t, uint32_t id, const uint64_t *words,
 				    size_t nwords);
+
+/**
+ * sq_tracker_mark_pages() - mark @n pages of region @id given as page
+ * offsets (page i = bytes [i * 4 KiB, (i + 1) * 4 KiB) of the region), in
+ * any order, duplicates allowed: the entries a KVM dirty ring delivers for
+ * one memory slot (struct kvm_dirty_gfn.offset), in one call.
+ *
+ * Returns 0, SQ_E_NOT_FOUND, SQ_E_INVAL (@pages NULL with n > 0) or
+ * SQ_E_RANGE (an offset not below the region's page count): nothing is
+ * marked on failure (the batch is checked first). Any thread, lock-free;
+ * consecutive entries in one 64-page word cost one test-and-OR.
+ */
+SQ_API int sq_tracker_mark_pages(struct sq_tracker *t, uint32_t id, const uint64_t *pages,
+				 size_t n);
 
 /**
  * sq_tracker_harvest() - get-and-clear the dirty pages of region @id.
@@ -330,5 +371,7 @@ SQ_API uint32_t sq_dirty_set_region(const struct sq_dirty_set *s);
 SQ_API void sq_dirty_set_free(struct sq_dirty_set *s);
 
 SQ_END_DECLS
+
+#include <squib/tracker_inline.h> /* mark handles: the inline fast path */
 
 #endif /* SQUIB_TRACKER_H */

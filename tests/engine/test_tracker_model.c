@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Property test: the tracker against a naive reference model (model.h).
- * Random marks, ranges (some crossing a region end), imports, harvests,
+ * Random marks (through the tracker and through mark handles), ranges (some
+ * crossing a region end), imports, batches of page offsets, harvests,
  * peeks, counts, put-backs, region add/remove and forced granule changes,
  * with the adaptive controller running; every harvest and peek must return
  * exactly the model's runs. Thousands of cases; the seed is printed
@@ -31,7 +32,33 @@ struct slot {
 	bool live;
 	struct model_region m;
 	struct sq_dirty_set *last; /* the last harvest, for put-back */
+	struct sq_mark_handle h;   /* held while the region lives */
 };
+
+/* A batch of page offsets, sometimes with one past the end (SQ_E_RANGE,
+ * nothing marked); through the tracker or the handle. */
+static void batch_op(struct sq_tracker *t, struct slot *s)
+{
+	struct model_region *m = &s->m;
+	size_t n = (size_t)rnd(40);
+	uint64_t *pages = calloc(n + 1, sizeof(*pages));
+	bool bad = n && rnd(8) == 0;
+
+	for (size_t i = 0; i < n; i++)
+		pages[i] = rnd(3) ? rnd(m->npages) : (i ? pages[i - 1] + 1 : 0) % m->npages;
+	if (bad)
+		pages[rnd(n)] = m->npages + rnd(3);
+	int rc = rnd(2) ? sq_tracker_mark_pages(t, m->id, pages, n)
+			: sq_handle_mark_pages(&s->h, pages, n);
+	if (bad) {
+		assert_int_equal(rc, SQ_E_RANGE);
+	} else {
+		assert_int_equal(rc, 0);
+		for (size_t i = 0; i < n; i++)
+			m->dirty[pages[i]] = true;
+	}
+	free(pages);
+}
 
 static void check_set(const struct model_region *m, struct sq_dirty_set *s, const char *what,
 		      int step)
@@ -84,12 +111,17 @@ static void run_case(enum sq_granule_mode mode, int steps)
 							       &id), 0);
 			model_init(m, id, base, npages);
 			sync_granules(t, m);
+			assert_int_equal(sq_tracker_handle_get(t, id, &s->h), 0);
 			s->live = true;
 			continue;
 		}
 		if (op < 30) { /* mark: one page, sometimes just past the end */
 			uint64_t p = rnd(m->npages + 2);
-			int rc = sq_tracker_mark(t, (void *)(base + p * SQ_PAGE_SIZE + rnd(SQ_PAGE_SIZE)));
+			void *a = (void *)(base + p * SQ_PAGE_SIZE + rnd(SQ_PAGE_SIZE));
+			unsigned how = (unsigned)rnd(3);
+			int rc = how == 0   ? sq_tracker_mark(t, a)
+				 : how == 1 ? sq_handle_mark(&s->h, a)
+					    : sq_handle_mark_page(&s->h, p);
 			if (p < m->npages) {
 				assert_int_equal(rc, 0);
 				m->dirty[p] = true;
@@ -99,7 +131,8 @@ static void run_case(enum sq_granule_mode mode, int steps)
 		} else if (op < 42) { /* range, sometimes crossing the end */
 			uint64_t off = rnd(m->npages * SQ_PAGE_SIZE);
 			uint64_t len = 1 + rnd(rnd(4) ? 3 * SQ_PAGE_SIZE : 700 * SQ_PAGE_SIZE);
-			int rc = sq_tracker_mark_range(t, (void *)(base + off), len);
+			int rc = rnd(2) ? sq_tracker_mark_range(t, (void *)(base + off), len)
+					: sq_handle_mark_range(&s->h, (void *)(base + off), len);
 			if (off + len <= m->npages * SQ_PAGE_SIZE) {
 				assert_int_equal(rc, 0);
 				for (uint64_t p = off / SQ_PAGE_SIZE; p <= (off + len - 1) / SQ_PAGE_SIZE; p++)
@@ -107,6 +140,8 @@ static void run_case(enum sq_granule_mode mode, int steps)
 			} else {
 				assert_int_equal(rc, SQ_E_RANGE);
 			}
+		} else if (op < 46) {
+			batch_op(t, s);
 		} else if (op < 50) { /* import a sparse KVM-style bitmap */
 			size_t nw = (m->npages + 63) / 64;
 			uint64_t *w = calloc(nw, 8);
@@ -151,6 +186,8 @@ static void run_case(enum sq_granule_mode mode, int steps)
 			assert_int_equal(sq_tracker_set_granule(t, m->id, b, g), 0);
 			m->coarse[b] = g == SQ_GRANULE_COARSE;
 		} else if (op < 93) { /* remove the region */
+			sq_tracker_handle_put(&s->h);
+			assert_int_equal(sq_handle_mark_outside(&s->h, (void *)base), SQ_E_INVAL);
 			assert_int_equal(sq_tracker_remove_region(t, m->id), 0);
 			if (s->last)
 				assert_int_equal(sq_tracker_put_back(t, s->last), SQ_E_NOT_FOUND);
@@ -164,7 +201,8 @@ static void run_case(enum sq_granule_mode mode, int steps)
 				uint64_t p = b * 512 + rnd(512);
 				if (p >= m->npages)
 					continue;
-				assert_int_equal(sq_tracker_mark(t, (void *)(base + p * SQ_PAGE_SIZE)), 0);
+				void *a = (void *)(base + p * SQ_PAGE_SIZE);
+				assert_int_equal(i & 1 ? sq_handle_mark(&s->h, a) : sq_tracker_mark(t, a), 0);
 				m->dirty[p] = true;
 			}
 		}
@@ -175,6 +213,7 @@ static void run_case(enum sq_granule_mode mode, int steps)
 			assert_int_equal(sq_tracker_harvest(t, sl[i].m.id, &d), 0);
 			check_set(&sl[i].m, d, "final", steps);
 			sq_dirty_set_free(d);
+			sq_tracker_handle_put(&sl[i].h);
 			model_free(&sl[i].m);
 		}
 		sq_dirty_set_free(sl[i].last);

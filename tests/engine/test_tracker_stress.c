@@ -2,12 +2,15 @@
 /*
  * Concurrency stress: no lost marks, nothing extra.
  *
- * Marking threads mark random pages (single marks, ranges and bitmap
- * imports; some blocks shared between threads, some private), recording
- * what they marked. A harvesting thread harvests in a loop (and puts some
- * sets back, harvesting them again later) and ORs every set it keeps into
- * a union. A third thread adds and removes a second region and marks into
- * it while all this runs. After the markers stop, one last harvest: the
+ * Marking threads mark random pages (single marks through the tracker and
+ * through a mark handle, ranges, bitmap imports and page batches; some
+ * blocks shared between threads, some private), recording what they
+ * marked. A harvesting thread harvests in a loop (and puts some sets back,
+ * harvesting them again later) and ORs every set it keeps into a union. A
+ * third thread adds and removes a second region and marks into it (through
+ * a handle it holds across a harvest) while all this runs, and a fourth
+ * pins that region with handles and marks through them, racing with its
+ * removal (which must wait for the handles). After the markers stop, one last harvest: the
  * union must equal the set of marked pages exactly (fixed 4 KiB granule),
  * or contain it (adaptive granule, where coarse blocks add whole blocks).
  * Marks are sparse (about half the pages end up marked), so a lost mark is
@@ -37,6 +40,8 @@ struct ctx {
 	uint64_t seed;
 	atomic_int stop;
 	atomic_int markers_left;
+	atomic_uint id2; /* the hot-plugged region, 0 when none */
+	atomic_ulong pinned_marks;
 	double seconds;
 };
 
@@ -61,6 +66,9 @@ static void *marker_main(void *arg)
 	uint64_t rng = c->seed + (uint64_t)m->idx * 7919;
 	uint64_t *bm = calloc(NPAGES / 64, 8);
 	double start = now_s(), end = start + c->seconds;
+	struct sq_mark_handle h;
+
+	assert_int_equal(sq_tracker_handle_get(c->t, c->id, &h), 0);
 
 	while (now_s() < end && m->count < MARKS_PER_THREAD) {
 		/* Spread the marks over the whole run, so that many harvests,
@@ -89,14 +97,26 @@ static void *marker_main(void *arg)
 					m->marked[q] = 1;
 				}
 				assert_int_equal(sq_tracker_import_bitmap(c->t, c->id, bm, NPAGES / 64), 0);
+			} else if (kind == 2) { /* a dirty-ring batch */
+				for (int k = 0; k < 16; k++) {
+					bm[k] = k < 8 ? (p + (uint64_t)k) % NPAGES
+						      : sq_test_rand(&rng) % NPAGES;
+					m->marked[bm[k]] = 1;
+				}
+				assert_int_equal((r >> 46) & 1 ? sq_handle_mark_pages(&h, bm, 16)
+							       : sq_tracker_mark_pages(c->t, c->id, bm, 16),
+						 0);
 			} else {
-				assert_int_equal(sq_tracker_mark(c->t, (void *)(BASE + p * SQ_PAGE_SIZE)), 0);
+				void *a = (void *)(BASE + p * SQ_PAGE_SIZE);
+				assert_int_equal((r >> 46) & 1 ? sq_handle_mark(&h, a)
+							       : sq_tracker_mark(c->t, a), 0);
 				m->marked[p] = 1;
 			}
 			m->count++;
 		}
 	}
 	free(bm);
+	sq_tracker_handle_put(&h);
 	atomic_fetch_sub_explicit(&c->markers_left, 1, memory_order_release);
 	return NULL;
 }
@@ -108,16 +128,48 @@ static void *hotplug_main(void *arg)
 
 	while (!atomic_load_explicit(&c->stop, memory_order_acquire)) {
 		uint32_t id;
+		struct sq_mark_handle h;
 		assert_int_equal(sq_tracker_add_region(c->t, (void *)BASE2, 4 * SQ_BLOCK_SIZE, 0, &id), 0);
-		for (int i = 0; i < 100; i++)
-			assert_int_equal(sq_tracker_mark(c->t, (void *)(BASE2 + (sq_test_rand(&rng) %
-				(4 * SQ_BLOCK_SIZE)))), 0);
+		atomic_store_explicit(&c->id2, id, memory_order_relaxed);
+		assert_int_equal(sq_tracker_handle_get(c->t, id, &h), 0);
+		for (int i = 0; i < 100; i++) {
+			void *a = (void *)(BASE2 + (sq_test_rand(&rng) % (4 * SQ_BLOCK_SIZE)));
+			assert_int_equal(i & 1 ? sq_handle_mark(&h, a) : sq_tracker_mark(c->t, a), 0);
+		}
 		struct sq_dirty_set *s;
-		assert_int_equal(sq_tracker_harvest(c->t, id, &s), 0);
+		assert_int_equal(sq_tracker_harvest(c->t, id, &s), 0); /* holding a handle */
 		assert_true(sq_dirty_set_pages(s) >= 1);
 		sq_dirty_set_free(s);
+		sq_tracker_handle_put(&h);
 		assert_int_equal(sq_tracker_remove_region(c->t, id), 0);
 		assert_int_equal(sq_tracker_mark(c->t, (void *)BASE2), SQ_E_RANGE);
+	}
+	return NULL;
+}
+
+/* Pins the hot-plugged region whenever it can and marks through the pin,
+ * racing with its removal (ASan / TSan see a use after free if removal
+ * does not wait). */
+static void *pinner_main(void *arg)
+{
+	struct ctx *c = arg;
+	uint64_t rng = c->seed ^ 0x5eed;
+
+	while (!atomic_load_explicit(&c->stop, memory_order_acquire)) {
+		struct sq_mark_handle h;
+		uint32_t id = atomic_load_explicit(&c->id2, memory_order_relaxed);
+		int rc = sq_tracker_handle_get(c->t, id, &h);
+		if (rc) {
+			assert_int_equal(rc, SQ_E_NOT_FOUND);
+			sched_yield();
+			continue;
+		}
+		for (int i = 0; i < 64; i++)
+			assert_int_equal(sq_handle_mark_page(&h, sq_test_rand(&rng) % h.npages), 0);
+		atomic_fetch_add_explicit(&c->pinned_marks, 64, memory_order_relaxed);
+		if (sq_test_rand(&rng) & 1)
+			sched_yield(); /* hold the pin across a removal attempt */
+		sq_tracker_handle_put(&h);
 	}
 	return NULL;
 }
@@ -136,7 +188,7 @@ static void run_stress(enum sq_granule_mode mode)
 	struct sq_tracker_opts o = { .granule = mode, .cost = { .min_epochs = 1 } };
 	struct ctx c = { .seconds = 0.7 };
 	struct marker m[NMARKERS];
-	pthread_t th[NMARKERS], hp;
+	pthread_t th[NMARKERS], hp, pin;
 	unsigned char *uni = calloc(NPAGES, 1);
 	uint64_t harvests = 0, putbacks = 0;
 
@@ -150,6 +202,7 @@ static void run_stress(enum sq_granule_mode mode)
 		assert_int_equal(pthread_create(&th[i], NULL, marker_main, &m[i]), 0);
 	}
 	assert_int_equal(pthread_create(&hp, NULL, hotplug_main, &c), 0);
+	assert_int_equal(pthread_create(&pin, NULL, pinner_main, &c), 0);
 
 	struct sq_dirty_set *held = NULL;
 	while (atomic_load_explicit(&c.markers_left, memory_order_acquire) > 0) {
@@ -173,6 +226,7 @@ static void run_stress(enum sq_granule_mode mode)
 		pthread_join(th[i], NULL);
 	atomic_store_explicit(&c.stop, 1, memory_order_release);
 	pthread_join(hp, NULL);
+	pthread_join(pin, NULL);
 	if (held) {
 		assert_int_equal(sq_tracker_put_back(c.t, held), 0);
 		sq_dirty_set_free(held);
@@ -196,9 +250,11 @@ static void run_stress(enum sq_granule_mode mode)
 		free(m[i].marked);
 	}
 	fprintf(stderr, "mode %d: %llu marks, %llu pages, %llu harvests, %llu put-backs, "
-		"%llu lost, %llu extra\n", (int)mode, (unsigned long long)nmarks,
+		"%llu lost, %llu extra, %llu marks through pins of a hot-plugged region\n",
+		(int)mode, (unsigned long long)nmarks,
 		(unsigned long long)total, (unsigned long long)harvests,
-		(unsigned long long)putbacks, (unsigned long long)lost, (unsigned long long)extra);
+		(unsigned long long)putbacks, (unsigned long long)lost, (unsigned long long)extra,
+		(unsigned long long)atomic_load(&c.pinned_marks));
 	assert_int_equal(lost, 0);
 	if (mode == SQ_GRANULE_FIXED_4K)
 		assert_int_equal(extra, 0);
