@@ -56,38 +56,9 @@
 #include "engine/internal.h"
 #include <squib/alloc.h>
 
-/*
- * The installed uapi headers predate Linux 6.7: declare what PAGEMAP_SCAN
- * and the newer userfaultfd features need (values from the kernel's
- * include/uapi/linux/fs.h and userfaultfd.h; stable ABI).
- */
-#ifndef PAGEMAP_SCAN
-struct page_region {
-	__u64 start;
-	__u64 end;
-	__u64 categories;
-};
+#include "engine/uapi_pagemap.h" /* PAGEMAP_SCAN where uapi headers predate 6.7 */
 
-struct pm_scan_arg {
-	__u64 size;
-	__u64 flags;
-	__u64 start;
-	__u64 end;
-	__u64 walk_end;
-	__u64 vec;
-	__u64 vec_len;
-	__u64 max_pages;
-	__u64 category_inverted;
-	__u64 category_mask;
-	__u64 category_anyof_mask;
-	__u64 return_mask;
-};
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
-#define PAGE_IS_WPALLOWED (1 << 0)
-#define PAGE_IS_WRITTEN (1 << 1)
-#define PM_SCAN_WP_MATCHING (1 << 0)
-#define PM_SCAN_CHECK_WPASYNC (1 << 1)
-#endif
+/* Newer userfaultfd features (include/uapi/linux/userfaultfd.h; stable ABI). */
 #ifndef UFFD_FEATURE_WP_UNPOPULATED
 #define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
 #endif

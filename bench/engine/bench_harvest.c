@@ -12,6 +12,10 @@
  *                           word of a flat 32 MiB bitmap (sparse content),
  *                           set bits enumerated
  *   engine/harvest/memory_read_limit   plain read of the 32 MiB
+ *   engine/peer/qemu/sync_{sparse,medium,dense}   QEMU's migration bitmap
+ *                           sync (bench/peer/qemu.h) over the same pages
+ *   engine/peer/vmmemory/get_and_reset_{sparse,medium,dense}   vm-memory's
+ *                           AtomicBitmap::get_and_reset (bench/peer/vmmemory.h)
  *
  * Each iteration re-dirties the pattern (untimed, by a bitmap import) and
  * times one harvest, dirty set built and freed. bytes_per_second is the
@@ -20,6 +24,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "peer/qemu.h" /* first: it includes liburcu */
+#include "peer/vmmemory.h"
 
 #include <squib/squib.h>
 #include "harness.h"
@@ -142,3 +149,112 @@ static void bm_read_limit(struct sq_bench *b)
 	sq_mem_free(w, BITMAP_BYTES, 64);
 }
 SQ_BENCH("engine/harvest/memory_read_limit", bm_read_limit);
+
+/*
+ * QEMU: the pattern set into the DirtyMemoryBlocks (untimed, plain
+ * stores), then one timed cpu_physical_memory_sync_dirty_bitmap into a
+ * destination bitmap that the "migration" empties after each round
+ * (untimed), so every sync finds every bit new, as our harvest does.
+ */
+static void run_qemu_sync(struct sq_bench *b, int kind)
+{
+	struct qemu_dirty d;
+	uint64_t *w = pattern(kind);
+	int own_rcu = 0;
+
+	if (!w || qemu_dirty_new(&d, NPAGES)) {
+		sq_bench_skip(b, "set-up failed");
+		if (w)
+			sq_mem_free(w, BITMAP_BYTES, 64);
+		return;
+	}
+	if (!URCU_TLS(urcu_memb_reader).registered) {
+		urcu_memb_register_thread();
+		own_rcu = 1;
+	}
+	uint64_t pages = 0;
+	while (sq_bench_running(b)) {
+		sq_bench_pause(b);
+		struct qemu_dirty_blocks *blk = atomic_load_explicit(&d.migration, memory_order_relaxed);
+		for (uint64_t i = 0; i < NWORDS; i++)
+			if (w[i])
+				atomic_store_explicit(&blk->blocks[i / QEMU_BLOCK_WORDS][i % QEMU_BLOCK_WORDS],
+						      w[i], memory_order_relaxed);
+		memset(d.dest, 0, BITMAP_BYTES);
+		sq_bench_resume(b);
+		pages = qemu_sync_dirty_bitmap(&d);
+	}
+	sq_bench_counter(b, "dirty_pages", (double)pages);
+	sq_bench_set_bytes(b, BITMAP_BYTES);
+	if (own_rcu)
+		urcu_memb_unregister_thread();
+	qemu_dirty_free(&d);
+	sq_mem_free(w, BITMAP_BYTES, 64);
+}
+
+static void bm_q_sparse(struct sq_bench *b)
+{
+	run_qemu_sync(b, 0);
+}
+
+static void bm_q_medium(struct sq_bench *b)
+{
+	run_qemu_sync(b, 1);
+}
+
+static void bm_q_dense(struct sq_bench *b)
+{
+	run_qemu_sync(b, 2);
+}
+
+SQ_BENCH("engine/peer/qemu/sync_sparse", bm_q_sparse);
+SQ_BENCH("engine/peer/qemu/sync_medium", bm_q_medium);
+SQ_BENCH("engine/peer/qemu/sync_dense", bm_q_dense);
+
+/* vm-memory: the pattern ORed in (untimed), one timed get_and_reset. */
+static void run_vmm_reset(struct sq_bench *b, int kind)
+{
+	struct vmm_bitmap v;
+	uint64_t *w = pattern(kind);
+
+	if (!w || vmm_new(&v, NPAGES << SQ_PAGE_SHIFT, SQ_PAGE_SIZE)) {
+		sq_bench_skip(b, "set-up failed");
+		if (w)
+			sq_mem_free(w, BITMAP_BYTES, 64);
+		return;
+	}
+	uint64_t acc = 0;
+	while (sq_bench_running(b)) {
+		sq_bench_pause(b);
+		for (uint64_t i = 0; i < NWORDS; i++)
+			if (w[i])
+				atomic_store_explicit(&v.map[i], w[i], memory_order_relaxed);
+		sq_bench_resume(b);
+		uint64_t *got = vmm_get_and_reset(&v);
+		acc += got ? got[0] : 0;
+		free(got);
+	}
+	sq_bench_keep(acc);
+	sq_bench_set_bytes(b, BITMAP_BYTES);
+	vmm_free(&v);
+	sq_mem_free(w, BITMAP_BYTES, 64);
+}
+
+static void bm_v_sparse(struct sq_bench *b)
+{
+	run_vmm_reset(b, 0);
+}
+
+static void bm_v_medium(struct sq_bench *b)
+{
+	run_vmm_reset(b, 1);
+}
+
+static void bm_v_dense(struct sq_bench *b)
+{
+	run_vmm_reset(b, 2);
+}
+
+SQ_BENCH("engine/peer/vmmemory/get_and_reset_sparse", bm_v_sparse);
+SQ_BENCH("engine/peer/vmmemory/get_and_reset_medium", bm_v_medium);
+SQ_BENCH("engine/peer/vmmemory/get_and_reset_dense", bm_v_dense);

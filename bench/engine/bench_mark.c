@@ -1,33 +1,61 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Marking benchmarks.
+ * Marking benchmarks: ours and the peers', same inputs, same run.
  *
- *   engine/mark/already_dirty   one mark of a page that is already dirty
- *   engine/mark/random_cold     marks of random clean pages, each thread in
- *                               its own blocks (1 and 2 threads)
- *   engine/mark/naive_baseline  the same marks on one flat array of atomic
- *                               words: unconditional fetch_or and one global
- *                               atomic dirty counter (1 and 2 threads)
+ *   engine/mark/{already_dirty,random_cold,range_64}   through a mark
+ *       handle (sq_handle_mark / sq_handle_mark_range, the inline path)
+ *   engine/mark/api/{already_dirty,random_cold}        sq_tracker_mark
+ *   engine/peer/vmmemory/{already_dirty,random_cold,range_64}
+ *       vm-memory's AtomicBitmap (bench/peer/vmmemory.h): set_bit per
+ *       page (its cheapest single-page path), mark_dirty for the range
+ *   engine/peer/qemu/{already_dirty,random_cold,range_64}
+ *       QEMU's cpu_physical_memory_set_dirty_range (bench/peer/qemu.h)
+ *   engine/mark/naive_baseline   flat atomic words, unconditional
+ *       fetch_or and one global dirty counter
+ * Each also at 2 threads (/threads:2), each thread in its own half.
+ *
+ *   already_dirty  64 dirty pages in distinct 2 MiB blocks, marked again
+ *   random_cold    random pages (xorshift), almost all clean
+ *   range_64       64 pages from a random (unaligned) page
  *
  * One tracked region of 2^28 pages (1 TiB of 4 KiB pages, a 32 MiB bitmap);
- * API-only, so its addresses are never dereferenced. Each thread draws
- * pages from its own half with a xorshift generator (same cost in both
- * variants). items_per_second = marks per second, all threads together.
+ * API-only, so its addresses are never dereferenced; the peers' bitmaps
+ * cover the same pages. items_per_second = marks per second, all threads.
+ *
+ * This file uses public headers only. It is built twice: into squib-bench
+ * (static archive, the suite's flags) and, with SQ_BENCH_VARIANT="/shared",
+ * into squib-bench-shared, linked like a user's program against the shared
+ * libsquib.so with default flags (bench/shared/CMakeLists.txt): the
+ * variant users get.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "peer/qemu.h" /* first: it includes liburcu */
+#include "peer/vmmemory.h"
+
 #include <squib/squib.h>
 #include "harness.h"
+
+#ifndef SQ_BENCH_VARIANT
+#define SQ_BENCH_VARIANT ""
+#endif
 
 #define NPAGES (1ull << 28)
 #define BASE ((uintptr_t)1 << 45)
 #define BATCH 4096
+#define RANGE 64
 
-static struct sq_tracker *mark_t;
-static _Atomic uint64_t *naive_words;
-static _Atomic uint64_t naive_count;
+enum kind { K_HANDLE, K_API, K_VMM, K_QEMU };
+enum op { O_ALREADY, O_COLD, O_RANGE };
+
+static struct {
+	struct sq_tracker *t;
+	uint32_t id;
+	struct vmm_bitmap vmm;
+	struct qemu_dirty qemu;
+} g;
 
 static inline uint64_t xs(uint64_t *s)
 {
@@ -38,64 +66,137 @@ static inline uint64_t xs(uint64_t *s)
 	return *s = x;
 }
 
-static void tracker_setup(struct sq_bench *b)
+static int setup(enum kind k)
 {
-	uint32_t id;
-	if (sq_bench_thread_index(b) == 0) {
+	switch (k) {
+	case K_HANDLE:
+	case K_API: {
 		struct sq_tracker_opts o = { .granule = SQ_GRANULE_FIXED_4K };
-		if (sq_tracker_create(&o, &mark_t) ||
-		    sq_tracker_add_region(mark_t, (void *)BASE, NPAGES << SQ_PAGE_SHIFT, 0, &id))
-			sq_bench_skip(b, "tracker set-up failed");
+		if (sq_tracker_create(&o, &g.t))
+			return -1;
+		return sq_tracker_add_region(g.t, (void *)BASE, NPAGES << SQ_PAGE_SHIFT, 0, &g.id);
+	}
+	case K_VMM:
+		return vmm_new(&g.vmm, NPAGES << SQ_PAGE_SHIFT, SQ_PAGE_SIZE);
+	case K_QEMU:
+		return qemu_dirty_new(&g.qemu, NPAGES);
+	}
+	return -1;
+}
+
+static void teardown(enum kind k)
+{
+	if (k == K_HANDLE || k == K_API) {
+		sq_tracker_destroy(g.t); /* waits for the other threads' handles */
+		g.t = NULL;
+	} else if (k == K_VMM) {
+		vmm_free(&g.vmm);
+	} else {
+		qemu_dirty_free(&g.qemu);
 	}
 }
 
-static void tracker_teardown(struct sq_bench *b)
+static inline __attribute__((always_inline)) void mark(enum kind k, enum op o,
+						       const struct sq_mark_handle *h, uint64_t page)
 {
-	if (sq_bench_thread_index(b) == 0) {
-		sq_tracker_destroy(mark_t);
-		mark_t = NULL;
+	void *a = (void *)(BASE + (page << SQ_PAGE_SHIFT));
+
+	if (o == O_RANGE) {
+		if (k == K_HANDLE)
+			sq_handle_mark_range(h, a, RANGE << SQ_PAGE_SHIFT);
+		else if (k == K_API)
+			sq_tracker_mark_range(g.t, a, RANGE << SQ_PAGE_SHIFT);
+		else if (k == K_VMM)
+			vmm_set_addr_range(&g.vmm, page << SQ_PAGE_SHIFT, RANGE << SQ_PAGE_SHIFT);
+		else
+			qemu_set_dirty_range(&g.qemu, page << SQ_PAGE_SHIFT, RANGE << SQ_PAGE_SHIFT);
+		return;
 	}
+	if (k == K_HANDLE)
+		sq_handle_mark(h, a);
+	else if (k == K_API)
+		sq_tracker_mark(g.t, a);
+	else if (k == K_VMM)
+		vmm_set_bit(&g.vmm, page);
+	else
+		qemu_set_dirty_range(&g.qemu, page << SQ_PAGE_SHIFT, SQ_PAGE_SIZE);
 }
 
-static void bm_already_dirty(struct sq_bench *b)
+static inline __attribute__((always_inline)) void run(struct sq_bench *b, enum kind k, enum op o)
 {
-	tracker_setup(b);
-	/* 64 pages in distinct blocks, all dirty: the loop stays in cache. */
-	const uint64_t n = 64;
-	for (uint64_t i = 0; i < n; i++)
-		sq_tracker_mark(mark_t, (void *)(BASE + ((i * 1031) << 21)));
-	uint64_t i = 0;
+	int ti = sq_bench_thread_index(b);
+	uint64_t half = NPAGES / 2, lo = half * (uint64_t)(ti & 1);
+	uint64_t s = 0x9e3779b97f4a7c15ull ^ (uint64_t)(ti + 1) * 7919;
+	struct sq_mark_handle h = { 0 };
+	int own_rcu = 0;
+
+	if (ti == 0 && setup(k)) {
+		sq_bench_skip(b, "set-up failed");
+		return;
+	}
+	if (k == K_QEMU && !URCU_TLS(urcu_memb_reader).registered) {
+		urcu_memb_register_thread(); /* as every QEMU thread that marks */
+		own_rcu = 1;
+	}
+	/* Set-up of thread 0 is visible to all after the first
+	 * sq_bench_running() (a barrier of all threads). */
 	while (sq_bench_running(b)) {
-		for (int k = 0; k < BATCH; k++) {
-			sq_tracker_mark(mark_t, (void *)(BASE + (((i & (n - 1)) * 1031) << 21)));
-			i++;
+		if (k == K_HANDLE && __builtin_expect(!h.pin, 0)) {
+			sq_tracker_handle_get(g.t, g.id, &h); /* once per thread */
+			if (o == O_ALREADY)
+				for (uint64_t i = 0; i < 64; i++)
+					mark(k, o, &h, lo + ((i * 1031) << 9));
+		}
+		if (o == O_ALREADY) {
+			for (int i = 0; i < BATCH; i++)
+				mark(k, o, &h, lo + (((uint64_t)i & 63) * 1031 << 9));
+		} else if (o == O_COLD) {
+			for (int i = 0; i < BATCH; i++)
+				mark(k, o, &h, lo + (xs(&s) & (half - 1)));
+		} else {
+			for (int i = 0; i < BATCH; i++)
+				mark(k, o, &h, lo + (xs(&s) & (half - 1 - RANGE)));
 		}
 	}
 	sq_bench_set_items(b, BATCH);
-	tracker_teardown(b);
+	sq_tracker_handle_put(&h);
+	if (own_rcu)
+		urcu_memb_unregister_thread();
+	if (ti == 0)
+		teardown(k);
 }
-SQ_BENCH("engine/mark/already_dirty", bm_already_dirty);
 
-static void bm_random_cold(struct sq_bench *b)
-{
-	tracker_setup(b);
-	uint64_t half = NPAGES / 2, lo = half * (uint64_t)(sq_bench_thread_index(b) & 1);
-	uint64_t s = 0x9e3779b97f4a7c15ull ^ (uint64_t)(sq_bench_thread_index(b) + 1) * 7919;
-
-	while (sq_bench_running(b)) {
-		for (int k = 0; k < BATCH; k++) {
-			uint64_t p = lo + (xs(&s) & (half - 1));
-			sq_tracker_mark(mark_t, (void *)(BASE + (p << SQ_PAGE_SHIFT)));
-		}
+/* One benchmark at 1 and 2 threads (SQ_BENCH_DEF keys on __LINE__). */
+#define MARK_BENCH(f, nm, k, o)                                                          \
+	static void f(struct sq_bench *b)                                                \
+	{                                                                                 \
+		run(b, k, o);                                                             \
+	}                                                                                 \
+	static struct sq_bench_def f##_1 = { .name = nm SQ_BENCH_VARIANT, .fn = f };    \
+	static struct sq_bench_def f##_2 = { .name = nm SQ_BENCH_VARIANT, .fn = f,      \
+					      .threads = 2 };                             \
+	__attribute__((constructor)) static void f##_reg(void)                           \
+	{                                                                                 \
+		sq_bench_register(&f##_1);                                               \
+		sq_bench_register(&f##_2);                                               \
 	}
-	sq_bench_set_items(b, BATCH);
-	tracker_teardown(b);
-}
-SQ_BENCH_DEF(.name = "engine/mark/random_cold", .fn = bm_random_cold,
-	     .baseline = "engine/mark/naive_baseline")
-SQ_BENCH_DEF(.name = "engine/mark/random_cold", .fn = bm_random_cold, .threads = 2)
+
+MARK_BENCH(bm_h_already, "engine/mark/already_dirty", K_HANDLE, O_ALREADY)
+MARK_BENCH(bm_h_cold, "engine/mark/random_cold", K_HANDLE, O_COLD)
+MARK_BENCH(bm_h_range, "engine/mark/range_64", K_HANDLE, O_RANGE)
+MARK_BENCH(bm_a_already, "engine/mark/api/already_dirty", K_API, O_ALREADY)
+MARK_BENCH(bm_a_cold, "engine/mark/api/random_cold", K_API, O_COLD)
+MARK_BENCH(bm_v_already, "engine/peer/vmmemory/already_dirty", K_VMM, O_ALREADY)
+MARK_BENCH(bm_v_cold, "engine/peer/vmmemory/random_cold", K_VMM, O_COLD)
+MARK_BENCH(bm_v_range, "engine/peer/vmmemory/range_64", K_VMM, O_RANGE)
+MARK_BENCH(bm_q_already, "engine/peer/qemu/already_dirty", K_QEMU, O_ALREADY)
+MARK_BENCH(bm_q_cold, "engine/peer/qemu/random_cold", K_QEMU, O_COLD)
+MARK_BENCH(bm_q_range, "engine/peer/qemu/range_64", K_QEMU, O_RANGE)
 
 /* The baseline: flat atomic words, unconditional fetch_or, global counter. */
+static _Atomic uint64_t *naive_words;
+static _Atomic uint64_t naive_count;
+
 static void naive_mark(uint64_t page)
 {
 	uint64_t bit = 1ull << (page & 63);
@@ -127,5 +228,5 @@ static void bm_naive(struct sq_bench *b)
 		sq_mem_free((void *)naive_words, bytes, 64);
 	}
 }
-SQ_BENCH("engine/mark/naive_baseline", bm_naive);
-SQ_BENCH_DEF(.name = "engine/mark/naive_baseline", .fn = bm_naive, .threads = 2)
+SQ_BENCH_DEF(.name = "engine/mark/naive_baseline" SQ_BENCH_VARIANT, .fn = bm_naive)
+SQ_BENCH_DEF(.name = "engine/mark/naive_baseline" SQ_BENCH_VARIANT, .fn = bm_naive, .threads = 2)

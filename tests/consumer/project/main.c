@@ -30,6 +30,20 @@ int main(void)
 	if (!p || ((unsigned long)p & 4095))
 		return 1;
 	memset(p, 1, 1 << 20);
+	/* The inline mark (squib/tracker_inline.h) through the installed headers. */
+	struct sq_tracker *t;
+	struct sq_mark_handle h;
+	uint32_t id;
+	uint64_t pages = 0;
+	if (sq_tracker_create(NULL, &t) || sq_tracker_add_region(t, p, 1 << 20, 0, &id) ||
+	    sq_tracker_handle_get(t, id, &h) || sq_handle_mark(&h, (char *)p + 5000) ||
+	    sq_handle_mark(&h, (char *)p + (1 << 20)) != SQ_E_RANGE ||
+	    sq_tracker_count(t, id, &pages) || pages != 1) {
+		fprintf(stderr, "tracker handle check failed\n");
+		return 1;
+	}
+	sq_tracker_handle_put(&h);
+	sq_tracker_destroy(t);
 	sq_mem_free(p, 1 << 20, 4096);
 	if (!dladdr(dlsym(RTLD_DEFAULT, "malloc"), &info) || !strstr(info.dli_fname, "libc.so")) {
 		fprintf(stderr, "malloc no longer comes from libc: %s\n",
