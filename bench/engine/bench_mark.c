@@ -12,9 +12,12 @@
  *       QEMU's cpu_physical_memory_set_dirty_range (bench/peer/qemu.h)
  *   engine/mark/naive_baseline   flat atomic words, unconditional
  *       fetch_or and one global dirty counter
- * Each also at 2 threads (/threads:2), each thread in its own half.
+ * Each also at 2 threads (/threads:2), each thread in its own slice of the
+ * region (SQ_BENCH_THREADS="1,2,4,8,16" registers those thread counts
+ * instead: bench/scaling).
  *
- *   already_dirty  64 dirty pages in distinct 2 MiB blocks, marked again
+ *   already_dirty  64 dirty pages in distinct 2 MiB blocks (97 apart),
+ *                  marked again
  *   random_cold    random pages (xorshift), almost all clean
  *   range_64       64 pages from a random (unaligned) page
  *
@@ -125,7 +128,10 @@ static inline __attribute__((always_inline)) void mark(enum kind k, enum op o,
 static inline __attribute__((always_inline)) void run(struct sq_bench *b, enum kind k, enum op o)
 {
 	int ti = sq_bench_thread_index(b);
-	uint64_t half = NPAGES / 2, lo = half * (uint64_t)(ti & 1);
+	uint64_t nslices = 2;
+	while (nslices < (uint64_t)sq_bench_threads(b))
+		nslices *= 2;
+	uint64_t half = NPAGES / nslices, lo = half * (uint64_t)ti; /* this thread's slice */
 	uint64_t s = 0x9e3779b97f4a7c15ull ^ (uint64_t)(ti + 1) * 7919;
 	struct sq_mark_handle h = { 0 };
 	int own_rcu = 0;
@@ -145,11 +151,11 @@ static inline __attribute__((always_inline)) void run(struct sq_bench *b, enum k
 			sq_tracker_handle_get(g.t, g.id, &h); /* once per thread */
 			if (o == O_ALREADY)
 				for (uint64_t i = 0; i < 64; i++)
-					mark(k, o, &h, lo + ((i * 1031) << 9));
+					mark(k, o, &h, lo + ((i * 97) << 9));
 		}
 		if (o == O_ALREADY) {
 			for (int i = 0; i < BATCH; i++)
-				mark(k, o, &h, lo + (((uint64_t)i & 63) * 1031 << 9));
+				mark(k, o, &h, lo + (((uint64_t)i & 63) * 97 << 9));
 		} else if (o == O_COLD) {
 			for (int i = 0; i < BATCH; i++)
 				mark(k, o, &h, lo + (xs(&s) & (half - 1)));
@@ -166,19 +172,42 @@ static inline __attribute__((always_inline)) void run(struct sq_bench *b, enum k
 		teardown(k);
 }
 
-/* One benchmark at 1 and 2 threads (SQ_BENCH_DEF keys on __LINE__). */
-#define MARK_BENCH(f, nm, k, o)                                                          \
-	static void f(struct sq_bench *b)                                                \
-	{                                                                                 \
-		run(b, k, o);                                                             \
-	}                                                                                 \
-	static struct sq_bench_def f##_1 = { .name = nm SQ_BENCH_VARIANT, .fn = f };    \
-	static struct sq_bench_def f##_2 = { .name = nm SQ_BENCH_VARIANT, .fn = f,      \
-					      .threads = 2 };                             \
-	__attribute__((constructor)) static void f##_reg(void)                           \
-	{                                                                                 \
-		sq_bench_register(&f##_1);                                               \
-		sq_bench_register(&f##_2);                                               \
+/*
+ * Register @fn as @name at 1 and 2 threads, or at each count listed in
+ * SQ_BENCH_THREADS (comma-separated, at most 16 entries).
+ */
+static void register_threads(const char *name, sq_bench_fn fn, struct sq_bench_def *defs)
+{
+	const char *env = getenv("SQ_BENCH_THREADS");
+	int counts[16] = { 1, 2 }, n = 2;
+
+	if (env && *env) {
+		n = 0;
+		for (const char *p = env; *p && n < 16;) {
+			char *end;
+			long v = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			if (v >= 1 && v <= 256)
+				counts[n++] = (int)v;
+			p = *end == ',' ? end + 1 : end;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		defs[i] = (struct sq_bench_def){ .name = name, .fn = fn, .threads = counts[i] };
+		sq_bench_register(&defs[i]);
+	}
+}
+
+#define MARK_BENCH(f, nm, k, o)                                                           \
+	static void f(struct sq_bench *b)                                                 \
+	{                                                                                  \
+		run(b, k, o);                                                              \
+	}                                                                                  \
+	static struct sq_bench_def f##_defs[16];                                           \
+	__attribute__((constructor)) static void f##_reg(void)                            \
+	{                                                                                  \
+		register_threads(nm SQ_BENCH_VARIANT, (f), f##_defs);                      \
 	}
 
 MARK_BENCH(bm_h_already, "engine/mark/already_dirty", K_HANDLE, O_ALREADY)
