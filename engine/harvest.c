@@ -12,7 +12,9 @@
  * No lost marks. Operations (M = marker, H = harvester; all seq_cst):
  * (Model: engine/model/mark_harvest.pml checks this table and the
  * visibility argument below with Spin; the mark side is sq_bits_or in
- * engine/internal.h. Change the code, this table and the model together.)
+ * engine/internal.h and, for marks through a handle, sq_handle_mark in
+ * squib/tracker_inline.h: the same operations on the same words. Change
+ * the code, this table and the model together.)
  *
  *   M1  fetch_or(word, bit)          H1  x = exchange(summary, 0)
  *   M2  load(summary); if clear:     H2  for each block in x, each word:

@@ -4,6 +4,8 @@
  *
  * Mirrors (change together with):
  *   engine/internal.h  sq_bits_or, sq_summary_set   (the mark: M0 M1 M2 M3)
+ *   include/squib/tracker_inline.h  sq_handle_mark, sq_handle_set_  (the same
+ *                      mark through a handle: M0 M1 M2 M3 on the same words)
  *   engine/harvest.c   scan_region, scan_block      (the harvest: H1 H2 H3,
  *                      the summary give-back of a failed scan, V1)
  *   engine/tracker.c   sq_tracker_put_back           (put-back = sq_bits_or)
