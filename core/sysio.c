@@ -115,6 +115,40 @@ int sq_sys_openat(int site, int dirfd, const char *path, int flags, mode_t mode)
 	return fd < 0 ? -errno : fd;
 }
 
+int sq_sys_open_input(int site, const char *path, int flags, struct stat *st)
+{
+	struct stat own;
+	int fd = sq_sys_open(site, path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | flags, 0);
+
+	if (fd < 0)
+		return fd;
+	if (!st)
+		st = &own;
+	if (fstat(fd, st) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return SQ_SYS_NOT_REGULAR;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	return fd;
+}
+
+int sq_sys_linkat(int site, int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+		  int flags)
+{
+	int f = sq_fault_check(site);
+
+	if (f > 0)
+		return -f;
+	return linkat(olddirfd, oldpath, newdirfd, newpath, flags) < 0 ? -errno : 0;
+}
+
 ssize_t sq_sys_read(int site, int fd, void *buf, size_t len)
 {
 	int f = sq_fault_check(site);

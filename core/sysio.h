@@ -55,6 +55,19 @@ enum sq_io_kind sq_io_site_kind(int site);
 int sq_fault_check(int site);
 
 int sq_sys_open(int site, const char *path, int flags, mode_t mode);
+/*
+ * sq_sys_open_input() - open an existing file for reading without blocking:
+ * O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | @flags, then fstat. A
+ * FIFO, socket, device or directory is closed again at once and
+ * SQ_SYS_NOT_REGULAR is returned (a FIFO with no writer never blocks the
+ * open). On success O_NONBLOCK is cleared again and the fd is returned;
+ * otherwise -errno. *@st (may be NULL) receives the fstat result.
+ */
+#define SQ_SYS_NOT_REGULAR (-4096)
+struct stat;
+int sq_sys_open_input(int site, const char *path, int flags, struct stat *st);
+int sq_sys_linkat(int site, int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+		  int flags);
 int sq_sys_openat(int site, int dirfd, const char *path, int flags, mode_t mode);
 ssize_t sq_sys_read(int site, int fd, void *buf, size_t len);
 ssize_t sq_sys_pread(int site, int fd, void *buf, size_t len, off_t off);

@@ -18,9 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <squib/atomic_file.h>
+
 #include "core/err.h"
 #include "core/sysio.h"
 #include "io/chain.h"
+#include "io/io_internal.h"
 
 char *sq_mem_path_of(const char *path)
 {
@@ -79,7 +82,7 @@ static int scan_holes(struct sq_layer *l)
 
 int sq_layer_open(const char *path, int need_manifest, struct sq_layer *l)
 {
-	char mpath[4096];
+	char mpath[4096], rpath[4096];
 	struct stat st;
 	int rc;
 
@@ -89,6 +92,11 @@ int sq_layer_open(const char *path, int need_manifest, struct sq_layer *l)
 	if (!l->path)
 		return sq_err(SQ_E_NOMEM, "out of memory");
 	rc = sq_manifest_path(l->path, mpath, sizeof(mpath));
+	if (!rc)
+		rc = sq_commit_path(l->path, rpath, sizeof(rpath));
+	/* A pair whose commit was interrupted is completed before it is read. */
+	if (!rc)
+		rc = sq_atomic_group_recover(rpath, 1);
 	if (rc)
 		goto fail;
 	rc = need_manifest < 0 ? 0 : sq_manifest_load(mpath, &l->m);
@@ -96,16 +104,12 @@ int sq_layer_open(const char *path, int need_manifest, struct sq_layer *l)
 		rc = 0;
 	if (rc)
 		goto fail;
-	l->fd = sq_sys_open(SQ_SITE_MEMFILE_OPEN, l->path, O_RDONLY | O_CLOEXEC, 0);
+	l->fd = sq_sys_open_input(SQ_SITE_MEMFILE_OPEN, l->path, 0, &st);
 	if (l->fd < 0) {
 		rc = l->fd == -ENOENT ? sq_err(SQ_E_NOT_FOUND, "memory file %s does not exist",
 					       l->path)
-				      : sq_err_sys(SQ_E_MEMORY_IO, -l->fd, l->path);
+				      : sq_err_input(l->fd, SQ_E_MEMORY_IO, l->path);
 		l->fd = -1;
-		goto fail;
-	}
-	if (fstat(l->fd, &st) < 0) {
-		rc = sq_err_sys(SQ_E_MEMORY_IO, errno, l->path);
 		goto fail;
 	}
 	l->size = (uint64_t)st.st_size;

@@ -40,6 +40,7 @@
 
 #include "core/err.h"
 #include "core/sysio.h"
+#include "io/io_internal.h"
 
 #define MF_MAGIC "SQMANIF1"
 #define MF_VERSION 1u
@@ -107,7 +108,7 @@ int sq_id_is_zero(const struct sq_snapshot_id *id)
 	return 1;
 }
 
-int sq_manifest_path(const char *path, char *buf, size_t len)
+static int stem_path(const char *path, const char *ext, char *buf, size_t len)
 {
 	size_t n = strlen(path);
 	int w;
@@ -116,10 +117,20 @@ int sq_manifest_path(const char *path, char *buf, size_t len)
 		n -= 5;
 	else if (n > 4 && strcmp(path + n - 4, ".mem") == 0)
 		n -= 4;
-	w = snprintf(buf, len, "%.*s.manifest", (int)n, path);
+	w = snprintf(buf, len, "%.*s%s", (int)n, path, ext);
 	if (w < 0 || (size_t)w >= len)
 		return sq_err(SQ_E_INVALID_PATH, "invalid snapshot path: path too long: %s", path);
 	return 0;
+}
+
+int sq_manifest_path(const char *path, char *buf, size_t len)
+{
+	return stem_path(path, ".manifest", buf, len);
+}
+
+int sq_commit_path(const char *path, char *buf, size_t len)
+{
+	return stem_path(path, ".commit", buf, len);
 }
 
 /* Structural checks shared by the encoder and the decoder. */
@@ -289,15 +300,11 @@ int sq_manifest_load(const char *path, struct sq_manifest **out)
 	int fd, rc;
 
 	*out = NULL;
-	fd = sq_sys_open(SQ_SITE_MANIFEST_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
+	fd = sq_sys_open_input(SQ_SITE_MANIFEST_OPEN, path, 0, &st);
 	if (fd == -ENOENT)
 		return sq_err(SQ_E_NOT_FOUND, "manifest %s does not exist", path);
 	if (fd < 0)
-		return sq_err_sys(SQ_E_IO, -fd, path);
-	if (fstat(fd, &st) < 0) {
-		rc = sq_err_sys(SQ_E_IO, errno, path);
-		goto out;
-	}
+		return sq_err_input(fd, SQ_E_IO, path);
 	if ((uint64_t)st.st_size < MF_HDR + 8) {
 		rc = sq_err(SQ_E_MANIFEST, "manifest %s: too short (%lld bytes)", path,
 			    (long long)st.st_size);
@@ -308,7 +315,9 @@ int sq_manifest_load(const char *path, struct sq_manifest **out)
 		rc = sq_err_sys(SQ_E_IO, -rc, path);
 		goto out;
 	}
-	/* Bound the allocation by the header's counts, checked against the region. */
+	/* The header's counts, checked against the region, must imply exactly
+	 * the file's size; the bytes are then read only as far as they are
+	 * really stored (sq_read_dense refuses a hole before reading). */
 	rc = parse_header(hdr, &probe, &need);
 	if (rc)
 		goto out;
@@ -317,17 +326,9 @@ int sq_manifest_load(const char *path, struct sq_manifest **out)
 			    path, (long long)st.st_size, (unsigned long long)need);
 		goto out;
 	}
-	buf = malloc(need);
-	if (!buf) {
-		rc = sq_err(SQ_E_NOMEM, "out of memory");
-		goto out;
-	}
-	rc = sq_sys_pread_all(SQ_SITE_MANIFEST_READ, fd, buf, need, 0);
-	if (rc) {
-		rc = sq_err_sys(SQ_E_IO, -rc, path);
-		goto out;
-	}
-	rc = sq_manifest_decode(buf, need, out);
+	rc = sq_read_dense(SQ_SITE_MANIFEST_READ, fd, need, SQ_E_MANIFEST, path, &buf);
+	if (!rc)
+		rc = sq_manifest_decode(buf, need, out);
 out:
 	free(buf);
 	close(fd);

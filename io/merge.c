@@ -10,19 +10,27 @@
  *    maximal runs with one owner, each page read once, moved with
  *    copy_file_range at the same offset (a hole stays a hole), in file
  *    order behind a readahead window.
- *  - A new output goes to "<out>.tmp" (sq_atomic_*), is fsynced and
- *    renamed, and only then is its manifest written (atomically): a crash
- *    in between leaves a memory file without a matching manifest, which
- *    verify and load refuse.
+ *  - The output (memory file, manifest, and the last layer's state file
+ *    when it is the one the manifest names) is one group commit through
+ *    "<out stem>.commit" (squib/atomic_file.h): after a crash at any
+ *    instant, recovery leaves the complete old or the complete new output.
+ *    In-place mode is the same commit with the base as destination.
+ *  - The output's files are compared with every input's memory file and
+ *    manifest by device and inode, under the output's lock: an output that
+ *    is an input (other than the base of an in-place merge) is refused
+ *    before anything is written.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <squib/atomic_file.h>
+#include <squib/crc64.h>
 #include <squib/merge.h>
 
 #include "core/err.h"
@@ -39,6 +47,33 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+#define FALLBACK_CHUNK (1u << 20)
+
+/* copy_file_range refused (other filesystem, tmpfs, ...): read and write. */
+static int copy_plain(int in, int out, off_t off, uint64_t len)
+{
+	uint8_t *buf = malloc(FALLBACK_CHUNK);
+	int rc = 0;
+
+	if (!buf)
+		return sq_err(SQ_E_NOMEM, "out of memory");
+	while (len && !rc) {
+		size_t chunk = len > FALLBACK_CHUNK ? FALLBACK_CHUNK : (size_t)len;
+		int r = sq_sys_pread_all(SQ_SITE_MEMFILE_READ, in, buf, chunk, off);
+		if (r == -EIO)
+			rc = sq_err(SQ_E_VERIFY, "memory file is truncated at offset %lld",
+				    (long long)off);
+		else if (r < 0)
+			rc = sq_err_sys(SQ_E_MEMORY_IO, -r, "read");
+		else if ((r = sq_sys_pwrite_all(SQ_SITE_MERGE_COPY, out, buf, chunk, off)) < 0)
+			rc = sq_err_sys(SQ_E_MEMORY_IO, -r, "write");
+		off += (off_t)chunk;
+		len -= chunk;
+	}
+	free(buf);
+	return rc;
+}
+
 static int copy_range(int in, int out, uint64_t off, uint64_t len)
 {
 	off_t a = (off_t)off, b = (off_t)off;
@@ -48,6 +83,8 @@ static int copy_range(int in, int out, uint64_t off, uint64_t len)
 		ssize_t r = sq_sys_copy_file_range(SQ_SITE_MERGE_COPY, in, &a, out, &b, chunk);
 		if (r == -EINTR || r == -EAGAIN)
 			continue;
+		if (r == -EXDEV || r == -EOPNOTSUPP || r == -EINVAL || r == -ENOSYS)
+			return copy_plain(in, out, a, len);
 		if (r < 0)
 			return sq_err_sys(SQ_E_MEMORY_IO, (int)-r, "copy_file_range");
 		if (r == 0)
@@ -241,40 +278,125 @@ static int out_manifest(const struct sq_layer *ls, size_t n, const struct plan *
 	return 0;
 }
 
-static int merge_in_place(struct sq_layer *ls, const struct plan *pl, unsigned threads,
-			  struct sq_merge_report *rep)
+/* 1 when the file at @path exists and is the file @st describes. */
+static int same_file(const char *path, const struct stat *st)
 {
-	int fd = sq_sys_open(SQ_SITE_MERGE_OPEN, ls[0].path, O_WRONLY | O_CLOEXEC, 0);
-	int rc;
+	struct stat o;
 
-	if (fd < 0)
-		return sq_err_sys(SQ_E_MEMORY_IO, -fd, ls[0].path);
-	rc = apply(ls, pl, 0, fd, threads, rep);
-	if (!rc) {
-		rc = sq_sys_fsync(SQ_SITE_MERGE_FSYNC, fd);
-		if (rc)
-			rc = sq_err_sys(SQ_E_MEMORY_IO, -rc, ls[0].path);
-	}
-	close(fd);
-	return rc;
+	return stat(path, &o) == 0 && o.st_dev == st->st_dev && o.st_ino == st->st_ino;
 }
 
-static int merge_new(struct sq_layer *ls, const struct plan *pl, const char *out,
-		     unsigned threads, struct sq_merge_report *rep)
+/* Refuse an output file (@outs[0..k)) that is a layer's memory file or manifest. */
+static int check_not_input(const struct sq_layer *ls, size_t n, int in_place,
+			   char outs[][4096], size_t k)
 {
-	struct sq_atomic_file *f;
-	int rc = sq_atomic_open(out, NULL, &f);
+	for (size_t i = in_place ? 1 : 0; i < n; i++) {
+		struct stat mem, man;
+		char mp[4096];
+		int has_man = !sq_manifest_path(ls[i].path, mp, sizeof(mp)) && stat(mp, &man) == 0;
 
-	if (rc)
+		if (fstat(ls[i].fd, &mem) < 0)
+			return sq_err_sys(SQ_E_MEMORY_IO, errno, ls[i].path);
+		for (size_t j = 0; j < k; j++)
+			if (same_file(outs[j], &mem) || (has_man && same_file(outs[j], &man)))
+				return sq_err(SQ_E_OUTPUT_IS_INPUT, "output %s is the input %s: "
+								    "write the merge to a new path",
+					      outs[j], ls[i].path);
+	}
+	return 0;
+}
+
+/* The last layer's state file, when it is the one @m names; else *len = 0. */
+static int last_state(const struct sq_layer *l, const struct sq_manifest *m, uint8_t **buf,
+		      size_t *len)
+{
+	char sp[4096];
+	struct stat st;
+	size_t n = strlen(l->path);
+	int fd;
+
+	*buf = NULL;
+	*len = 0;
+	if (n <= 4 || strcmp(l->path + n - 4, ".mem") || m->state_size < 8 ||
+	    m->state_size > 10000000u)
+		return 0;
+	snprintf(sp, sizeof(sp), "%.*s.snap", (int)(n - 4), l->path);
+	fd = sq_sys_open_input(SQ_SITE_MERGE_OPEN, sp, 0, &st);
+	if (fd < 0)
+		return 0; /* no state file beside the layer: the output has none */
+	int rc = 0;
+	if ((uint64_t)st.st_size == m->state_size)
+		rc = sq_read_dense(SQ_SITE_MEMFILE_READ, fd, m->state_size, SQ_E_CORRUPT, sp, buf);
+	close(fd);
+	if (rc || !*buf)
 		return rc;
-	rc = sq_sys_ftruncate(SQ_SITE_MERGE_TRUNCATE, sq_atomic_fd(f), (off_t)ls[0].size);
-	if (rc)
-		rc = sq_err_sys(SQ_E_MEMORY_IO, -rc, sq_atomic_temp_path(f));
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | (*buf)[m->state_size - 8 + (size_t)i];
+	if (v != m->state_crc || sq_crc64(*buf, m->state_size) != 0) {
+		free(*buf);
+		*buf = NULL;
+		return 0;
+	}
+	*len = m->state_size;
+	return 0;
+}
+
+/*
+ * Write the output as one group commit: the memory file (@out), its
+ * manifest and, when the last layer has the state file the manifest names,
+ * a copy of it as "<out stem>.snap".
+ */
+static int merge_commit(struct sq_layer *ls, size_t n, const struct plan *pl,
+			const struct sq_manifest *m, const char *out, int in_place,
+			unsigned threads, struct sq_merge_report *rep)
+{
+	char outs[3][4096], rec[4096];
+	struct sq_atomic_group *g = NULL;
+	struct sq_atomic_file *fm = NULL, *f;
+	uint8_t *state = NULL, *mbuf = NULL;
+	size_t slen = 0, mlen = 0, k = 2;
+	size_t on = strlen(out);
+	int rc;
+
+	snprintf(outs[0], sizeof(outs[0]), "%s", out);
+	rc = sq_manifest_path(out, outs[1], sizeof(outs[1]));
 	if (!rc)
-		rc = apply(ls, pl, 1, sq_atomic_fd(f), threads, rep);
+		rc = sq_commit_path(out, rec, sizeof(rec));
 	if (!rc)
-		rc = sq_atomic_commit(f);
-	sq_atomic_close(f);
+		rc = last_state(&ls[n - 1], m, &state, &slen);
+	if (!rc && slen && on > 4 && !strcmp(out + on - 4, ".mem"))
+		snprintf(outs[k++], sizeof(outs[2]), "%.*s.snap", (int)(on - 4), out);
+	if (!rc)
+		rc = sq_atomic_group_open(rec, 0, &g);
+	if (!rc)
+		rc = check_not_input(ls, n, in_place, outs, k);
+	if (!rc)
+		rc = sq_atomic_group_add(g, outs[0], NULL, &fm);
+	if (!rc) {
+		rc = sq_sys_ftruncate(SQ_SITE_MERGE_TRUNCATE, sq_atomic_fd(fm), (off_t)ls[0].size);
+		if (rc)
+			rc = sq_err_sys(SQ_E_MEMORY_IO, -rc, sq_atomic_temp_path(fm));
+	}
+	if (!rc)
+		rc = apply(ls, pl, 1, sq_atomic_fd(fm), threads, rep);
+	if (!rc && (rc = sq_sys_fsync(SQ_SITE_MERGE_FSYNC, sq_atomic_fd(fm))) < 0)
+		rc = sq_err_sys(SQ_E_MEMORY_IO, -rc, sq_atomic_temp_path(fm));
+	if (!rc)
+		rc = sq_manifest_encode(m, (void **)&mbuf, &mlen);
+	if (!rc)
+		rc = sq_atomic_group_add(g, outs[1], NULL, &f);
+	if (!rc)
+		rc = sq_atomic_write(f, mbuf, mlen, SQ_E_IO);
+	if (!rc && k == 3)
+		rc = sq_atomic_group_add(g, outs[2], NULL, &f);
+	if (!rc && k == 3)
+		rc = sq_atomic_write(f, state, slen, SQ_E_IO);
+	if (!rc)
+		rc = sq_atomic_group_commit(g);
+	sq_atomic_group_close(g);
+	free(mbuf);
+	free(state);
 	return rc;
 }
 
@@ -285,7 +407,7 @@ int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 	struct sq_manifest *m = NULL;
 	struct plan pl = { 0 };
 	struct sq_layer *ls;
-	char mpath[4096];
+	char *dest = NULL;
 	double t0 = now_s();
 	int in_place = opts && opts->in_place;
 	unsigned threads = opts ? opts->threads : 0;
@@ -304,13 +426,11 @@ int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 		rc = make_plan(ls, n, &pl);
 	if (!rc)
 		rc = out_manifest(ls, n, &pl, &m);
+	if (!rc && !(dest = sq_mem_path_of(in_place ? ls[0].path : out)))
+		rc = sq_err(SQ_E_NOMEM, "out of memory");
 	if (!rc)
-		rc = sq_manifest_path(in_place ? ls[0].path : out, mpath, sizeof(mpath));
-	if (!rc)
-		rc = in_place ? merge_in_place(ls, &pl, threads, &rep)
-			      : merge_new(ls, &pl, out, threads, &rep);
-	if (!rc)
-		rc = sq_manifest_save(mpath, m);
+		rc = merge_commit(ls, n, &pl, m, dest, in_place, threads, &rep);
+	free(dest);
 	rep.pages_out = m ? m->npages : 0;
 	rep.seconds = now_s() - t0;
 	if (!rc && r)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <squib/restore.h>
@@ -111,6 +112,29 @@ int sq_restore_map(const char *const *paths, size_t n, uint64_t size, void **add
 	*addr = p;
 out:
 	sq_chain_close(ls, n);
+	return rc;
+}
+
+int sq_restore_check_output(const char *const *paths, size_t n, const char *out)
+{
+	struct stat o, st;
+	char mp[4096];
+	int rc = 0;
+
+	if (!out || stat(out, &o) < 0)
+		return 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		char *mem = sq_mem_path_of(paths[i]);
+		if (!mem)
+			return sq_err(SQ_E_NOMEM, "out of memory");
+		int hit = (stat(mem, &st) == 0 && st.st_dev == o.st_dev && st.st_ino == o.st_ino) ||
+			  (!sq_manifest_path(mem, mp, sizeof(mp)) && stat(mp, &st) == 0 &&
+			   st.st_dev == o.st_dev && st.st_ino == o.st_ino);
+		if (hit)
+			rc = sq_err(SQ_E_OUTPUT_IS_INPUT, "output %s is the input %s: restore to a "
+							  "new path", out, paths[i]);
+		free(mem);
+	}
 	return rc;
 }
 

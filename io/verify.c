@@ -110,3 +110,16 @@ out:
 	sq_layer_close(&l);
 	return rc;
 }
+
+int sq_verify_outside(const char *mem_path, const struct sq_manifest *m)
+{
+	struct sq_verify_report rep = { 0 };
+	struct sq_layer l;
+	int rc = sq_layer_open(mem_path, -1, &l);
+
+	if (rc)
+		return rc;
+	rc = check_outside(&l, m, &rep);
+	sq_layer_close(&l);
+	return rc;
+}

@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <squib/atomic_file.h>
+#include <squib/restore.h>
 #include <squib/snapshot.h>
 #include <squib/state.h>
 #include <squib/tracker.h>
@@ -27,6 +29,7 @@
 #include "core/err.h"
 #include "core/sysio.h"
 #include "io/chain.h"
+#include "io/io_internal.h"
 #include "snapshot/live_internal.h"
 #include "snapshot/pair_internal.h"
 
@@ -36,31 +39,19 @@
 int sq_pair_read_state(const char *path, uint8_t **buf, size_t *len)
 {
 	struct stat st;
-	int fd = sq_sys_open(SQ_SITE_PAIR_STATE_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
-	int rc = 0;
+	int fd = sq_sys_open_input(SQ_SITE_PAIR_STATE_OPEN, path, 0, &st);
+	int rc;
 
 	*buf = NULL;
 	if (fd < 0)
-		return sq_err_sys(SQ_E_IO, -fd, path);
-	if (fstat(fd, &st) < 0) {
-		rc = sq_err_sys(SQ_E_IO, errno, path);
-		goto out;
-	}
+		return fd == -ENOENT ? sq_err_sys(SQ_E_IO, ENOENT, path)
+				     : sq_err_input(fd, SQ_E_IO, path);
+	/* At most the limit + 1 byte (to detect excess), read only as far as
+	 * the file really stores data. */
 	size_t n = (uint64_t)st.st_size > STATE_LIMIT ? STATE_LIMIT + 1 : (size_t)st.st_size;
-	*buf = malloc(n ? n : 1);
-	if (!*buf) {
-		rc = sq_err(SQ_E_NOMEM, "out of memory");
-		goto out;
-	}
-	rc = sq_sys_pread_all(SQ_SITE_PAIR_STATE_READ, fd, *buf, n, 0);
-	if (rc) {
-		rc = sq_err_sys(SQ_E_IO, -rc, path);
-		free(*buf);
-		*buf = NULL;
-		goto out;
-	}
-	*len = n;
-out:
+	rc = sq_read_dense(SQ_SITE_PAIR_STATE_READ, fd, n, SQ_E_CORRUPT, path, buf);
+	if (!rc)
+		*len = n;
 	close(fd);
 	return rc;
 }
@@ -88,30 +79,35 @@ static int check_sample(int fd, const struct sq_manifest *m)
 	return sq_read_extents(fd, ext, k, crc, NULL, 1, -1, NULL);
 }
 
+/*
+ * The memory file against the manifest: size; the CRC of every data page
+ * (or of the sample); and, in both modes, that every byte the file stores
+ * outside the manifest's extents is zero (SEEK_DATA: costs what that data
+ * costs), so a memory file holding data where its manifest has a hole is
+ * refused.
+ */
 static int check_memory(const char *mem, const struct sq_manifest *m, unsigned flags)
 {
 	struct stat st;
-	int fd = sq_sys_open(SQ_SITE_MEMFILE_OPEN, mem, O_RDONLY | O_CLOEXEC, 0);
+	int fd = sq_sys_open_input(SQ_SITE_MEMFILE_OPEN, mem, 0, &st);
 	int rc;
 
-	if (fd == -ENOENT)
-		return sq_err(SQ_E_NOT_FOUND, "memory file %s does not exist", mem);
 	if (fd < 0)
-		return sq_err_sys(SQ_E_MEMORY_IO, -fd, mem);
-	if (fstat(fd, &st) < 0) {
-		rc = sq_err_sys(SQ_E_MEMORY_IO, errno, mem);
-	} else if ((uint64_t)st.st_size != m->region_size) {
+		return sq_err_input(fd, SQ_E_MEMORY_IO, mem);
+	if ((uint64_t)st.st_size != m->region_size) {
 		rc = sq_err(SQ_E_SIZE_MISMATCH, "memory file %s is %lld bytes, its manifest says "
 						"%llu", mem, (long long)st.st_size,
 			    (unsigned long long)m->region_size);
+	} else if (flags & SQ_LOAD_SAMPLE_CRCS) {
+		rc = check_sample(fd, m);
+		if (!rc)
+			rc = sq_verify_outside(mem, m);
 	} else {
-		rc = flags & SQ_LOAD_QUICK
-			     ? check_sample(fd, m)
-			     : sq_read_extents(fd, m->extents, m->nextents, m->crcs, NULL, 0, 0, NULL);
-		if (rc == SQ_E_VERIFY)
-			rc = sq_err(SQ_E_PAIR_MISMATCH, "state file and memory file do not belong "
-							"together: %s (%s)", mem, sq_last_error());
+		rc = sq_memfile_verify(mem, m, 0, NULL);
 	}
+	if (rc == SQ_E_VERIFY)
+		rc = sq_err(SQ_E_PAIR_MISMATCH, "state file and memory file do not belong "
+						"together: %s (%s)", mem, sq_last_error());
 	close(fd);
 	return rc;
 }
@@ -122,15 +118,26 @@ int sq_snapshot_load(const char *state_path, unsigned flags, struct sq_snapshot_
 	struct sq_pair_paths p;
 	int rc;
 
+	struct sq_atomic_group *g = NULL;
+
 	*out = NULL;
 	rc = sq_pair_paths_init(&p, state_path);
-	if (!rc)
-		rc = sq_snapshot_recover(state_path);
+	if (rc)
+		return rc;
+	/* Hold the pair's lock while reading (a save waits for no one: it
+	 * fails busy), after finishing an interrupted commit. A directory we
+	 * may not write has no writer either: read it unlocked unless a
+	 * commit is pending there. */
+	rc = sq_atomic_group_open(p.record, 1, &g);
+	if (rc == SQ_E_IO && access(p.record, F_OK) < 0 && errno == ENOENT)
+		rc = 0;
 	if (rc)
 		return rc;
 	l = calloc(1, sizeof(*l));
-	if (!l)
+	if (!l) {
+		sq_atomic_group_close(g);
 		return sq_err(SQ_E_NOMEM, "out of memory");
+	}
 	rc = sq_pair_read_state(p.state, &l->state, &l->state_len);
 	if (!rc)
 		rc = sq_state_decode(l->state, l->state_len, &l->vm, NULL);
@@ -154,6 +161,7 @@ int sq_snapshot_load(const char *state_path, unsigned flags, struct sq_snapshot_
 		if (!l->mem_path)
 			rc = sq_err(SQ_E_NOMEM, "out of memory");
 	}
+	sq_atomic_group_close(g);
 	if (rc) {
 		sq_snapshot_loaded_free(l);
 		return rc;

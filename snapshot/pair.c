@@ -1,20 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * snapshot/pair.c - save of a snapshot pair and its commit protocol.
+ * snapshot/pair.c - save of a snapshot pair as one unit.
  *
- * Invariants (the commit order is in squib/snapshot.h):
- *  - Before the commit point (rename of <stem>.manifest.tmp) the previous
- *    pair's names are untouched; every failure there removes all temps.
- *  - <stem>.manifest.tmp exists on disk only before the commit point, and
- *    the state and memory temps are complete and fsynced before it. Its
- *    presence means "roll back"; without it, a temp is rolled forward only
- *    if it is exactly what the committed manifest names (a crash while
- *    the memory temp is written leaves a partial temp and no manifest.tmp
- *    yet: it fails that check and is discarded).
- *  - The .prev.tmp hard links name the previous state file and manifest
- *    from before the commit point until the end of the save, so an
- *    in-call failure after the commit point can put them back.
- *  - The memory file is renamed last, so it never needs a backup.
+ * Invariants (the commit protocol is the group commit of
+ * squib/atomic_file.h, through "<stem>.commit"):
+ *  - A save holds the pair's group lock and each member's lock from the
+ *    first temp to the end: a second save of the same stem fails at once
+ *    with SQ_E_OUTPUT_BUSY, and never touches this save's temps.
+ *  - The three files become visible together: until the commit record is
+ *    published the previous pair is untouched; once it is, recovery (run by
+ *    the next save, load, verify or chain reader) rolls the new pair
+ *    forward. No temp name is built here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,81 +51,10 @@ int sq_pair_paths_init(struct sq_pair_paths *p, const char *state_path)
 	w |= snprintf(p->state, sizeof(p->state), "%s", state_path) < 0;
 	w |= snprintf(p->mem, sizeof(p->mem), "%.*s.mem", (int)n, state_path) < 0;
 	w |= snprintf(p->manifest, sizeof(p->manifest), "%.*s.manifest", (int)n, state_path) < 0;
-	w |= snprintf(p->state_tmp, sizeof(p->state_tmp), "%s.tmp", p->state) < 0;
-	w |= snprintf(p->mem_tmp, sizeof(p->mem_tmp), "%s.tmp", p->mem) < 0;
-	w |= snprintf(p->manifest_tmp, sizeof(p->manifest_tmp), "%s.tmp", p->manifest) < 0;
-	w |= snprintf(p->state_prev, sizeof(p->state_prev), "%.*s.snap.prev.tmp", (int)n,
-		      state_path) < 0;
-	w |= snprintf(p->manifest_prev, sizeof(p->manifest_prev), "%.*s.manifest.prev.tmp",
-		      (int)n, state_path) < 0;
-	char copy[4096];
-	snprintf(copy, sizeof(copy), "%s", state_path);
-	w |= snprintf(p->dir, sizeof(p->dir), "%s", dirname(copy)) < 0;
+	w |= snprintf(p->record, sizeof(p->record), "%.*s.commit", (int)n, state_path) < 0;
 	if (w)
 		return sq_err(SQ_E_INVALID_PATH, "invalid snapshot path: %s", state_path);
 	return 0;
-}
-
-int sq_pair_dir_sync(const struct sq_pair_paths *p)
-{
-	int fd = sq_sys_open(SQ_SITE_PAIR_DIROPEN, p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	int r;
-
-	if (fd < 0)
-		return sq_err_sys(SQ_E_IO, -fd, p->dir);
-	r = sq_sys_fsync(SQ_SITE_PAIR_DIRFSYNC, fd);
-	close(fd);
-	return r < 0 ? sq_err_sys(SQ_E_IO, -r, p->dir) : 0;
-}
-
-int sq_pair_rename(const char *from, const char *to)
-{
-	int r = sq_sys_rename(SQ_SITE_PAIR_RENAME, from, to);
-
-	return r < 0 ? sq_err_sys(SQ_E_ATOMIC_COMMIT_FAILED, -r, to) : 0;
-}
-
-static int exists(const char *path)
-{
-	return access(path, F_OK) == 0;
-}
-
-void sq_pair_remove_temps(const struct sq_pair_paths *p)
-{
-	unlink(p->state_tmp);
-	unlink(p->mem_tmp);
-	unlink(p->manifest_tmp);
-	unlink(p->state_prev);
-	unlink(p->manifest_prev);
-}
-
-/* @dest := the file @prev names (unlink + link: no rename, so it cannot fail
- * through the IO seam while undoing a failed rename). */
-static void relink(const char *prev, const char *dest)
-{
-	unlink(dest);
-	if (link(prev, dest) == 0)
-		unlink(prev);
-}
-
-/* 1 when the state file at @path has the size and CRC trailer @m names. */
-static int state_matches(const char *path, const struct sq_manifest *m)
-{
-	uint8_t t[8];
-	struct stat st;
-	uint64_t v = 0;
-	int ok = 0, fd = sq_sys_open(SQ_SITE_PAIR_STATE_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
-
-	if (fd < 0)
-		return 0;
-	if (fstat(fd, &st) == 0 && st.st_size >= 8 && (uint64_t)st.st_size == m->state_size &&
-	    sq_sys_pread_all(SQ_SITE_PAIR_STATE_READ, fd, t, 8, st.st_size - 8) == 0) {
-		for (int i = 7; i >= 0; i--)
-			v = v << 8 | t[i];
-		ok = v == m->state_crc;
-	}
-	close(fd);
-	return ok;
 }
 
 int sq_snapshot_recover(const char *state_path)
@@ -137,45 +62,14 @@ int sq_snapshot_recover(const char *state_path)
 	struct sq_pair_paths p;
 	int rc = sq_pair_paths_init(&p, state_path);
 
+	if (!rc)
+		rc = sq_atomic_group_recover(p.record, 1);
 	if (rc)
 		return rc;
-	if (exists(p.manifest_tmp)) {
-		/* R1: before the commit point; the previous pair is intact. */
-		sq_pair_remove_temps(&p);
-		return 0;
-	}
-	if (!exists(p.manifest) && exists(p.manifest_prev)) {
-		/* R2: a roll-back was interrupted: finish it. */
-		unlink(p.state_tmp);
-		unlink(p.mem_tmp);
-		if (exists(p.state_prev))
-			relink(p.state_prev, p.state);
-		relink(p.manifest_prev, p.manifest);
-		sq_pair_remove_temps(&p);
-		return 0;
-	}
-	if (exists(p.manifest) && (exists(p.state_tmp) || exists(p.mem_tmp))) {
-		/*
-		 * R3: temps beside a manifest are the new pair's files only if the
-		 * crash came after the commit point; before it (manifest.tmp not
-		 * yet created) they are partial. The committed manifest decides:
-		 * a temp is rolled forward only when it is exactly what the
-		 * manifest names (state: size and CRC trailer; memory: size and
-		 * every page's CRC), else it is discarded.
-		 */
-		struct sq_manifest *m = NULL;
-		rc = sq_manifest_load(p.manifest, &m);
-		if (rc == SQ_E_MANIFEST || rc == SQ_E_NOT_FOUND)
-			rc = 0; /* nothing to roll forward against */
-		if (!rc && m && exists(p.state_tmp) && state_matches(p.state_tmp, m))
-			rc = sq_pair_rename(p.state_tmp, p.state);
-		if (!rc && m && exists(p.mem_tmp) && sq_memfile_verify(p.mem_tmp, m, 0, NULL) == 0)
-			rc = sq_pair_rename(p.mem_tmp, p.mem);
-		sq_manifest_free(m);
-		if (rc)
-			return rc;
-	}
-	sq_pair_remove_temps(&p);
+	/* Temps of dead writers (a live writer's lock makes these no-ops). */
+	sq_atomic_sweep(p.state);
+	sq_atomic_sweep(p.mem);
+	sq_atomic_sweep(p.manifest);
 	return 0;
 }
 
@@ -211,62 +105,17 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/*
- * Steps 2-4 of the commit. After a failed rename past the commit point the
- * previous names come back in an order recovery can finish from any
- * point: new manifest removed, temps removed, state back, manifest back.
- */
-static int commit(const struct sq_pair_paths *p)
+/* A group member @dest holding @len bytes of @buf. */
+static int write_member(struct sq_atomic_group *g, const char *dest, const void *buf, size_t len)
 {
-	int had_state = exists(p->state), had_manifest = exists(p->manifest);
-	char msg[512];
-	int rc;
+	struct sq_atomic_file *f;
+	int rc = sq_atomic_group_add(g, dest, NULL, &f);
 
-	if ((had_state && link(p->state, p->state_prev) < 0) ||
-	    (had_manifest && link(p->manifest, p->manifest_prev) < 0))
-		return sq_err_sys(SQ_E_IO, errno, "linking the previous pair");
-	rc = sq_pair_dir_sync(p);
-	if (rc)
-		return rc;
-	rc = sq_pair_rename(p->manifest_tmp, p->manifest); /* commit point */
-	if (rc)
-		return rc;
-	rc = sq_pair_rename(p->state_tmp, p->state);
-	int state_renamed = !rc;
-	if (!rc)
-		rc = sq_pair_rename(p->mem_tmp, p->mem);
-	if (!rc)
-		return sq_pair_dir_sync(p);
-	snprintf(msg, sizeof(msg), "%s", sq_last_error());
-	unlink(p->manifest);
-	unlink(p->state_tmp);
-	unlink(p->mem_tmp);
-	if (state_renamed) {
-		if (had_state)
-			relink(p->state_prev, p->state);
-		else
-			unlink(p->state);
-	}
-	if (had_manifest)
-		relink(p->manifest_prev, p->manifest);
-	sq_pair_dir_sync(p);
-	return sq_err(rc, "%s", msg);
+	return rc ? rc : sq_atomic_write(f, buf, len, SQ_E_IO);
 }
 
-static int write_state(const struct sq_pair_paths *p, const void *buf, size_t len,
-		       struct sq_atomic_file **f)
-{
-	int rc = sq_atomic_open(p->state, NULL, f);
-
-	if (!rc)
-		rc = sq_atomic_write(*f, buf, len, SQ_E_IO);
-	if (!rc)
-		rc = sq_atomic_sync(*f);
-	return rc;
-}
-
-static int write_manifest(const struct sq_pair_paths *p, const struct sq_manifest *m,
-			  struct sq_atomic_file **f)
+static int write_manifest(struct sq_atomic_group *g, const char *dest,
+			  const struct sq_manifest *m)
 {
 	void *buf;
 	size_t len;
@@ -274,19 +123,16 @@ static int write_manifest(const struct sq_pair_paths *p, const struct sq_manifes
 
 	if (rc)
 		return rc;
-	rc = sq_atomic_open(p->manifest, NULL, f);
-	if (!rc)
-		rc = sq_atomic_write(*f, buf, len, SQ_E_IO);
-	if (!rc)
-		rc = sq_atomic_sync(*f);
+	rc = write_member(g, dest, buf, len);
 	free(buf);
 	return rc;
 }
 
 int sq_snapshot_save(const struct sq_snapshot_save_req *q, struct sq_snapshot_report *r)
 {
-	struct sq_atomic_file *fm = NULL, *fs = NULL, *fmf = NULL;
 	struct sq_snapshot_report rep = { 0 };
+	struct sq_atomic_group *g = NULL;
+	struct sq_atomic_file *fm = NULL;
 	struct sq_manifest *m = NULL;
 	struct sq_pair_paths p;
 	double t0 = now_s();
@@ -298,41 +144,34 @@ int sq_snapshot_save(const struct sq_snapshot_save_req *q, struct sq_snapshot_re
 	if (!rc)
 		rc = sq_pair_paths_init(&p, q->state_path);
 	if (!rc)
-		rc = sq_snapshot_recover(q->state_path);
-	if (!rc)
 		rc = sq_id_generate(&rep.id);
+	if (!rc)
+		rc = sq_atomic_group_open(p.record, 0, &g); /* also finishes a crashed save */
 	if (rc)
 		return rc;
-	/* 1. the three temps */
 	/* runs == NULL means "every page" to the writer; an empty diff is not that. */
 	static const struct sq_run none;
 	const struct sq_run *runs = q->runs;
 	if (q->kind == SQ_SNAPSHOT_DIFF && (!runs || q->nruns == 0))
 		runs = &none;
-	rc = sq_atomic_open(p.mem, NULL, &fm);
+	rc = sq_atomic_group_add(g, p.mem, NULL, &fm);
 	if (!rc)
 		rc = sq_memfile_write(sq_atomic_fd(fm),
 				      q->kind == SQ_SNAPSHOT_DIFF ? SQ_LAYOUT_DIFF : SQ_LAYOUT_FULL,
 				      q->mem, runs, runs ? q->nruns : 0, &q->io, &m, &rep.io);
 	if (!rc)
-		rc = sq_atomic_sync(fm);
-	if (!rc)
-		rc = write_state(&p, q->state, q->state_len, &fs);
+		rc = write_member(g, p.state, q->state, q->state_len);
 	if (!rc) {
 		m->id = rep.id;
 		if (q->kind == SQ_SNAPSHOT_DIFF)
 			m->parent = *q->parent;
 		m->state_size = q->state_len;
 		m->state_crc = sq_pair_state_crc(q->state, q->state_len);
-		rc = write_manifest(&p, m, &fmf);
+		rc = write_manifest(g, p.manifest, m);
 	}
-	/* 2-4. commit */
 	if (!rc)
-		rc = commit(&p);
-	sq_pair_remove_temps(&p);
-	sq_atomic_close(fm);
-	sq_atomic_close(fs);
-	sq_atomic_close(fmf);
+		rc = sq_atomic_group_commit(g);
+	sq_atomic_group_close(g);
 	rep.pages_dirty = rep.io.pages_in;
 	rep.seconds = now_s() - t0;
 	if (!rc && r)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * snapshot/pair_internal.h - the names of a pair and its temps, shared by
- * save (pair.c) and load (load.c).
+ * snapshot/pair_internal.h - the names of a pair, shared by save (pair.c)
+ * and load (load.c).
  */
 #ifndef SQ_SNAPSHOT_PAIR_INTERNAL_H
 #define SQ_SNAPSHOT_PAIR_INTERNAL_H
@@ -13,16 +13,10 @@
 
 struct sq_pair_paths {
 	char state[SQ_PAIR_PATH_MAX], mem[SQ_PAIR_PATH_MAX], manifest[SQ_PAIR_PATH_MAX];
-	char state_tmp[SQ_PAIR_PATH_MAX], mem_tmp[SQ_PAIR_PATH_MAX];
-	char manifest_tmp[SQ_PAIR_PATH_MAX];
-	char state_prev[SQ_PAIR_PATH_MAX], manifest_prev[SQ_PAIR_PATH_MAX];
-	char dir[SQ_PAIR_PATH_MAX];
+	char record[SQ_PAIR_PATH_MAX]; /* "<stem>.commit" */
 };
 
 int sq_pair_paths_init(struct sq_pair_paths *p, const char *state_path);
-int sq_pair_dir_sync(const struct sq_pair_paths *p);
-int sq_pair_rename(const char *from, const char *to);
-void sq_pair_remove_temps(const struct sq_pair_paths *p);
 /* Read a state file: at most the size limit + 1 bytes (load.c). */
 int sq_pair_read_state(const char *path, uint8_t **buf, size_t *len);
 /* The memory file of a pair without a manifest exists (manifest_build.c). */

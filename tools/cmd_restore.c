@@ -4,8 +4,10 @@
  *
  * Materializes a chain (a full snapshot, then diffs in order) into FILE,
  * a plain memory image of the region's size: the chain is read in
- * parallel straight into a shared mapping of FILE.tmp, which is synced
- * and renamed to FILE.
+ * parallel straight into a shared mapping of an exclusive temp file of
+ * FILE (squib/atomic_file.h: anonymous where the filesystem allows, so no
+ * other process can truncate it under the mapping), which is synced and
+ * renamed to FILE. FILE may not be one of the inputs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <squib/atomic_file.h>
 #include <squib/error.h>
 #include <squib/restore.h>
 
@@ -80,46 +83,47 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 	}
 	free(mem0);
 	uint64_t size = (uint64_t)st.st_size;
-	char *tmp = NULL;
-	if (asprintf(&tmp, "%s.tmp", out) < 0) {
-		free(chain);
-		return sq_cli_usage_error(cli, "restore", "out of memory");
-	}
-	unlink(tmp);
-	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
-		int e = sys_fail(cli, "cannot create", tmp);
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp);
-		free(tmp);
+	/* The output: an exclusive atomic file (a second writer of FILE fails
+	 * busy), never one of the inputs. */
+	struct sq_atomic_file *af = NULL;
+	rc = sq_atomic_open(out, NULL, &af);
+	if (!rc)
+		rc = sq_restore_check_output(chain, n, out);
+	int fd = af ? sq_atomic_fd(af) : -1;
+	if (!rc && ftruncate(fd, (off_t)size) < 0) {
+		int e = sys_fail(cli, "cannot size", out);
+		sq_atomic_close(af);
 		free(chain);
 		return e;
 	}
-	void *dst = size ? mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : NULL;
+	void *dst = !rc && size ? mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+				: NULL;
 	if (dst == MAP_FAILED) {
-		int e = sys_fail(cli, "cannot map", tmp);
-		close(fd);
-		unlink(tmp);
-		free(tmp);
+		int e = sys_fail(cli, "cannot map the output for", out);
+		sq_atomic_close(af);
 		free(chain);
 		return e;
 	}
-	sq_cli_warn_foreign(cli, "restore", chain, n);
-	rc = sq_restore_to_memory(chain, n, dst, size, &o, &r);
-	int sync_bad = !rc && (msync(dst, size, MS_SYNC) < 0 || fsync(fd) < 0);
-	munmap(dst, size);
-	close(fd);
-	if (!rc && !sync_bad && rename(tmp, out) < 0)
-		sync_bad = 1;
-	if (rc || sync_bad) {
-		int e = rc ? sq_cli_fail(cli, "restore", rc) : sys_fail(cli, "cannot write", out);
-		unlink(tmp);
-		free(tmp);
+	if (!rc)
+		sq_cli_warn_foreign(cli, "restore", chain, n);
+	if (!rc)
+		rc = sq_restore_to_memory(chain, n, dst, size, &o, &r);
+	int sync_bad = !rc && size && msync(dst, size, MS_SYNC) < 0;
+	if (dst)
+		munmap(dst, size);
+	if (sync_bad) {
+		int e = sys_fail(cli, "cannot write", out);
+		sq_atomic_close(af);
 		free(chain);
 		return e;
 	}
-	free(tmp);
+	if (!rc)
+		rc = sq_atomic_commit(af);
+	sq_atomic_close(af);
+	if (rc) {
+		free(chain);
+		return sq_cli_fail(cli, "restore", rc);
+	}
 	if (cli->json) {
 		printf("{\"output\":");
 		sq_json_str(stdout, out);

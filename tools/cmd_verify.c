@@ -4,44 +4,47 @@
  *
  * Checks a snapshot pair: the state file's envelope and its binding to
  * the manifest (size and CRC), then the memory file against the manifest
- * (size, every data page's CRC-64, zeros outside the extents).
+ * (size, every data page's CRC-64, zeros outside the extents). An
+ * interrupted commit of the pair is completed first (sq_snapshot_recover);
+ * inputs that are not regular files are refused without blocking.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <squib/crc64.h>
 #include <squib/error.h>
 #include <squib/manifest.h>
 #include <squib/restore.h>
+#include <squib/snapshot.h>
 
 #include "cli.h"
 
+/* The state file, bounded; a FIFO, socket, device or directory is refused
+ * at once (opened non-blocking, then fstat). -1 with errno, -2 not regular. */
 static int read_small(const char *path, unsigned char **buf, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	size_t cap = 1 << 16, n = 0;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	ssize_t r = 0;
+	size_t n = 0;
 
 	*buf = NULL;
-	if (!f)
+	if (fd < 0)
 		return -1;
-	*buf = malloc(cap);
-	while (*buf) {
-		size_t r = fread(*buf + n, 1, cap - n, f);
-		n += r;
-		if (n < cap || cap > 16000000)
-			break;
-		cap *= 2;
-		unsigned char *nb = realloc(*buf, cap);
-		if (!nb) {
-			free(*buf);
-			*buf = NULL;
-		} else {
-			*buf = nb;
-		}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -2;
 	}
-	fclose(f);
+	size_t cap = st.st_size > 16000000 ? 16000001 : (size_t)st.st_size;
+	*buf = malloc(cap ? cap : 1);
+	while (*buf && n < cap && (r = pread(fd, *buf + n, cap - n, (off_t)n)) > 0)
+		n += (size_t)r;
+	close(fd);
 	*len = n;
-	return *buf ? 0 : -1;
+	return *buf && r >= 0 ? 0 : -1;
 }
 
 static char *stem_path(const char *state, const char *ext)
@@ -93,6 +96,10 @@ static int run_verify(const struct sq_cli *cli, int argc, char **argv)
 	}
 	if (!state)
 		return sq_cli_usage_error(cli, "verify", "missing STATE");
+	/* An interrupted commit of this pair is completed (or refused) first. */
+	rc = sq_snapshot_recover(state);
+	if (rc)
+		return sq_cli_fail(cli, "verify", rc);
 	char *own_mem = mem ? NULL : stem_path(state, ".mem");
 	if (!mem)
 		mem = own_mem;
@@ -112,10 +119,14 @@ static int run_verify(const struct sq_cli *cli, int argc, char **argv)
 	/* The state file: a valid envelope, and the one the manifest names. */
 	unsigned char *sb;
 	size_t slen;
-	if (read_small(state, &sb, &slen)) {
+	int rs = read_small(state, &sb, &slen);
+	if (rs) {
+		free(sb);
 		free(own_mem);
 		sq_manifest_free(m);
-		return state_error(cli, "cannot read the state file", state);
+		return state_error(cli, rs == -2 ? "the state file is not a regular file (FIFO, "
+						   "socket, device or directory)"
+						 : "cannot read the state file", state);
 	}
 	uint64_t trailer = 0;
 	for (int i = 7; slen >= 8 && i >= 0; i--)

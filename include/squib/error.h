@@ -71,6 +71,9 @@ SQ_BEGIN_DECLS
 	X(SQ_E_VERIFY, -45, "memory file does not match its manifest")                \
 	X(SQ_E_NO_DIRECT_IO, -46, "O_DIRECT refused by the filesystem")               \
 	X(SQ_E_CANCELED, -47, "operation canceled")                                   \
+	X(SQ_E_OUTPUT_BUSY, -48, "output is being written by another process")        \
+	X(SQ_E_OUTPUT_IS_INPUT, -49, "output is one of the inputs")                   \
+	X(SQ_E_NOT_REGULAR, -50, "not a regular file")                                \
 	/* migration */                                                               \
 	X(SQ_E_STREAM_MAGIC, -60, "migration stream: bad magic")                      \
 	X(SQ_E_STREAM_VERSION, -61, "migration stream: unsupported version")          \

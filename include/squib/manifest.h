@@ -5,6 +5,7 @@
  *   sq_id_generate      a new random 128-bit snapshot id
  *   sq_id_format        32 lowercase hex digits
  *   sq_manifest_path    "<stem>.manifest" beside a .snap or .mem path
+ *   sq_commit_path      "<stem>.commit": the pair's commit record
  *   sq_manifest_encode  manifest -> bytes (format in docs/FORMAT.md)
  *   sq_manifest_decode  bytes -> manifest, bounded and fully validated
  *   sq_manifest_save    encode + atomic replace of a file
@@ -69,6 +70,14 @@ SQ_API int sq_id_is_zero(const struct sq_snapshot_id *id);
  * SQ_E_INVALID_PATH when @len is too small.
  */
 SQ_API int sq_manifest_path(const char *path, char *buf, size_t len);
+
+/**
+ * sq_commit_path() - the commit record of a pair member (same stem rule as
+ * sq_manifest_path, plus ".commit"): the record through which the pair's
+ * files are committed as one unit (squib/atomic_file.h, group commit).
+ * Returns 0 or SQ_E_INVALID_PATH.
+ */
+SQ_API int sq_commit_path(const char *path, char *buf, size_t len);
 
 /**
  * sq_manifest_encode() - serialize @m. On success *@buf is malloc'ed (the

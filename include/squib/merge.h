@@ -25,9 +25,10 @@
 SQ_BEGIN_DECLS
 
 struct sq_merge_opts {
-	int in_place; /* 1 = write the diffs into paths[0] and replace its
-		       * manifest (not crash-atomic: a crash leaves the base
-		       * mismatching its manifest, which verify reports) */
+	int in_place; /* 1 = the output replaces paths[0] (its memory file and
+		       * manifest): written as a new file and committed as one
+		       * unit, like any output, so a crash leaves the old or
+		       * the new base */
 	unsigned threads; /* copy workers; 0 = online CPUs */
 };
 
@@ -43,15 +44,22 @@ struct sq_merge_report {
  * sq_merge_chain() - squash @paths[0..n) into @out (ignored with
  * opts->in_place). The result is a full memory file whose manifest has
  * the id and state binding of the last layer, so it pairs with the last
- * snapshot's state file. @out is written to a temp file and renamed, then
- * its manifest is written atomically.
+ * snapshot's state file. @out (a ".snap" path stands for its ".mem"), its
+ * manifest and, when the last layer has the state file that manifest
+ * names and @out ends in ".mem", a copy of that state file as
+ * "<out stem>.snap", are committed as one unit (group commit through
+ * "<out stem>.commit", squib/atomic_file.h): after a crash at any instant
+ * recovery leaves the complete old or the complete new output.
  * When the last layer has no manifest, the output binds no state file
  * (state size 0): bind it with sq_manifest_build_save(..., replace = 1).
- * Returns 0; SQ_E_CHAIN (order, kinds, sizes); SQ_E_MANIFEST (a manifest
- * is malformed); SQ_E_NOT_FOUND (a memory file is missing); SQ_E_ALIGN (a
- * file without a manifest is not whole 4 KiB pages); SQ_E_NO_SPACE;
- * SQ_E_MEMORY_IO / SQ_E_IO; SQ_E_INVAL. On failure no temp file is left.
- * Any thread.
+ * Returns 0; SQ_E_CHAIN (order, kinds, sizes); SQ_E_MANIFEST (a
+ * manifest is malformed); SQ_E_NOT_FOUND (a memory file is missing);
+ * SQ_E_ALIGN (a file without a manifest is not whole 4 KiB pages); SQ_E_OUTPUT_IS_INPUT (an output
+ * file is an input's memory file or manifest, by device and inode);
+ * SQ_E_OUTPUT_BUSY (another process writes the output); SQ_E_NOT_REGULAR
+ * (an input is a FIFO, socket, device or directory); SQ_E_NO_SPACE;
+ * SQ_E_MEMORY_IO / SQ_E_IO; SQ_E_INVAL. On failure no temp file is left
+ * and the previous output is intact. Any thread.
  */
 SQ_API int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 			  const struct sq_merge_opts *opts, struct sq_merge_report *r);

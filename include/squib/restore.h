@@ -76,8 +76,21 @@ SQ_API int sq_restore_to_memory(const char *const *paths, size_t n, void *dest, 
  * full file are read by the kernel on first access. *@addr receives the
  * mapping of @size bytes (release with sq_restore_unmap). Same errors as
  * sq_restore_to_memory, plus SQ_E_NOMEM when mmap fails.
+ * Not guarded against truncation: the mapping reads the full file on
+ * first touch, so if another process truncates that file, touching a page
+ * past the new end raises SIGBUS in the caller. Use sq_restore_to_memory
+ * (pread) for files that others may modify.
  */
 SQ_API int sq_restore_map(const char *const *paths, size_t n, uint64_t size, void **addr);
+
+/**
+ * sq_restore_check_output() - refuse an output file that is one of the
+ * chain's inputs: @out is compared, by device and inode, with every
+ * layer's memory file and manifest. A missing @out is fine. Returns 0 or
+ * SQ_E_OUTPUT_IS_INPUT; SQ_E_NOMEM. Call it with the output's lock held
+ * (after sq_atomic_open) so that the answer stays true until the commit.
+ */
+SQ_API int sq_restore_check_output(const char *const *paths, size_t n, const char *out);
 
 /** sq_restore_unmap() - unmap a region returned by sq_restore_map. */
 SQ_API void sq_restore_unmap(void *addr, uint64_t size);

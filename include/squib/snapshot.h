@@ -112,7 +112,17 @@ struct sq_snapshot_loaded {
 };
 
 enum {
-	SQ_LOAD_QUICK = 1u,   /* check the memory file on a sample of pages only */
+	/*
+	 * Compare the CRCs of at most 64 data pages, spread evenly over the
+	 * manifest's extents, instead of every data page. NOT checked in this
+	 * mode: the content of the other data pages (a memory file whose
+	 * unsampled pages were changed or belong to another snapshot passes).
+	 * Still checked: the state file, its binding to the manifest, the
+	 * memory file's size, and that it holds no data where the manifest
+	 * says hole.
+	 */
+	SQ_LOAD_SAMPLE_CRCS = 1u,
+	SQ_LOAD_QUICK = SQ_LOAD_SAMPLE_CRCS, /* the former name of SQ_LOAD_SAMPLE_CRCS */
 	SQ_LOAD_FOREIGN = 2u, /* accept a pair without a manifest, as the original
 			       * crate and Firecracker write them (squib/foreign.h):
 			       * the state file is checked as always and the memory
@@ -125,12 +135,18 @@ enum {
  * state file (sq_state_decode: size limit, length, CRC-64, encoding, magic,
  * version; then sq_state_verify_compatible); the manifest; that the manifest
  * names this state file (size and CRC); the memory file's size; its pages'
- * CRCs (all, or a sample of 64 with SQ_LOAD_QUICK).
+ * CRCs (all, or a sample of 64 with SQ_LOAD_SAMPLE_CRCS); that every byte
+ * it stores outside the manifest's extents is zero (SEEK_DATA/SEEK_HOLE,
+ * so this costs what that data costs). Holds the pair's lock while it
+ * reads (waiting for a save in progress), after finishing an interrupted
+ * commit (sq_snapshot_recover).
  * Returns 0 and *@out (sq_snapshot_loaded_free); SQ_E_IO; SQ_E_TOO_SHORT,
  * SQ_E_CRC_MISMATCH, SQ_E_SIZE_LIMIT, SQ_E_BITCODE, SQ_E_MAGIC_MISMATCH,
  * SQ_E_VERSION_MISMATCH, SQ_E_INCOMPATIBLE; SQ_E_MANIFEST / SQ_E_NOT_FOUND;
  * SQ_E_PAIR_MISMATCH (state or memory file from another snapshot);
- * SQ_E_SIZE_MISMATCH; SQ_E_MEMORY_IO. Runs sq_snapshot_recover first.
+ * SQ_E_SIZE_MISMATCH; SQ_E_MEMORY_IO; SQ_E_NOT_REGULAR (a member is a
+ * FIFO, socket, device or directory); SQ_E_CORRUPT (a state file with
+ * holes, or a damaged commit record).
  * Without a manifest: SQ_E_NOT_FOUND, or with SQ_LOAD_FOREIGN only the
  * state checks and that the memory file exists.
  */

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include <squib/crc64.h>
+#include <squib/atomic_file.h>
 #include <squib/error.h>
 #include <squib/merge.h>
 #include <squib/restore.h>
@@ -209,6 +210,9 @@ static const char *save_load_verdict(struct sq_fx *fx, int rc)
 		return NULL;
 	if ((rc == SQ_E_IO || rc == SQ_E_NO_SPACE) && pair_holds(p, p->region))
 		return NULL;
+	/* Renames failing past the commit point: the record completes it. */
+	if ((rc == SQ_E_ATOMIC_COMMIT_FAILED || rc == SQ_E_NO_SPACE) && pair_holds(p, p->region))
+		return NULL;
 	return "the failed save left neither the previous nor the new pair";
 }
 
@@ -260,6 +264,15 @@ static const char *merge_check(struct sq_fx *fx, int rc)
 	const char *v = NULL;
 
 	keep_err(&k);
+	char rec[4096];
+	if (rc < 0 && !sq_commit_path(p->out, rec, sizeof(rec)) && sq_test_exists(rec)) {
+		/* Past the commit point: recovery must complete the new output. */
+		if (sq_atomic_group_recover(rec, 1))
+			v = "recovery of a committed merge failed";
+		ok = sq_fx_file_equals(p->out, p->prev, SIZE);
+		if (!v && (!ok || sq_memfile_verify(p->out, NULL, 1, NULL) != 0))
+			v = "a committed merge was not completed by recovery";
+	}
 	if (rc == 0 && (!ok || sq_memfile_verify(p->out, NULL, 1, NULL) != 0))
 		v = "merge succeeded but the output is wrong";
 	if (rc < 0 && sq_test_exists(p->out) && !ok)

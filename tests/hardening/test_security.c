@@ -119,9 +119,8 @@ static void files_are_private(void **state)
 static void planted_symlinks_are_not_followed(void **state)
 {
 	(void)state;
-	static const char *const names[] = { "p.snap.tmp", "p.mem.tmp", "p.manifest.tmp",
-					     "p.snap.prev.tmp", "p.manifest.prev.tmp",
-					     "p.snap", "p.mem", "p.manifest" };
+	static const char *const names[] = { "p.snap.lock", "p.mem.lock", "p.manifest.lock",
+					     "p.commit.lock", "p.snap", "p.mem", "p.manifest" };
 	const size_t n = sizeof(names) / sizeof(names[0]);
 	char *victims = sq_test_tmpdir("victims");
 	char *snap = path_in(dir, "p.snap");

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Atomic file writer: commit, abort, stale temps, symlinks, modes, the
- * same-filesystem pre-flight, and injected failures at every step.
+ * Atomic file writer: commit, abort, exclusive writers (busy, lock),
+ * temps of dead writers removed and a live writer's kept, symlinks, modes,
+ * the same-filesystem pre-flight, and injected failures at every step.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <squib/atomic_file.h>
 #include <squib/error.h>
@@ -49,6 +53,39 @@ static void assert_file_is(const char *path, const char *text)
 	free(b);
 }
 
+/* The directory holds nothing but x.snap (when @with_dest): no temp, no lock. */
+static void assert_only_dest(const struct fx *f, int with_dest)
+{
+	DIR *d = opendir(f->dir);
+	struct dirent *e;
+	int seen = 0;
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (!strcmp(e->d_name, "x.snap")) {
+			seen = 1;
+			continue;
+		}
+		fail_msg("left behind: %s", e->d_name);
+	}
+	closedir(d);
+	assert_int_equal(seen, with_dest);
+}
+
+/* Count the named temps of x.snap in the directory. */
+static int count_temps(const struct fx *f)
+{
+	DIR *d = opendir(f->dir);
+	struct dirent *e;
+	int n = 0;
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, "x.snap.", 7) && strstr(e->d_name, ".tmp") != NULL;
+	closedir(d);
+	return n;
+}
+
 static int write_file(const char *dest, const char *text)
 {
 	struct sq_atomic_file *af;
@@ -80,7 +117,7 @@ static void commit_creates_0600_and_no_temp(void **state)
 		snprintf(text, sizeof(text), "version %d", i);
 		assert_int_equal(write_file(f->dest, text), 0);
 		assert_file_is(f->dest, text);
-		assert_false(sq_test_exists(f->temp));
+		assert_only_dest(f, 1);
 	}
 	assert_int_equal(stat(f->dest, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
@@ -91,27 +128,107 @@ static void close_without_commit_unlinks_and_keeps_old(void **state)
 	struct fx *f = *state;
 	struct sq_atomic_file *af;
 	assert_int_equal(write_file(f->dest, "old"), 0);
-	assert_int_equal(sq_atomic_open(f->dest, NULL, &af), 0);
-	assert_true(sq_test_exists(f->temp));
+	assert_only_dest(f, 1);
+	struct sq_atomic_opts o = { .flags = SQ_ATOMIC_NAMED_TEMP };
+	assert_int_equal(sq_atomic_open(f->dest, &o, &af), 0);
+	assert_true(sq_test_exists(sq_atomic_temp_path(af)));
 	assert_int_equal(sq_atomic_write(af, "new!", 4, SQ_E_IO), 0);
 	sq_atomic_close(af);
-	assert_false(sq_test_exists(f->temp));
+	assert_only_dest(f, 1);
+	assert_file_is(f->dest, "old");
+	/* the default, anonymous temp: nothing named exists before publish */
+	assert_int_equal(sq_atomic_open(f->dest, NULL, &af), 0);
+	assert_int_equal(sq_atomic_write(af, "new!", 4, SQ_E_IO), 0);
+	assert_int_equal(count_temps(f), 0);
+	sq_atomic_close(af);
+	assert_only_dest(f, 1);
 	assert_file_is(f->dest, "old");
 }
 
-static void stale_temp_and_symlink_replaced(void **state)
+static void planted_symlinks_not_followed(void **state)
 {
 	struct fx *f = *state;
-	char victim[1200];
-	snprintf(victim, sizeof(victim), "%s/victim", f->dir);
+	char victim[1200], lock[1100], legacy[1100];
+	snprintf(victim, sizeof(victim), "%s/../victim-%d", f->dir, (int)getpid());
+	snprintf(lock, sizeof(lock), "%s.lock", f->dest);
+	snprintf(legacy, sizeof(legacy), "%s.tmp", f->dest);
 	assert_int_equal(sq_test_write_file(victim, "precious", 8), 0);
-	assert_int_equal(symlink(victim, f->temp), 0);
+	assert_int_equal(symlink(victim, lock), 0);
+	assert_int_equal(symlink(victim, f->temp), 0); /* the old fixed temp name */
 	assert_int_equal(write_file(f->dest, "data"), 0);
-	assert_file_is(victim, "precious"); /* not written through the link */
+	assert_file_is(victim, "precious"); /* not written through either link */
 	assert_file_is(f->dest, "data");
-	assert_int_equal(sq_test_write_file(f->temp, "stale", 5), 0);
-	assert_int_equal(write_file(f->dest, "data2"), 0);
-	assert_false(sq_test_exists(f->temp));
+	assert_false(sq_test_exists(lock));
+	/* a file with the old fixed temp name is not ours: left alone */
+	struct stat st;
+	assert_int_equal(lstat(legacy, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	unlink(legacy);
+	unlink(victim);
+}
+
+/* Two handles on one destination: the second is refused at once. */
+static void second_writer_is_busy(void **state)
+{
+	struct fx *f = *state;
+	struct sq_atomic_file *a, *b = (void *)1;
+	assert_int_equal(sq_atomic_open(f->dest, NULL, &a), 0);
+	assert_int_equal(sq_atomic_open(f->dest, NULL, &b), SQ_E_OUTPUT_BUSY);
+	assert_null(b);
+	assert_int_equal(sq_last_error_code(), SQ_E_OUTPUT_BUSY);
+	assert_int_equal(sq_atomic_write(a, "first", 5, SQ_E_IO), 0);
+	assert_int_equal(sq_atomic_commit(a), 0);
+	sq_atomic_close(a);
+	assert_file_is(f->dest, "first");
+	assert_int_equal(write_file(f->dest, "second"), 0); /* free again */
+	assert_file_is(f->dest, "second");
+	assert_only_dest(f, 1);
+}
+
+/*
+ * A child holds a named temp open (alive): sweeps and other writers leave
+ * it alone (they get busy). Killed with SIGKILL, its temp is dead and the
+ * next sweep or writer removes it.
+ */
+static void dead_writer_temps_removed_live_kept(void **state)
+{
+	struct fx *f = *state;
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sq_atomic_opts o = { .flags = SQ_ATOMIC_NAMED_TEMP };
+		struct sq_atomic_file *af;
+		if (sq_atomic_open(f->dest, &o, &af) || sq_atomic_write(af, "half", 4, SQ_E_IO))
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	char c;
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	assert_int_equal(count_temps(f), 1);
+	assert_int_equal(sq_atomic_sweep(f->dest), 0); /* live: kept */
+	struct sq_atomic_file *af;
+	assert_int_equal(sq_atomic_open(f->dest, NULL, &af), SQ_E_OUTPUT_BUSY);
+	assert_int_equal(count_temps(f), 1);
+	assert_false(sq_test_exists(f->dest)); /* never published */
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_int_equal(count_temps(f), 1); /* dead, not yet noticed */
+	assert_int_equal(sq_atomic_sweep(f->dest), 1);
+	assert_only_dest(f, 0);
+	/* a writer removes a dead writer's temp too */
+	char dead[1200];
+	snprintf(dead, sizeof(dead), "%s.99999.0123456789abcdef.tmp", f->dest);
+	assert_int_equal(sq_test_write_file(dead, "junk", 4), 0);
+	assert_int_equal(write_file(f->dest, "whole"), 0);
+	assert_only_dest(f, 1);
+	assert_file_is(f->dest, "whole");
 }
 
 static void missing_parent_is_io_error(void **state)
@@ -182,7 +299,7 @@ static void inject(struct fx *f, int site, int err, int expect_rc)
 	assert_int_equal(sq_fault_fired(), 1);
 	sq_fault_set(NULL);
 	assert_int_equal(rc, expect_rc);
-	assert_false(sq_test_exists(f->temp));
+	assert_only_dest(f, 1);
 	assert_file_is(f->dest, "old contents");
 }
 
@@ -235,7 +352,7 @@ static void dir_fsync_failure_reported_after_rename(void **state)
 	sq_fault_set(&p);
 	assert_int_equal(write_file(f->dest, "renamed"), SQ_E_IO);
 	sq_fault_set(NULL);
-	assert_false(sq_test_exists(f->temp));
+	assert_only_dest(f, 1);
 	assert_file_is(f->dest, "renamed");
 }
 
@@ -245,7 +362,9 @@ int main(void)
 		cmocka_unit_test(temp_path_derivation),
 		cmocka_unit_test_setup_teardown(commit_creates_0600_and_no_temp, setup, teardown),
 		cmocka_unit_test_setup_teardown(close_without_commit_unlinks_and_keeps_old, setup, teardown),
-		cmocka_unit_test_setup_teardown(stale_temp_and_symlink_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(planted_symlinks_not_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(second_writer_is_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(dead_writer_temps_removed_live_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_parent_is_io_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(bare_relative_name_uses_cwd, setup, teardown),
 		cmocka_unit_test_setup_teardown(cross_filesystem_detected, setup, teardown),

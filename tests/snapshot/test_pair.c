@@ -105,7 +105,7 @@ static uint64_t dirty(struct fx *f)
 }
 
 /* The pair at @path (over full.snap when it is a diff) restores to @want. */
-static void assert_pair_is(struct fx *f, const char *path, const uint8_t *want)
+static void assert_pair_is_(struct fx *f, const char *path, const uint8_t *want, int line)
 {
 	const char *chain[2] = { f->full, path };
 	size_t n = strcmp(path, f->full) ? 2 : 1;
@@ -115,9 +115,13 @@ static void assert_pair_is(struct fx *f, const char *path, const uint8_t *want)
 	assert_int_equal(sq_snapshot_load(path, 0, &l), 0);
 	sq_snapshot_loaded_free(l);
 	assert_int_equal(sq_restore_to_memory(chain, n, dst, SIZE, NULL, NULL), 0);
+	if (memcmp(dst, want, SIZE))
+		fprintf(stderr, "pair %s differs (checked at line %d)\n", path, line);
 	assert_memory_equal(dst, want, SIZE);
 	free(dst);
 }
+
+#define assert_pair_is(f, path, want) assert_pair_is_(f, path, want, __LINE__)
 
 static void assert_no_temps(const char *dir)
 {
@@ -256,61 +260,54 @@ static void touch_file(const char *path, const char *text)
 	assert_int_equal(sq_test_write_file(path, text, strlen(text)), 0);
 }
 
-/* Crash states of the commit protocol, resolved by recovery (via load). */
+/*
+ * Crash states of the group commit (squib/atomic_file.h), resolved by
+ * recovery: temps of a dead writer before the commit point are removed and
+ * the old pair stays; a published record rolls the new pair forward; a
+ * damaged record is refused, never guessed at.
+ */
 static void recovery_rolls_back_or_forward(void **state)
 {
 	struct fx *f = *state;
-	char p[1200], q[1200];
-	struct sq_snapshot_loaded *l;
-	unsigned char *buf = NULL;
-	size_t len = 0;
+	static const char *const dead[] = { "diff.snap.4242.0123456789abcdef.tmp",
+					    "diff.mem.4242.00000000000000ff.tmp",
+					    "diff.manifest.1.fedcba9876543210.tmp" };
+	char p[1200];
+	uint8_t *old = malloc(SIZE);
 
-	scribble(f, 30, 0);
+	change(f, 30, 0);
 	assert_int_equal(save(f, f->diff, SQ_SNAPSHOT_DIFF, NULL), 0);
-	/* before the commit point: temps present, manifest.tmp too */
-	const char *sfx[] = { "diff.snap.tmp", "diff.mem.tmp", "diff.manifest.tmp" };
+	memcpy(old, f->region, SIZE);
+	remark(f); /* each diff holds every page changed since full.snap */
 	for (int i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s/%s", f->dir, sfx[i]);
-		touch_file(p, "garbage");
+		snprintf(p, sizeof(p), "%s/%s", f->dir, dead[i]);
+		touch_file(p, "garbage of a killed writer");
 	}
-	assert_int_equal(sq_snapshot_load(f->diff, 0, &l), 0);
-	sq_snapshot_loaded_free(l);
-	assert_no_temps(f->dir);
-
-	/* a crash while the memory temp was written: no manifest.tmp yet */
-	snprintf(p, sizeof(p), "%s/diff.mem.tmp", f->dir);
-	touch_file(p, "partial memory");
-	snprintf(p, sizeof(p), "%s/diff.snap.tmp", f->dir);
-	touch_file(p, "partial state");
-	assert_int_equal(sq_snapshot_load(f->diff, 0, &l), 0);
-	sq_snapshot_loaded_free(l);
-	assert_no_temps(f->dir);
-
-	/* after the commit point: manifest renamed, state and memory not yet */
-	snprintf(p, sizeof(p), "%s/diff.snap", f->dir);
-	snprintf(q, sizeof(q), "%s/diff.snap.tmp", f->dir);
-	assert_int_equal(rename(p, q), 0);
-	snprintf(p, sizeof(p), "%s/diff.mem", f->dir);
-	snprintf(q, sizeof(q), "%s/diff.mem.tmp", f->dir);
-	assert_int_equal(rename(p, q), 0);
-	touch_file(p, "old memory");
+	assert_pair_is(f, f->diff, old);
 	assert_int_equal(sq_snapshot_recover(f->diff), 0);
 	assert_no_temps(f->dir);
-	assert_int_equal(sq_snapshot_load(f->diff, 0, &l), 0);
-	sq_snapshot_loaded_free(l);
 
-	/* an interrupted roll-back: manifest gone, .prev links present */
-	snprintf(p, sizeof(p), "%s/diff.manifest", f->dir);
-	snprintf(q, sizeof(q), "%s/diff.manifest.prev.tmp", f->dir);
-	assert_int_equal(rename(p, q), 0);
-	assert_int_equal(sq_test_read_file(f->diff, &buf, &len), 0);
-	snprintf(q, sizeof(q), "%s/diff.snap.prev.tmp", f->dir);
-	assert_int_equal(sq_test_write_file(q, buf, len), 0);
-	free(buf);
-	touch_file(f->diff, "new state that lost");
-	assert_int_equal(sq_snapshot_load(f->diff, 0, &l), 0);
-	sq_snapshot_loaded_free(l);
+	/* the record is published, then every rename fails (twice): committed */
+	change(f, 31, 0);
+	struct sq_fault_plan plan = { .site = SQ_SITE_PAIR_RENAME, .error = EIO, .skip = 1 };
+	sq_fault_set(&plan);
+	int rc = save(f, f->diff, SQ_SNAPSHOT_DIFF, NULL);
+	sq_fault_set(NULL);
+	assert_int_equal(rc, SQ_E_ATOMIC_COMMIT_FAILED);
+	snprintf(p, sizeof(p), "%s/diff.commit", f->dir);
+	assert_true(sq_test_exists(p));
+	assert_pair_is(f, f->diff, f->region); /* load rolled it forward */
+	assert_false(sq_test_exists(p));
 	assert_no_temps(f->dir);
+
+	/* a damaged record: refused with a specific error, left for a person */
+	touch_file(p, "not a commit record at all");
+	struct sq_snapshot_loaded *l = NULL;
+	assert_int_equal(sq_snapshot_load(f->diff, 0, &l), SQ_E_CORRUPT);
+	assert_int_equal(sq_snapshot_recover(f->diff), SQ_E_CORRUPT);
+	assert_int_equal(unlink(p), 0);
+	assert_pair_is(f, f->diff, f->region);
+	free(old);
 }
 
 static void request_errors(void **state)
