@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@
 struct sq_atomic_group {
 	char *record, *dir, *lock;
 	int lock_fd;
+	int shared; /* a reader's hold (sq_atomic_group_read) */
 	size_t n;
 	struct sq_atomic_file *m[SQ_GROUP_MAX];
 };
@@ -403,7 +405,9 @@ void sq_atomic_group_close(struct sq_atomic_group *g)
 		return;
 	for (size_t i = 0; i < g->n; i++)
 		sq_atomic_close(g->m[i]);
-	if (g->lock)
+	if (g->lock && g->shared)
+		sq_lock_release_shared(g->lock_fd, g->lock);
+	else if (g->lock)
 		sq_lock_release(g->lock_fd, g->lock);
 	free(g->record);
 	free(g->dir);
@@ -421,4 +425,48 @@ int sq_atomic_group_recover(const char *record, int wait)
 	rc = sq_atomic_group_open(record, wait, &g);
 	sq_atomic_group_close(g);
 	return rc;
+}
+
+int sq_atomic_group_read(const char *record, struct sq_atomic_group **out)
+{
+	struct sq_atomic_group *g;
+	int rc;
+
+	*out = NULL;
+	rc = sq_atomic_group_recover(record, 1);
+	if (rc)
+		return rc;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return sq_err(SQ_E_NOMEM, "out of memory");
+	g->lock_fd = -1;
+	g->shared = 1;
+	g->record = strdup(record);
+	g->dir = sq_path_dir(record);
+	if (asprintf(&g->lock, "%s%s", record, SQ_LOCK_SUFFIX) < 0)
+		g->lock = NULL;
+	if (!g->record || !g->dir || !g->lock) {
+		sq_atomic_group_close(g);
+		return sq_err(SQ_E_NOMEM, "out of memory");
+	}
+	rc = sq_lock_acquire_mode(g->lock, 1, LOCK_SH);
+	if (rc < 0) {
+		free(g->lock);
+		g->lock = NULL;
+		sq_atomic_group_close(g);
+		/* A directory we may not write has no writer either. */
+		if (rc == SQ_E_IO && access(record, F_OK) < 0 && errno == ENOENT)
+			return 0;
+		return rc;
+	}
+	g->lock_fd = rc;
+	/* A commit may have been published between the recovery and the lock. */
+	rc = access(record, F_OK) == 0 ? sq_err(SQ_E_OUTPUT_BUSY, "%s: a commit is pending", record)
+				       : 0;
+	if (rc) {
+		sq_atomic_group_close(g);
+		return sq_atomic_group_read(record, out);
+	}
+	*out = g;
+	return 0;
 }

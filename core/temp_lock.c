@@ -50,6 +50,11 @@ char *sq_path_base(const char *path)
 
 int sq_lock_acquire(const char *lock_path, int wait)
 {
+	return sq_lock_acquire_mode(lock_path, wait, LOCK_EX);
+}
+
+int sq_lock_acquire_mode(const char *lock_path, int wait, int mode)
+{
 	for (;;) {
 		struct stat a, b;
 		int fd = sq_sys_open(SQ_SITE_LOCK_OPEN, lock_path,
@@ -59,7 +64,7 @@ int sq_lock_acquire(const char *lock_path, int wait)
 			continue; /* a planted symlink is never a lock: removed, not followed */
 		if (fd < 0)
 			return sq_err_sys(SQ_E_IO, -fd, lock_path);
-		while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		while (flock(fd, mode | (wait ? 0 : LOCK_NB)) < 0) {
 			if (errno == EINTR)
 				continue;
 			int e = errno;
@@ -74,6 +79,17 @@ int sq_lock_acquire(const char *lock_path, int wait)
 			return fd;
 		close(fd); /* the previous holder removed it: lock the new one */
 	}
+}
+
+void sq_lock_release_shared(int fd, const char *lock_path)
+{
+	if (fd < 0)
+		return;
+	/* The last holder removes the file: only when nobody else holds it
+	 * (an exclusive lock taken without waiting) is unlinking safe. */
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		unlink(lock_path);
+	close(fd);
 }
 
 void sq_lock_release(int fd, const char *lock_path)

@@ -32,6 +32,14 @@
  */
 int sq_lock_acquire(const char *lock_path, int wait);
 
+/* sq_lock_acquire_mode() - as sq_lock_acquire with flock @mode (LOCK_EX or
+ * LOCK_SH: readers share, a writer excludes them). */
+int sq_lock_acquire_mode(const char *lock_path, int wait, int mode);
+
+/* sq_lock_release_shared() - drop a shared lock; the file is removed when
+ * no other process holds it. */
+void sq_lock_release_shared(int fd, const char *lock_path);
+
 /* sq_lock_release() - unlink @lock_path (while still held) and close @fd. */
 void sq_lock_release(int fd, const char *lock_path);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include <squib/atomic_file.h>
 #include <squib/restore.h>
 
 #include "core/err.h"
@@ -74,11 +75,24 @@ int sq_memfile_verify(const char *mem_path, const struct sq_manifest *m, unsigne
 	double t0 = now_s();
 	int rc;
 
+	struct sq_manifest *own = NULL;
+	struct sq_atomic_group *g = NULL;
+	if (!m) {
+		/* The file and its manifest are read as one commit: the shared
+		 * lock is taken before either is opened. */
+		char rp[4096];
+		rc = sq_commit_path(mem_path, rp, sizeof(rp));
+		if (!rc)
+			rc = sq_atomic_group_read(rp, &g);
+		if (rc)
+			return rc;
+	}
 	/* Extents from SEEK_DATA: what the outside-the-extents check walks. */
 	rc = sq_layer_open(mem_path, -1, &l);
-	if (rc)
+	if (rc) {
+		sq_atomic_group_close(g);
 		return rc;
-	struct sq_manifest *own = NULL;
+	}
 	if (!m) {
 		char mp[4096];
 		rc = sq_manifest_path(l.path, mp, sizeof(mp));
@@ -108,6 +122,7 @@ out:
 		*r = rep;
 	sq_manifest_free(own);
 	sq_layer_close(&l);
+	sq_atomic_group_close(g);
 	return rc;
 }
 

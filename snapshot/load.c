@@ -124,13 +124,9 @@ int sq_snapshot_load(const char *state_path, unsigned flags, struct sq_snapshot_
 	rc = sq_pair_paths_init(&p, state_path);
 	if (rc)
 		return rc;
-	/* Hold the pair's lock while reading (a save waits for no one: it
-	 * fails busy), after finishing an interrupted commit. A directory we
-	 * may not write has no writer either: read it unlocked unless a
-	 * commit is pending there. */
-	rc = sq_atomic_group_open(p.record, 1, &g);
-	if (rc == SQ_E_IO && access(p.record, F_OK) < 0 && errno == ENOENT)
-		rc = 0;
+	/* Hold the pair's lock shared while reading (a save waits for no one:
+	 * it fails busy), after finishing an interrupted commit. */
+	rc = sq_atomic_group_read(p.record, &g);
 	if (rc)
 		return rc;
 	l = calloc(1, sizeof(*l));

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <squib/atomic_file.h>
 #include <squib/crc64.h>
 #include <squib/error.h>
 #include <squib/manifest.h>
@@ -73,7 +74,8 @@ static int state_error(const struct sq_cli *cli, const char *why, const char *pa
 	return SQ_EXIT_FAIL;
 }
 
-static int run_verify(const struct sq_cli *cli, int argc, char **argv)
+static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
+		       struct sq_atomic_group **gp)
 {
 	const char *state = NULL, *mem = NULL;
 	unsigned threads = 0;
@@ -96,8 +98,12 @@ static int run_verify(const struct sq_cli *cli, int argc, char **argv)
 	}
 	if (!state)
 		return sq_cli_usage_error(cli, "verify", "missing STATE");
-	/* An interrupted commit of this pair is completed (or refused) first. */
-	rc = sq_snapshot_recover(state);
+	/* An interrupted commit of this pair is completed (or refused) first,
+	 * and a save in progress is waited for. */
+	char rp[4096];
+	rc = sq_commit_path(state, rp, sizeof(rp));
+	if (!rc)
+		rc = sq_atomic_group_read(rp, gp); /* the pair as one commit */
 	if (rc)
 		return sq_cli_fail(cli, "verify", rc);
 	char *own_mem = mem ? NULL : stem_path(state, ".mem");
@@ -184,6 +190,15 @@ static int run_verify(const struct sq_cli *cli, int argc, char **argv)
 	free(own_mem);
 	sq_manifest_free(m);
 	return rc ? SQ_EXIT_FAIL : SQ_EXIT_OK;
+}
+
+static int run_verify(const struct sq_cli *cli, int argc, char **argv)
+{
+	struct sq_atomic_group *g = NULL;
+	int rc = verify_pair(cli, argc, argv, &g);
+
+	sq_atomic_group_close(g);
+	return rc;
 }
 
 SQ_CLI_COMMAND(.name = "verify", .summary = "check a snapshot pair's memory file against its manifest",

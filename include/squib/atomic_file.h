@@ -223,6 +223,18 @@ SQ_API void sq_atomic_group_close(struct sq_atomic_group *g);
  */
 SQ_API int sq_atomic_group_recover(const char *record, int wait);
 
+/**
+ * sq_atomic_group_read() - hold the record's lock shared for reading the
+ * group's destinations: finishes an interrupted commit, then waits while a
+ * writer holds the lock (writers never wait, so readers cannot deadlock
+ * with them), so the reader sees one complete commit until it closes
+ * *@out with sq_atomic_group_close. Readers share the lock. In a directory
+ * where the lock file cannot be created and no commit is pending, *@out is
+ * NULL and 0 is returned (no writer can exist there). Returns 0,
+ * SQ_E_CORRUPT, SQ_E_IO, SQ_E_NOMEM.
+ */
+SQ_API int sq_atomic_group_read(const char *record, struct sq_atomic_group **out);
+
 SQ_END_DECLS
 
 #endif /* SQUIB_ATOMIC_FILE_H */

@@ -11,12 +11,18 @@
  *  - the migration receiver never writes outside its region and never
  *    sizes anything from an unchecked length;
  *  - CLI paths are used as given: no directory is created on the way to a
- *    missing output directory, relative paths are relative to the cwd.
+ *    missing output directory, relative paths are relative to the cwd;
+ *  - load refuses another snapshot's memory file that differs from the
+ *    right one only in pages that were zero (holes in the manifest), in
+ *    both load modes;
+ *  - a manifest of 2 GiB apparent size that is sparse on disk is refused
+ *    without reading or allocating it.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -27,6 +33,7 @@
 #include <squib/error.h>
 #include <squib/manifest.h>
 #include <squib/migrate.h>
+#include <squib/restore.h>
 #include <squib/snapshot.h>
 #include <squib/state.h>
 
@@ -441,6 +448,100 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- pairing */
+
+/* A full pair whose pages are @fill except pages 3 and 9: zero, or (with
+ * @extra) page 3 holds data. */
+static void save_holey(const char *path, int extra)
+{
+	struct sq_microvm_state *s = NULL;
+	uint8_t *st = NULL;
+	size_t st_len = 0;
+	unsigned char *region = aligned_alloc(4096, SIZE);
+
+	memset(region, 0x5a, SIZE);
+	memset(region + 3 * 4096, 0, 4096);
+	memset(region + 9 * 4096, 0, 4096);
+	if (extra)
+		region[3 * 4096 + 17] = 1;
+	assert_int_equal(sq_state_demo(&s), 0);
+	assert_int_equal(sq_state_encode(s, &st, &st_len), 0);
+	sq_state_free(s);
+	struct sq_mem_source src = { .base = region, .size = SIZE };
+	struct sq_snapshot_save_req req = { .state_path = path, .kind = SQ_SNAPSHOT_FULL,
+					    .state = st, .state_len = st_len, .mem = &src };
+	assert_int_equal(sq_snapshot_save(&req, NULL), 0);
+	free(st);
+	free(region);
+}
+
+static void foreign_memory_file_refused(void **state)
+{
+	(void)state;
+	char *p = path_in(dir, "p.snap"), *q = path_in(dir, "q.snap");
+	char *pm = path_in(dir, "p.mem"), *qm = path_in(dir, "q.mem");
+	struct sq_snapshot_loaded *l = NULL;
+
+	save_holey(p, 0);
+	save_holey(q, 1); /* another snapshot: page 3, a hole in p, holds data */
+	assert_int_equal(sq_snapshot_load(p, 0, &l), 0);
+	sq_snapshot_loaded_free(l);
+	assert_int_equal(rename(qm, pm), 0); /* q's memory file beside p's manifest */
+	assert_int_equal(sq_snapshot_load(p, 0, &l), SQ_E_PAIR_MISMATCH);
+	assert_null(l);
+	assert_int_equal(sq_snapshot_load(p, SQ_LOAD_SAMPLE_CRCS, &l), SQ_E_PAIR_MISMATCH);
+	assert_int_equal(sq_memfile_verify(pm, NULL, 1, NULL), SQ_E_VERIFY);
+	free(p);
+	free(q);
+	free(pm);
+	free(qm);
+}
+
+static void put64le(unsigned char *b, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* A header that implies a 2 GiB manifest, the rest a hole. */
+static void sparse_manifest_refused_cheaply(void **state)
+{
+	(void)state;
+	char *m = path_in(dir, "s.manifest");
+	unsigned char h[96] = "SQMANIF1";
+	uint64_t np = 268435440ull, size = 96 + 16 + 8 * np + 8; /* 2147483640 bytes */
+
+	h[8] = 1;          /* version */
+	h[16] = 0, h[17] = 0x10; /* page size 4096 */
+	h[20] = 96;        /* header size */
+	put64le(h + 56, 1ull << 40);
+	put64le(h + 80, 1);
+	put64le(h + 88, np);
+	int fd = open(m, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	close(fd);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rusage a, b;
+		struct sq_manifest *out = NULL;
+		getrusage(RUSAGE_SELF, &a);
+		int rc = sq_manifest_load(m, &out);
+		getrusage(RUSAGE_SELF, &b);
+		if (rc != SQ_E_MANIFEST || !strstr(sq_last_error(), "hole"))
+			_exit(1);
+		_exit(b.ru_maxrss - a.ru_maxrss > 64 * 1024 ? 2 : 0); /* KiB */
+	}
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	unlink(m);
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -451,6 +552,8 @@ int main(void)
 		cmocka_unit_test(receiver_stays_in_its_region),
 		cmocka_unit_test(receiver_sizes_nothing_from_the_stream),
 		cmocka_unit_test_setup_teardown(cli_paths_are_used_as_given, setup, teardown),
+		cmocka_unit_test_setup_teardown(foreign_memory_file_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(sparse_manifest_refused_cheaply, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("hardening/security", tests, NULL, NULL);
 }
