@@ -93,15 +93,18 @@ static int save_run(struct sq_fx *fx)
 static const char *save_check(struct sq_fx *fx, int rc)
 {
 	struct live_priv *p = fx->priv;
-	const char *left = sq_fx_leftover_temp(fx->dir);
 	int code = sq_last_error_code();
 	char msg[512];
 	const char *verdict = NULL;
 
 	snprintf(msg, sizeof(msg), "%s", sq_last_error());
-	if (left) {
+	/* Renames failing past the commit point: recovery completes the save. */
+	if (rc < 0 && sq_snapshot_recover(p->snap) != 0)
+		verdict = "recovery after a failed save failed";
+	const char *left = sq_fx_leftover_temp(fx->dir);
+	if (!verdict && left) {
 		verdict = left;
-	} else if (rc == 0) {
+	} else if (!verdict && rc == 0) {
 		const char *one[1] = { p->snap };
 		if (sq_restore_to_memory(one, 1, p->scratch, SIZE, NULL, NULL))
 			verdict = sq_fx_msg("the saved pair cannot be restored: %s", sq_last_error());
