@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <squib/crc64.h>
+#include <squib/manifest.h>
 
 #include "core/err.h"
 #include "core/sysio.h"
@@ -112,4 +113,18 @@ int sq_chain_fill_manifests(struct sq_layer *ls, size_t n, size_t *nforeign)
 	if (nforeign)
 		*nforeign = k;
 	return 0;
+}
+
+int sq_manifest_scan(const char *mem_path, enum sq_snapshot_kind kind, struct sq_manifest **out)
+{
+	struct sq_layer l;
+	int rc;
+
+	*out = NULL;
+	rc = sq_layer_open(mem_path, -1, &l);
+	if (rc)
+		return rc;
+	rc = sq_layer_manifest(&l, kind, out);
+	sq_layer_close(&l);
+	return rc;
 }

@@ -16,7 +16,6 @@
 #include <squib/foreign.h>
 
 #include "core/err.h"
-#include "io/foreign.h"
 #include "snapshot/pair_internal.h"
 
 static int bind_state(struct sq_manifest *m, const char *state_path)
@@ -39,7 +38,6 @@ int sq_manifest_build(const char *mem_path, enum sq_snapshot_kind kind, const ch
 		      const struct sq_snapshot_id *parent, struct sq_manifest **out)
 {
 	int has_parent = parent && !sq_id_is_zero(parent);
-	struct sq_layer l;
 	int rc;
 
 	*out = NULL;
@@ -52,11 +50,7 @@ int sq_manifest_build(const char *mem_path, enum sq_snapshot_kind kind, const ch
 	if (kind == SQ_SNAPSHOT_DIFF && !has_parent)
 		return sq_err(SQ_E_INVAL, "a diff needs its parent's id (the manifest of the "
 					  "layer below it)");
-	rc = sq_layer_open(mem_path, -1, &l);
-	if (rc)
-		return rc;
-	rc = sq_layer_manifest(&l, kind, out);
-	sq_layer_close(&l);
+	rc = sq_manifest_scan(mem_path, kind, out);
 	if (!rc && has_parent)
 		(*out)->parent = *parent;
 	if (!rc && state_path)

@@ -10,6 +10,7 @@
  *   sq_manifest_decode  bytes -> manifest, bounded and fully validated
  *   sq_manifest_save    encode + atomic replace of a file
  *   sq_manifest_load    read (at most the size the header allows) + decode
+ *   sq_manifest_scan    manifest of a memory file written without one
  *   sq_manifest_free    release
  *
  * A manifest lists the data extents of one memory file (sorted, merged
@@ -106,6 +107,19 @@ SQ_API int sq_manifest_save(const char *path, const struct sq_manifest *m);
  * when the file does not exist, SQ_E_IO, SQ_E_MANIFEST or SQ_E_NOMEM.
  */
 SQ_API int sq_manifest_load(const char *path, struct sq_manifest **out);
+
+/**
+ * sq_manifest_scan() - describe a memory file written without a manifest
+ * (by the original crate or Firecracker): extents from SEEK_DATA /
+ * SEEK_HOLE, one CRC-64 per page read from the file, @kind as given, a new
+ * random id, no parent and no state binding (the caller sets those; see
+ * sq_manifest_build() in squib/foreign.h for the whole job). Returns 0 and
+ * a new manifest in *@out (sq_manifest_free), SQ_E_NOT_FOUND, SQ_E_ALIGN
+ * (empty, or not a whole number of 4 KiB pages), SQ_E_MEMORY_IO or
+ * SQ_E_NOMEM. Any thread; reads the whole data of the file.
+ */
+SQ_API int sq_manifest_scan(const char *mem_path, enum sq_snapshot_kind kind,
+			    struct sq_manifest **out);
 
 /** sq_manifest_free() - release @m and its arrays. NULL is ignored. */
 SQ_API void sq_manifest_free(struct sq_manifest *m);
