@@ -55,11 +55,4 @@ struct sq_read_stats {
 int sq_read_extents(int fd, const struct sq_run *ext, size_t n, const uint64_t *crcs,
 		    uint8_t *dest, unsigned threads, int direct, struct sq_read_stats *st);
 
-/*
- * sq_verify_outside() - every byte @mem_path stores outside @m's extents
- * (found with SEEK_DATA / SEEK_HOLE) is zero. Returns 0, SQ_E_VERIFY (the
- * page in the message), SQ_E_NOT_REGULAR, SQ_E_MEMORY_IO.
- */
-int sq_verify_outside(const char *mem_path, const struct sq_manifest *m);
-
 #endif /* SQ_IO_CHAIN_H */

@@ -16,6 +16,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "core/input.h"
+
 struct sq_first_err {
 	pthread_mutex_t lock;
 	atomic_int code; /* 0 until a worker fails */
@@ -62,23 +64,5 @@ void sq_dio_demote(int fd, atomic_int *direct);
 /* Page-aligned IO buffer of @len bytes (len a multiple of 4 KiB). */
 void *sq_iobuf_alloc(size_t len);
 void sq_iobuf_free(void *p, size_t len);
-
-/*
- * sq_err_input() - record the failure @r of sq_sys_open_input for @path:
- * SQ_SYS_NOT_REGULAR -> SQ_E_NOT_REGULAR, -ENOENT -> SQ_E_NOT_FOUND, other
- * -errno -> @cls with the system's text. Returns the code.
- */
-int sq_err_input(int r, int cls, const char *path);
-
-/*
- * sq_read_dense() - read the first @size bytes of @fd (a regular file) into
- * *@out (malloc'ed, caller frees). A file with a hole before @size is
- * refused with @sparse_code before anything is read, and the buffer grows
- * with the bytes actually read (1 MiB steps), so memory follows the file's
- * stored content, not its apparent size. Returns 0, @sparse_code,
- * SQ_E_IO (read error, or end of file before @size), SQ_E_NOMEM.
- */
-int sq_read_dense(int site, int fd, uint64_t size, int sparse_code, const char *path,
-		  uint8_t **out);
 
 #endif /* SQ_IO_INTERNAL_H */

@@ -126,15 +126,62 @@ out:
 	return rc;
 }
 
-int sq_verify_outside(const char *mem_path, const struct sq_manifest *m)
+/* Up to @samples pages spread evenly over @m's data pages, as 1-page extents. */
+static size_t pick_samples(const struct sq_manifest *m, unsigned samples, struct sq_run *ext,
+			   uint64_t *crc)
+{
+	uint64_t n = m->npages < samples ? m->npages : samples;
+	uint64_t base = 0;
+	size_t e = 0, k = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t want = n > 1 ? i * (m->npages - 1) / (n - 1) : 0;
+		while (want >= base + m->extents[e].npages) {
+			base += m->extents[e].npages;
+			e++;
+		}
+		uint64_t page = m->extents[e].first_page + (want - base);
+		if (k && ext[k - 1].first_page == page)
+			continue;
+		ext[k] = (struct sq_run){ page, 1 };
+		crc[k++] = m->crcs[want];
+	}
+	return k;
+}
+
+int sq_memfile_verify_sample(const char *mem_path, const struct sq_manifest *m, unsigned samples)
 {
 	struct sq_verify_report rep = { 0 };
+	struct sq_run *ext = NULL;
+	uint64_t *crc = NULL;
 	struct sq_layer l;
-	int rc = sq_layer_open(mem_path, -1, &l);
+	int rc;
 
+	if (!m || samples == 0 || samples > SQ_VERIFY_MAX_SAMPLES)
+		return sq_err(SQ_E_INVAL, "verify: samples must be 1..%u and a manifest given",
+			      SQ_VERIFY_MAX_SAMPLES);
+	rc = sq_layer_open(mem_path, -1, &l);
 	if (rc)
 		return rc;
-	rc = check_outside(&l, m, &rep);
+	if (l.size != m->region_size) {
+		rc = sq_err(SQ_E_VERIFY, "memory file does not match its manifest: %s is %llu "
+					 "bytes, the manifest says %llu", l.path,
+			    (unsigned long long)l.size, (unsigned long long)m->region_size);
+		goto out;
+	}
+	ext = malloc(samples * sizeof(*ext));
+	crc = malloc(samples * sizeof(*crc));
+	if (!ext || !crc) {
+		rc = sq_err(SQ_E_NOMEM, "out of memory");
+		goto out;
+	}
+	size_t k = pick_samples(m, samples, ext, crc);
+	rc = sq_read_extents(l.fd, ext, k, crc, NULL, 1, -1, NULL);
+	if (!rc)
+		rc = check_outside(&l, m, &rep);
+out:
+	free(ext);
+	free(crc);
 	sq_layer_close(&l);
 	return rc;
 }

@@ -28,8 +28,7 @@
 
 #include "core/err.h"
 #include "core/sysio.h"
-#include "io/chain.h"
-#include "io/io_internal.h"
+#include "core/input.h"
 #include "snapshot/live_internal.h"
 #include "snapshot/pair_internal.h"
 
@@ -56,29 +55,6 @@ int sq_pair_read_state(const char *path, uint8_t **buf, size_t *len)
 	return rc;
 }
 
-/* Up to QUICK_SAMPLES pages spread over the data pages, as 1-page extents. */
-static int check_sample(int fd, const struct sq_manifest *m)
-{
-	struct sq_run ext[QUICK_SAMPLES];
-	uint64_t crc[QUICK_SAMPLES], n = m->npages < QUICK_SAMPLES ? m->npages : QUICK_SAMPLES;
-	uint64_t k = 0, base = 0;
-	size_t e = 0;
-
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t want = n > 1 ? i * (m->npages - 1) / (n - 1) : 0;
-		while (want >= base + m->extents[e].npages) {
-			base += m->extents[e].npages;
-			e++;
-		}
-		uint64_t page = m->extents[e].first_page + (want - base);
-		if (k && ext[k - 1].first_page == page)
-			continue;
-		ext[k] = (struct sq_run){ page, 1 };
-		crc[k++] = m->crcs[want];
-	}
-	return sq_read_extents(fd, ext, k, crc, NULL, 1, -1, NULL);
-}
-
 /*
  * The memory file against the manifest: size; the CRC of every data page
  * (or of the sample); and, in both modes, that every byte the file stores
@@ -99,9 +75,7 @@ static int check_memory(const char *mem, const struct sq_manifest *m, unsigned f
 						"%llu", mem, (long long)st.st_size,
 			    (unsigned long long)m->region_size);
 	} else if (flags & SQ_LOAD_SAMPLE_CRCS) {
-		rc = check_sample(fd, m);
-		if (!rc)
-			rc = sq_verify_outside(mem, m);
+		rc = sq_memfile_verify_sample(mem, m, QUICK_SAMPLES);
 	} else {
 		rc = sq_memfile_verify(mem, m, 0, NULL);
 	}

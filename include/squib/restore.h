@@ -3,6 +3,7 @@
  * squib/restore.h - reading memory files back: verify, restore, lazy map.
  *
  *   sq_memfile_verify     check a memory file against its manifest
+ *   sq_memfile_verify_sample  the same with CRCs of sampled pages only
  *   sq_restore_to_memory  materialize a chain (full + diffs) into a region
  *   sq_restore_map        lazy restore: MAP_PRIVATE of the full file, diffs
  *                         applied on top; pages are read on first touch
@@ -43,6 +44,24 @@ struct sq_verify_report {
  */
 SQ_API int sq_memfile_verify(const char *mem_path, const struct sq_manifest *m,
 			     unsigned threads, struct sq_verify_report *r);
+
+/* The most pages sq_memfile_verify_sample() checks in one call. */
+#define SQ_VERIFY_MAX_SAMPLES 4096u
+
+/**
+ * sq_memfile_verify_sample() - a cheaper check of @mem_path against @m: the
+ * file size, the CRC of up to @samples data pages spread evenly over the
+ * manifest's data pages, and (as sq_memfile_verify) that every byte the
+ * file stores outside the extents is zero, found with SEEK_DATA so that it
+ * costs what that data costs. What it does NOT check: the CRCs of the data
+ * pages it does not sample, so a file that differs from the right one only
+ * inside the extents, at pages not sampled, passes.
+ * @samples: 1..SQ_VERIFY_MAX_SAMPLES.
+ * Returns 0; SQ_E_VERIFY (size, CRC or stray data); SQ_E_INVAL;
+ * SQ_E_NOT_FOUND / SQ_E_NOT_REGULAR / SQ_E_MEMORY_IO; SQ_E_NOMEM. Any thread.
+ */
+SQ_API int sq_memfile_verify_sample(const char *mem_path, const struct sq_manifest *m,
+				    unsigned samples);
 
 struct sq_restore_opts {
 	unsigned threads;  /* 0 = online CPUs */
