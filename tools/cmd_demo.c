@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <squib/error.h>
+#include <squib/manifest.h>
 
 #include "cli.h"
 #include "demo.h"
@@ -21,44 +22,42 @@ __attribute__((weak)) int sq_cli_demo_migrate(const struct sq_cli *cli, int argc
 {
 	(void)argc;
 	(void)argv;
-	if (cli->json)
-		printf("{\"error\":{\"code\":%d,\"name\":\"SQ_E_UNSUPPORTED\",\"message\":"
-		       "\"the migration demo is not available in this build\"}}\n",
-		       SQ_E_UNSUPPORTED);
-	else
-		fprintf(stderr, "%s demo migrate: not available in this build\n", cli->prog);
-	return SQ_EXIT_UNSUPPORTED;
+	return sq_cli_fail(cli, "demo migrate", SQ_E_UNSUPPORTED);
 }
 
-static void print_json(const struct demo_cfg *cfg, const struct demo_result *r)
+static json_t *result_json(const struct demo_cfg *cfg, const struct demo_result *r)
 {
-	printf("{\"size\":%llu,\"rounds\":%u,\"dir\":", (unsigned long long)cfg->size, cfg->rounds);
-	sq_json_str(stdout, r->dir);
-	printf(",\"kept\":%s,\"tracking\":\"%s\",\"backend\":\"%s\",\"direct\":%s,"
-	       "\"workload_writes\":%llu,\"snapshots\":[",
-	       r->kept ? "true" : "false", r->tracking ? r->tracking : "none",
-	       r->backend ? r->backend : "none", r->direct ? "true" : "false",
-	       (unsigned long long)r->workload_writes);
-	for (unsigned i = 0; i < r->nsnaps; i++) {
+	json_t *snaps = json_array();
+
+	for (unsigned i = 0; snaps && i < r->nsnaps; i++) {
 		const struct demo_snap *s = &r->snaps[i];
-		printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"pages_dirty\":%llu,"
-		       "\"pages_written\":%llu,\"bytes_written\":%llu,\"pause_ms\":%.3f,"
-		       "\"write_s\":%.6f,\"gb_per_s\":%.3f}",
-		       i ? "," : "", s->name, s->diff ? "diff" : "full",
-		       (unsigned long long)s->pages_dirty, (unsigned long long)s->pages_written,
-		       (unsigned long long)s->bytes_written, s->pause_ms, s->write_s, s->gbps);
+		json_array_append_new(snaps, json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o}",
+						       "name", s->name, "kind",
+						       s->diff ? "diff" : "full", "pages_dirty",
+						       sq_json_u64(s->pages_dirty), "pages_written",
+						       sq_json_u64(s->pages_written), "bytes_written",
+						       sq_json_u64(s->bytes_written), "pause_ms",
+						       sq_json_real(s->pause_ms), "write_s",
+						       sq_json_real(s->write_s), "gb_per_s",
+						       sq_json_real(s->gbps)));
 	}
-	printf("],\"merge\":{\"seconds\":%.6f,\"bytes_copied\":%llu},"
-	       "\"restore\":{\"seconds\":%.6f,\"bytes_read\":%llu,\"chain_seconds\":%.6f},"
-	       "\"verified\":%s",
-	       r->merge_s, (unsigned long long)r->merge_bytes, r->restore_s,
-	       (unsigned long long)r->restore_bytes, r->restore_chain_s,
-	       r->verified ? "true" : "false");
-	if (!r->verified) {
-		printf(",\"why\":");
-		sq_json_str(stdout, r->why);
-	}
-	printf("}\n");
+	json_t *doc = json_pack("{s:o,s:I,s:o,s:b,s:s,s:s,s:b,s:o,s:o,s:{s:o,s:o},"
+				"s:{s:o,s:o,s:o},s:b}",
+				"size", sq_json_u64(cfg->size), "rounds", (json_int_t)cfg->rounds,
+				"dir", sq_json_text(r->dir), "kept", r->kept,
+				"tracking", r->tracking ? r->tracking : "none",
+				"backend", r->backend ? r->backend : "none", "direct", r->direct,
+				"workload_writes", sq_json_u64(r->workload_writes),
+				"snapshots", snaps,
+				"merge", "seconds", sq_json_real(r->merge_s),
+				"bytes_copied", sq_json_u64(r->merge_bytes),
+				"restore", "seconds", sq_json_real(r->restore_s),
+				"bytes_read", sq_json_u64(r->restore_bytes),
+				"chain_seconds", sq_json_real(r->restore_chain_s),
+				"verified", r->verified);
+	if (doc && !r->verified)
+		json_object_set_new(doc, "why", sq_json_text(r->why));
+	return doc;
 }
 
 static void print_table(const struct demo_cfg *cfg, const struct demo_result *r)
@@ -85,65 +84,76 @@ static void print_table(const struct demo_cfg *cfg, const struct demo_result *r)
 	printf("files: %s%s\n", r->dir, r->kept ? "" : " (removed)");
 }
 
+static const struct sq_opt demo_opts[] = {
+	{ "size", 0, 1, 's' },        { "rounds", 0, 1, 'r' },   { "round-ms", 0, 1, 'R' },
+	{ "workers", 0, 1, 'w' },     { "threads", 0, 1, 't' },  { "queue-depth", 0, 1, 'Q' },
+	{ "backend", 0, 1, 'b' },     { "dir", 0, 1, 'd' },      { "keep", 0, 0, 'k' },
+	{ "api-marks", 0, 0, 'a' },   { "live", 0, 0, 'L' },     { "lazy-restore", 0, 0, 'Z' },
+	{ NULL, 0, 0, 0 },
+};
+
+/* One option of the demo: 0, or SQ_EXIT_USAGE after the report. */
+static int demo_option(const struct sq_opt_parser *p, int k, struct demo_cfg *cfg)
+{
+	const struct sq_cli *cli = p->cli;
+
+	switch (k) {
+	case 's':
+		return sq_cli_opt_size(cli, "demo", p->opt, p->arg, 2ull << 20,
+				       SQ_MANIFEST_MAX_REGION, &cfg->size);
+	case 'r':
+		return sq_cli_opt_uint(cli, "demo", p->opt, p->arg, 0, DEMO_MAX_ROUNDS, &cfg->rounds);
+	case 'R':
+		return sq_cli_opt_uint(cli, "demo", p->opt, p->arg, 0, 3600000, &cfg->round_ms);
+	case 'w':
+		return sq_cli_opt_uint(cli, "demo", p->opt, p->arg, 1, 256, &cfg->workers);
+	case 't':
+		return sq_cli_opt_uint(cli, "demo", p->opt, p->arg, 0, SQ_CLI_MAX_THREADS,
+				       &cfg->io.threads);
+	case 'Q':
+		return sq_cli_opt_uint(cli, "demo", p->opt, p->arg, 1, SQ_CLI_MAX_QUEUE_DEPTH,
+				       &cfg->io.queue_depth);
+	case 'b':
+		if (!strcmp(p->arg, "io_uring"))
+			cfg->io.backend = SQ_IO_URING;
+		else if (!strcmp(p->arg, "pwritev2"))
+			cfg->io.backend = SQ_IO_PWRITEV;
+		else if (strcmp(p->arg, "auto"))
+			return sq_cli_usage_error(cli, "demo", "unknown backend '%s'", p->arg);
+		return 0;
+	case 'd':
+		cfg->dir = p->arg;
+		return 0;
+	case 'k':
+		cfg->keep = 1;
+		return 0;
+	case 'a':
+		cfg->api_marks = 1;
+		return 0;
+	default:
+		return sq_cli_usage_error(cli, "demo", "unexpected argument '%s'", p->arg);
+	}
+}
+
 static int run_demo(const struct sq_cli *cli, int argc, char **argv)
 {
 	struct demo_cfg cfg = { .size = 1ull << 30, .rounds = 5, .round_ms = 300, .workers = 2,
 				.cli = cli };
 	struct demo_result *res;
-	int rc, mode = 0; /* 1 = --live, 2 = --lazy-restore (demo_live.h) */
+	struct sq_opt_parser p;
+	int rc, k, mode = 0; /* 1 = --live, 2 = --lazy-restore (demo_live.h) */
 
 	if (argc > 1 && !strcmp(argv[1], "migrate"))
 		return sq_cli_demo_migrate(cli, argc - 1, argv + 1);
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		unsigned long long n;
-
-		if (!strcmp(a, "--size") && v && !sq_parse_size(v, &n)) {
-			cfg.size = n;
-			i++;
-		} else if (!strcmp(a, "--rounds") && v) {
-			cfg.rounds = (unsigned)strtoul(v, NULL, 10);
-			i++;
-		} else if (!strcmp(a, "--round-ms") && v) {
-			cfg.round_ms = (unsigned)strtoul(v, NULL, 10);
-			i++;
-		} else if (!strcmp(a, "--workers") && v) {
-			cfg.workers = (unsigned)strtoul(v, NULL, 10);
-			i++;
-		} else if (!strcmp(a, "--threads") && v) {
-			cfg.io.threads = (unsigned)strtoul(v, NULL, 10);
-			i++;
-		} else if (!strcmp(a, "--queue-depth") && v) {
-			cfg.io.queue_depth = (unsigned)strtoul(v, NULL, 10);
-			i++;
-		} else if (!strcmp(a, "--backend") && v) {
-			if (!strcmp(v, "io_uring"))
-				cfg.io.backend = SQ_IO_URING;
-			else if (!strcmp(v, "pwritev2"))
-				cfg.io.backend = SQ_IO_PWRITEV;
-			else if (strcmp(v, "auto"))
-				return sq_cli_usage_error(cli, "demo", "unknown backend '%s'", v);
-			i++;
-		} else if (!strcmp(a, "--dir") && v) {
-			cfg.dir = v;
-			i++;
-		} else if (!strcmp(a, "--keep")) {
-			cfg.keep = 1;
-		} else if (!strcmp(a, "--api-marks")) {
-			cfg.api_marks = 1;
-		} else if (!strcmp(a, "--live")) {
-			mode = 1;
-		} else if (!strcmp(a, "--lazy-restore")) {
-			mode = 2;
-		} else {
-			return sq_cli_usage_error(cli, "demo", "bad argument '%s'", a);
-		}
+	sq_opt_init(&p, cli, "demo", argc, argv);
+	while ((k = sq_opt_next(&p, demo_opts)) != SQ_OPT_END) {
+		if (k == 'L' || k == 'Z')
+			mode = k == 'L' ? 1 : 2;
+		else if (k == SQ_OPT_ERROR || demo_option(&p, k, &cfg))
+			return SQ_EXIT_USAGE;
 	}
-	if (cfg.size < (1u << 21) || cfg.size % 4096)
-		return sq_cli_usage_error(cli, "demo", "--size must be a multiple of 4 KiB, at "
-						       "least 2 MiB");
-	if (cfg.rounds > DEMO_MAX_ROUNDS)
-		return sq_cli_usage_error(cli, "demo", "--rounds is at most %d", DEMO_MAX_ROUNDS);
+	if (cfg.size % 4096)
+		return sq_cli_usage_error(cli, "demo", "--size must be a multiple of 4 KiB");
 	if (cfg.dir && (mkdir(cfg.dir, 0700) < 0 && errno != EEXIST))
 		return sq_cli_usage_error(cli, "demo", "cannot create --dir %s", cfg.dir);
 	if (mode == 1)
@@ -160,7 +170,7 @@ static int run_demo(const struct sq_cli *cli, int argc, char **argv)
 		return e;
 	}
 	if (cli->json)
-		print_json(&cfg, res);
+		sq_cli_emit(result_json(&cfg, res));
 	else
 		print_table(&cfg, res);
 	rc = res->verified ? SQ_EXIT_OK : SQ_EXIT_FAIL;

@@ -182,29 +182,35 @@ void sq_demo_wl_destroy(struct sq_demo_wl *w)
 	free(w);
 }
 
-void sq_demo_print_report(const struct sq_migrate_report *r)
+json_t *sq_demo_report_json(const struct sq_migrate_report *r)
 {
-	printf("\"converged\":%s,\"rounds\":%u,\"conns\":%u,\"region_bytes\":%llu,"
-	       "\"wire_bytes\":%llu,\"bytes_ratio\":%.4f,\"pages\":%llu,\"state_bytes\":%llu,"
-	       "\"downtime_ms\":%.3f,\"predicted_downtime_ms\":%.3f,\"total_s\":%.4f,"
-	       "\"throttle_pct\":%u,\"session\":\"%016llx\",\"round_stats\":[",
-	       r->converged ? "true" : "false", r->rounds, r->nconns,
-	       (unsigned long long)r->region_bytes, (unsigned long long)r->wire_bytes,
-	       r->region_bytes ? (double)r->wire_bytes / (double)r->region_bytes : 0.0,
-	       (unsigned long long)r->pages, (unsigned long long)r->state_bytes, r->downtime_ms,
-	       r->predicted_downtime_ms, r->total_s, r->throttle_pct,
-	       (unsigned long long)r->session_id);
-	for (unsigned i = 0; i < r->nstats; i++) {
+	char session[24];
+	json_t *rounds = json_array();
+
+	snprintf(session, sizeof(session), "%016llx", (unsigned long long)r->session_id);
+	for (unsigned i = 0; rounds && i < r->nstats; i++) {
 		const struct sq_migrate_round *s = &r->round[i];
-		printf("%s{\"round\":%u,\"pages\":%llu,\"zero_pages\":%llu,\"wire_bytes\":%llu,"
-		       "\"seconds\":%.4f,\"bandwidth_mibps\":%.1f,\"dirty_rate_mibps\":%.1f,"
-		       "\"remaining_bytes\":%llu,\"predicted_downtime_ms\":%.3f,\"throttle_pct\":%u}",
-		       i ? "," : "", s->round, (unsigned long long)s->pages,
-		       (unsigned long long)s->zero_pages, (unsigned long long)s->wire_bytes,
-		       s->seconds, s->bandwidth / 1048576.0, s->dirty_rate / 1048576.0,
-		       (unsigned long long)s->remaining, s->predicted_downtime_ms, s->throttle_pct);
+		json_array_append_new(rounds, json_pack(
+			"{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I}", "round", (json_int_t)s->round,
+			"pages", sq_json_u64(s->pages), "zero_pages", sq_json_u64(s->zero_pages),
+			"wire_bytes", sq_json_u64(s->wire_bytes), "seconds", sq_json_real(s->seconds),
+			"bandwidth_mibps", sq_json_real(s->bandwidth / 1048576.0),
+			"dirty_rate_mibps", sq_json_real(s->dirty_rate / 1048576.0),
+			"remaining_bytes", sq_json_u64(s->remaining),
+			"predicted_downtime_ms", sq_json_real(s->predicted_downtime_ms),
+			"throttle_pct", (json_int_t)s->throttle_pct));
 	}
-	printf("]");
+	return json_pack("{s:b,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:o}",
+			 "converged", r->converged, "rounds", (json_int_t)r->rounds,
+			 "conns", (json_int_t)r->nconns, "region_bytes", sq_json_u64(r->region_bytes),
+			 "wire_bytes", sq_json_u64(r->wire_bytes), "bytes_ratio",
+			 sq_json_real(r->region_bytes ? (double)r->wire_bytes /
+								(double)r->region_bytes : 0.0),
+			 "pages", sq_json_u64(r->pages), "state_bytes", sq_json_u64(r->state_bytes),
+			 "downtime_ms", sq_json_real(r->downtime_ms), "predicted_downtime_ms",
+			 sq_json_real(r->predicted_downtime_ms), "total_s", sq_json_real(r->total_s),
+			 "throttle_pct", (json_int_t)r->throttle_pct, "session", session,
+			 "round_stats", rounds);
 }
 
 void sq_demo_print_report_text(const struct sq_migrate_report *r)
@@ -266,6 +272,8 @@ static const char demo_usage[] =
 	"source at the pause point. Defaults: --size 256M, --conns 2, --downtime 300,\n"
 	"--policy auto. --json reports rounds, bytes, downtime, total time, \"verified\".\n";
 
+#define CMD "demo migrate"
+
 int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -321,10 +329,14 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 				return sq_cli_usage_error(cli, "demo migrate", "bad --policy '%s'", optarg);
 			break;
 		case 'h':
+			if (cli->json)
+				return sq_cli_emit(json_pack("{s:s,s:s}", "command", CMD, "usage",
+							     demo_usage)) ? SQ_EXIT_FAIL : SQ_EXIT_OK;
 			fputs(demo_usage, stdout);
 			return SQ_EXIT_OK;
 		default:
-			return sq_cli_usage_error(cli, "demo migrate", "unknown option");
+			return sq_cli_usage_error(cli, CMD, "unknown option or missing value in '%s'",
+						  argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -374,7 +386,7 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 		o.state_blob = blob;
 		o.state_len = sizeof(blob);
 		sq_cli_msg(cli, "migrating %llu MiB to %s over %u connections, writer at %.0f MiB/s\n",
-			   size >> 20, addr, conns, rate);
+			   (unsigned long long)(size >> 20), addr, conns, rate);
 		sq_demo_wl_start(w);
 		rc = sq_migrate_send(&o, &rep);
 		if (rc)
@@ -392,24 +404,19 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 	uint64_t writes = w ? sq_demo_wl_writes(w) : 0;
 
 	if (cli->json) {
-		printf("{\"verified\":%s,\"sender_result\":", verified ? "true" : "false");
-		sq_json_str(stdout, sq_error_name(rc));
-		printf(",\"receiver_result\":");
-		sq_json_str(stdout, sq_error_name(cr.rc));
-		if (rc) {
-			printf(",\"message\":");
-			sq_json_str(stdout, smsg);
-		}
-		printf(",\"writer_rate_mibps\":%.1f,\"writes\":%llu,\"downtime_target_ms\":%.1f,",
-		       rate, (unsigned long long)writes,
-		       downtime > 0 ? downtime : SQ_MIGRATE_DEFAULT_DOWNTIME_MS);
-		printf("\"receiver\":{\"pages\":%llu,\"zero_pages\":%llu,\"stale_pages\":%llu,"
-		       "\"payload_bytes\":%llu,\"state_len\":%llu,\"complete\":%s},",
-		       (unsigned long long)cr.st.pages, (unsigned long long)cr.st.zero_pages,
-		       (unsigned long long)cr.st.stale_pages, (unsigned long long)cr.st.payload_bytes,
-		       (unsigned long long)cr.st.state_len, cr.st.complete ? "true" : "false");
-		sq_demo_print_report(&rep);
-		printf("}\n");
+		json_t *doc = sq_demo_report_json(&rep);
+		json_t *extra = json_pack(
+			"{s:b,s:s,s:s,s:o,s:o,s:o,s:o,s:{s:o,s:o,s:o,s:o,s:o,s:b}}", "verified",
+			verified, "sender_result", sq_error_name(rc), "receiver_result",
+			sq_error_name(cr.rc), "message", rc ? sq_json_text(smsg) : json_null(),
+			"writer_rate_mibps", sq_json_real(rate), "writes", sq_json_u64(writes),
+			"downtime_target_ms",
+			sq_json_real(downtime > 0 ? downtime : SQ_MIGRATE_DEFAULT_DOWNTIME_MS),
+			"receiver", "pages", sq_json_u64(cr.st.pages), "zero_pages",
+			sq_json_u64(cr.st.zero_pages), "stale_pages", sq_json_u64(cr.st.stale_pages),
+			"payload_bytes", sq_json_u64(cr.st.payload_bytes), "state_len",
+			sq_json_u64(cr.st.state_len), "complete", cr.st.complete);
+		sq_cli_emit(sq_json_join(extra, doc));
 	} else {
 		sq_demo_print_report_text(&rep);
 		printf("  writer: %.0f MiB/s, %llu writes during the migration\n", rate,

@@ -17,26 +17,66 @@
 
 #include "cli.h"
 
+/* The original's to_json() object, key for key, with the CLI's string rule. */
+static json_t *describe_json(const struct sq_state_description *d)
+{
+	char magic[24];
+	json_t *devs = json_array();
+
+	snprintf(magic, sizeof(magic), "0x%016llx", (unsigned long long)d->magic);
+	for (size_t i = 0; devs && i < d->n_devices; i++)
+		json_array_append_new(devs, json_pack("{s:o,s:o,s:I}", "kind",
+						      sq_json_textn(d->devices[i].kind.s,
+								    d->devices[i].kind.len),
+						      "id",
+						      sq_json_textn(d->devices[i].id.s,
+								    d->devices[i].id.len),
+						      "mmio_slot",
+						      (json_int_t)d->devices[i].mmio_slot));
+	return json_pack("{s:o,s:s,s:o,s:o,s:o,s:o,s:b,s:o,s:b,s:o,s:b,s:o,s:b}",
+			 "state_path", sq_json_text(d->state_path), "magic", magic,
+			 "version", sq_json_text(d->version),
+			 "expected_version", sq_json_text(d->expected_version),
+			 "vcpu_count", sq_json_u64(d->vcpu_count),
+			 "mem_size_mib", sq_json_u64(d->mem_size_mib),
+			 "track_dirty_pages", d->track_dirty_pages, "devices", devs,
+			 "mmds_present", d->mmds_present,
+			 "inferred_memory_path", sq_json_text(d->inferred_memory_path),
+			 "inferred_memory_exists", d->inferred_memory_exists,
+			 "inferred_memory_size",
+			 d->has_inferred_memory_size ? sq_json_u64(d->inferred_memory_size)
+						     : json_null(),
+			 "crc_ok", d->crc_ok);
+}
+
 static int run_describe(const struct sq_cli *cli, int argc, char **argv)
 {
+	static const struct sq_opt opts[] = { { NULL, 0, 0, 0 } };
+	struct sq_opt_parser p;
 	struct sq_state_description *d;
 	const char *path = NULL;
 	char *text;
 	int rc;
 
-	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] == '-' && argv[i][1] != 0)
-			return sq_cli_usage_error(cli, "describe", "unknown option %s", argv[i]);
+	sq_opt_init(&p, cli, "describe", argc, argv);
+	while ((rc = sq_opt_next(&p, opts)) != SQ_OPT_END) {
+		if (rc == SQ_OPT_ERROR)
+			return SQ_EXIT_USAGE;
 		if (path)
 			return sq_cli_usage_error(cli, "describe", "one state file expected");
-		path = argv[i];
+		path = p.arg;
 	}
 	if (!path)
 		return sq_cli_usage_error(cli, "describe", "missing the state file");
 	rc = sq_state_describe(path, &d);
 	if (rc)
 		return sq_cli_fail(cli, "describe", rc);
-	rc = sq_state_description_format(d, cli->json, &text);
+	if (cli->json) {
+		rc = sq_cli_emit(describe_json(d));
+		sq_state_description_free(d);
+		return rc ? SQ_EXIT_FAIL : SQ_EXIT_OK;
+	}
+	rc = sq_state_description_format(d, 0, &text);
 	sq_state_description_free(d);
 	if (rc)
 		return sq_cli_fail(cli, "describe", rc);

@@ -13,6 +13,10 @@
 
 #include "cli.h"
 
+static const struct sq_opt merge_opts[] = {
+	{ "output", 'o', 1, 'o' }, { "in-place", 0, 0, 'i' }, { NULL, 0, 0, 0 },
+};
+
 static int run_merge(const struct sq_cli *cli, int argc, char **argv)
 {
 	const char **chain = calloc((size_t)argc, sizeof(*chain));
@@ -20,20 +24,23 @@ static int run_merge(const struct sq_cli *cli, int argc, char **argv)
 	struct sq_merge_opts o = { 0 };
 	struct sq_merge_report r = { 0 };
 	size_t n = 0;
-	int rc;
+	struct sq_opt_parser p;
+	int rc, k;
 
 	if (!chain)
-		return sq_cli_usage_error(cli, "merge", "out of memory");
-	for (int i = 1; i < argc; i++) {
-		if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc)
-			out = argv[++i];
-		else if (!strcmp(argv[i], "--in-place"))
-			o.in_place = 1;
-		else if (argv[i][0] == '-') {
+		return sq_cli_fail(cli, "merge", SQ_E_NOMEM);
+	sq_opt_init(&p, cli, "merge", argc, argv);
+	while ((k = sq_opt_next(&p, merge_opts)) != SQ_OPT_END) {
+		if (k == SQ_OPT_ERROR) {
 			free(chain);
-			return sq_cli_usage_error(cli, "merge", "unknown option '%s'", argv[i]);
-		} else
-			chain[n++] = argv[i];
+			return SQ_EXIT_USAGE;
+		}
+		if (k == 'o')
+			out = p.arg;
+		else if (k == 'i')
+			o.in_place = 1;
+		else
+			chain[n++] = p.arg;
 	}
 	if (n < 1 || (!out && !o.in_place) || (out && o.in_place)) {
 		free(chain);
@@ -48,13 +55,12 @@ static int run_merge(const struct sq_cli *cli, int argc, char **argv)
 	}
 	const char *dest = o.in_place ? chain[0] : out;
 	if (cli->json) {
-		printf("{\"output\":");
-		sq_json_str(stdout, dest);
-		printf(",\"in_place\":%s,\"layers\":%u,\"extents_copied\":%llu,"
-		       "\"bytes_copied\":%llu,\"pages_out\":%llu,\"seconds\":%.6f}\n",
-		       o.in_place ? "true" : "false", r.layers,
-		       (unsigned long long)r.extents_copied, (unsigned long long)r.bytes_copied,
-		       (unsigned long long)r.pages_out, r.seconds);
+		sq_cli_emit(json_pack("{s:o,s:b,s:I,s:o,s:o,s:o,s:o}", "output", sq_json_text(dest),
+				      "in_place", o.in_place, "layers", (json_int_t)r.layers,
+				      "extents_copied", sq_json_u64(r.extents_copied),
+				      "bytes_copied", sq_json_u64(r.bytes_copied),
+				      "pages_out", sq_json_u64(r.pages_out),
+				      "seconds", sq_json_real(r.seconds)));
 	} else {
 		printf("%s: %u layers merged, %llu extents (%.1f MB) copied in %.3f s, %llu data "
 		       "pages\n", dest, r.layers, (unsigned long long)r.extents_copied,

@@ -7,6 +7,7 @@
  *   migrate send --to HOST:PORT --file PATH       a file's bytes (static)
  *   migrate send --to HOST:PORT --demo SIZE       a live demo workload
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -167,24 +168,18 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 	struct sq_migrate_recv_stats st;
 	sq_migrate_recv_stats(r, &st);
 	if (cli->json) {
-		printf("{\"complete\":true,\"session\":\"%016llx\",\"region_bytes\":%llu,\"conns\":%u,"
-		       "\"rounds\":%u,\"frames\":%llu,\"pages\":%llu,\"zero_pages\":%llu,"
-		       "\"stale_pages\":%llu,\"payload_bytes\":%llu,\"state_bytes\":%llu,\"out\":",
-		       (unsigned long long)st.session_id, (unsigned long long)st.region_size,
-		       st.nconns, st.rounds, (unsigned long long)st.frames,
-		       (unsigned long long)st.pages, (unsigned long long)st.zero_pages,
-		       (unsigned long long)st.stale_pages, (unsigned long long)st.payload_bytes,
-		       (unsigned long long)st.state_len);
-		if (out)
-			sq_json_str(stdout, out);
-		else
-			printf("null");
-		printf(",\"pair\":");
-		if (pair)
-			sq_json_str(stdout, pair);
-		else
-			printf("null");
-		printf("}\n");
+		char session[24];
+		snprintf(session, sizeof(session), "%016llx", (unsigned long long)st.session_id);
+		sq_cli_emit(json_pack("{s:b,s:s,s:o,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+				      "complete", 1, "session", session, "region_bytes",
+				      sq_json_u64(st.region_size), "conns", (json_int_t)st.nconns,
+				      "rounds", (json_int_t)st.rounds, "frames", sq_json_u64(st.frames),
+				      "pages", sq_json_u64(st.pages), "zero_pages",
+				      sq_json_u64(st.zero_pages), "stale_pages",
+				      sq_json_u64(st.stale_pages), "payload_bytes",
+				      sq_json_u64(st.payload_bytes), "state_bytes",
+				      sq_json_u64(st.state_len), "out", sq_json_text(out), "pair",
+				      sq_json_text(pair)));
 	} else {
 		printf("received session %016llx: %.1f MiB region over %u connections, %u rounds, "
 		       "%llu pages (%llu zero, %llu superseded), state %llu bytes\n",
@@ -202,6 +197,7 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------ send */
+
 
 /* A file nobody writes: every harvest is empty. */
 static int static_harvest(void *ctx, void **set, const struct sq_run **runs, size_t *nruns)
@@ -332,8 +328,10 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 
 	void *blob = NULL;
 	size_t blob_len = 0;
+	errno = 0;
 	if (state_path && read_all(state_path, &blob, &blob_len))
-		return sq_cli_usage_error(cli, "migrate send", "cannot read --state %s", state_path);
+		return sq_cli_fail_errno(cli, "migrate send", "cannot read --state", state_path,
+					 errno ? errno : EFBIG);
 	o.state_blob = blob;
 	o.state_len = blob_len;
 
@@ -344,19 +342,25 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 	if (file) {
 		int fd = open(file, O_RDONLY | O_CLOEXEC);
 		struct stat st;
-		if (fd < 0 || fstat(fd, &st) || st.st_size == 0) {
+		int e = 0;
+		if (fd < 0 || fstat(fd, &st))
+			e = errno;
+		else if (st.st_size == 0)
+			e = EINVAL; /* an empty file is no region */
+		if (e) {
 			if (fd >= 0)
 				close(fd);
 			free(blob);
-			return sq_cli_usage_error(cli, "migrate send", "cannot use --file %s", file);
+			return sq_cli_fail_errno(cli, "migrate send", "cannot use --file", file, e);
 		}
 		/* A tail shorter than a page reads as zeros past the end of file. */
 		map_len = ((size_t)st.st_size + 4095) & ~(size_t)4095;
 		map = mmap(NULL, map_len, PROT_READ, MAP_PRIVATE, fd, 0);
+		e = map == MAP_FAILED ? errno : 0;
 		close(fd);
 		if (map == MAP_FAILED) {
 			free(blob);
-			return sq_cli_usage_error(cli, "migrate send", "cannot map --file %s", file);
+			return sq_cli_fail_errno(cli, "migrate send", "cannot map --file", file, e);
 		}
 		o.region = map;
 		o.region_size = map_len;
@@ -377,15 +381,10 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 	if (rc && !(cli->json && rep.rounds)) {
 		ret = sq_cli_fail(cli, "migrate send", rc);
 	} else if (cli->json) {
-		printf("{\"result\":");
-		sq_json_str(stdout, sq_error_name(rc));
-		if (rc) {
-			printf(",\"message\":");
-			sq_json_str(stdout, sq_last_error());
-		}
-		printf(",");
-		sq_demo_print_report(&rep);
-		printf("}\n");
+		json_t *doc = sq_demo_report_json(&rep);
+		json_t *head = json_pack("{s:s,s:o}", "result", sq_error_name(rc), "message",
+					 rc ? sq_json_text(sq_last_error()) : json_null());
+		sq_cli_emit(sq_json_join(head, doc));
 		ret = rc ? SQ_EXIT_FAIL : SQ_EXIT_OK;
 	} else {
 		sq_demo_print_report_text(&rep);

@@ -25,17 +25,13 @@
 
 static int sys_fail(const struct sq_cli *cli, const char *what, const char *path)
 {
-	if (cli->json) {
-		printf("{\"error\":{\"code\":%d,\"name\":\"SQ_E_IO\",\"message\":", SQ_E_IO);
-		char buf[1024];
-		snprintf(buf, sizeof(buf), "%s %s: %s", what, path, strerror(errno));
-		sq_json_str(stdout, buf);
-		printf("}}\n");
-	} else {
-		fprintf(stderr, "%s restore: %s %s: %s\n", cli->prog, what, path, strerror(errno));
-	}
-	return SQ_EXIT_FAIL;
+	return sq_cli_fail_errno(cli, "restore", what, path, errno);
 }
+
+static const struct sq_opt restore_opts[] = {
+	{ "output", 'o', 1, 'o' }, { "verify", 0, 0, 'V' }, { "threads", 0, 1, 't' },
+	{ NULL, 0, 0, 0 },
+};
 
 static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 {
@@ -43,23 +39,26 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 	const char *out = NULL;
 	struct sq_restore_opts o = { .dest_zeroed = 1 };
 	struct sq_restore_report r = { 0 };
+	struct sq_opt_parser p;
 	size_t n = 0;
-	int rc;
+	int rc, k;
 
 	if (!chain)
-		return sq_cli_usage_error(cli, "restore", "out of memory");
-	for (int i = 1; i < argc; i++) {
-		if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) && i + 1 < argc)
-			out = argv[++i];
-		else if (!strcmp(argv[i], "--verify"))
-			o.verify = 1;
-		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-			o.threads = (unsigned)strtoul(argv[++i], NULL, 10);
-		else if (argv[i][0] == '-') {
+		return sq_cli_fail(cli, "restore", SQ_E_NOMEM);
+	sq_opt_init(&p, cli, "restore", argc, argv);
+	while ((k = sq_opt_next(&p, restore_opts)) != SQ_OPT_END) {
+		if (k == SQ_OPT_ERROR ||
+		    (k == 't' && sq_cli_opt_uint(cli, "restore", p.opt, p.arg, 0, SQ_CLI_MAX_THREADS,
+						     &o.threads))) {
 			free(chain);
-			return sq_cli_usage_error(cli, "restore", "unknown option '%s'", argv[i]);
-		} else
-			chain[n++] = argv[i];
+			return SQ_EXIT_USAGE;
+		}
+		if (k == 'o')
+			out = p.arg;
+		else if (k == 'V')
+			o.verify = 1;
+		else if (k == SQ_OPT_POSITIONAL)
+			chain[n++] = p.arg;
 	}
 	if (n < 1 || !out) {
 		free(chain);
@@ -125,13 +124,11 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 		return sq_cli_fail(cli, "restore", rc);
 	}
 	if (cli->json) {
-		printf("{\"output\":");
-		sq_json_str(stdout, out);
-		printf(",\"size\":%llu,\"layers\":%u,\"pages_read\":%llu,\"bytes_read\":%llu,"
-		       "\"direct\":%s,\"verified_crcs\":%s,\"seconds\":%.6f}\n",
-		       (unsigned long long)size, r.layers, (unsigned long long)r.pages_read,
-		       (unsigned long long)r.bytes_read, r.direct ? "true" : "false",
-		       o.verify ? "true" : "false", r.seconds);
+		sq_cli_emit(json_pack("{s:o,s:o,s:I,s:o,s:o,s:b,s:b,s:o}", "output", sq_json_text(out),
+				      "size", sq_json_u64(size), "layers", (json_int_t)r.layers,
+				      "pages_read", sq_json_u64(r.pages_read),
+				      "bytes_read", sq_json_u64(r.bytes_read), "direct", r.direct,
+				      "verified_crcs", o.verify, "seconds", sq_json_real(r.seconds)));
 	} else {
 		printf("%s: %u layers restored, %.1f MB read in %.3f s (%.2f GB/s)\n", out, r.layers,
 		       (double)r.bytes_read / 1e6, r.seconds,

@@ -8,6 +8,7 @@
  * interrupted commit of the pair is completed first (sq_snapshot_recover);
  * inputs that are not regular files are refused without blocking.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,17 +63,18 @@ static char *stem_path(const char *state, const char *ext)
 
 static int state_error(const struct sq_cli *cli, const char *why, const char *path)
 {
-	if (cli->json) {
-		printf("{\"state\":");
-		sq_json_str(stdout, path);
-		printf(",\"ok\":false,\"error\":{\"name\":\"SQ_E_PAIR_MISMATCH\",\"message\":");
-		sq_json_str(stdout, why);
-		printf("}}\n");
-	} else {
+	if (cli->json)
+		sq_cli_emit(json_pack("{s:o,s:b,s:{s:s,s:o}}", "state", sq_json_text(path), "ok", 0,
+				      "error", "name", "SQ_E_PAIR_MISMATCH", "message",
+				      sq_json_text(why)));
+	else
 		fprintf(stderr, "%s verify: %s: %s\n", cli->prog, path, why);
-	}
 	return SQ_EXIT_FAIL;
 }
+
+static const struct sq_opt verify_opts[] = {
+	{ "mem", 0, 1, 'm' }, { "threads", 0, 1, 't' }, { NULL, 0, 0, 0 },
+};
 
 static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 		       struct sq_atomic_group **gp)
@@ -82,19 +84,22 @@ static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 	char mpath[4096];
 	struct sq_manifest *m = NULL;
 	struct sq_verify_report r = { 0 };
-	int rc;
+	struct sq_opt_parser p;
+	int rc, k;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--mem") && i + 1 < argc)
-			mem = argv[++i];
-		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-			threads = (unsigned)strtoul(argv[++i], NULL, 10);
-		else if (argv[i][0] == '-')
-			return sq_cli_usage_error(cli, "verify", "unknown option '%s'", argv[i]);
-		else if (!state)
-			state = argv[i];
-		else
+	sq_opt_init(&p, cli, "verify", argc, argv);
+	while ((k = sq_opt_next(&p, verify_opts)) != SQ_OPT_END) {
+		if (k == SQ_OPT_ERROR)
+			return SQ_EXIT_USAGE;
+		if (k == 'm')
+			mem = p.arg;
+		else if (k == 't' && sq_cli_opt_uint(cli, "verify", p.opt, p.arg, 0,
+						     SQ_CLI_MAX_THREADS, &threads))
+			return SQ_EXIT_USAGE;
+		else if (k == SQ_OPT_POSITIONAL && state)
 			return sq_cli_usage_error(cli, "verify", "one state file only");
+		else if (k == SQ_OPT_POSITIONAL)
+			state = p.arg;
 	}
 	if (!state)
 		return sq_cli_usage_error(cli, "verify", "missing STATE");
@@ -127,12 +132,14 @@ static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 	size_t slen;
 	int rs = read_small(state, &sb, &slen);
 	if (rs) {
+		int e = errno ? errno : ENOMEM;
 		free(sb);
 		free(own_mem);
 		sq_manifest_free(m);
-		return state_error(cli, rs == -2 ? "the state file is not a regular file (FIFO, "
-						   "socket, device or directory)"
-						 : "cannot read the state file", state);
+		if (rs == -2)
+			return state_error(cli, "the state file is not a regular file (FIFO, "
+						"socket, device or directory)", state);
+		return sq_cli_fail_errno(cli, "verify", "cannot read the state file", state, e);
 	}
 	uint64_t trailer = 0;
 	for (int i = 7; slen >= 8 && i >= 0; i--)
@@ -157,28 +164,22 @@ static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 	sq_id_format(&m->id, id);
 	sq_id_format(&m->parent, parent);
 	if (cli->json) {
-		printf("{\"state\":");
-		sq_json_str(stdout, state);
-		printf(",\"mem\":");
-		sq_json_str(stdout, mem);
-		printf(",\"kind\":\"%s\",\"id\":\"%s\",\"parent\":",
-		       m->kind == SQ_SNAPSHOT_DIFF ? "diff" : "full", id);
-		if (m->kind == SQ_SNAPSHOT_DIFF)
-			printf("\"%s\"", parent);
-		else
-			printf("null");
-		printf(",\"region_size\":%llu,\"extents\":%zu,\"data_pages\":%llu,"
-		       "\"pages_checked\":%llu,\"bytes_read\":%llu,\"seconds\":%.6f,\"ok\":%s",
-		       (unsigned long long)m->region_size, m->nextents,
-		       (unsigned long long)m->npages, (unsigned long long)r.pages_checked,
-		       (unsigned long long)r.bytes_read, r.seconds, rc ? "false" : "true");
-		if (rc) {
-			printf(",\"bad_page\":%llu,\"error\":{\"name\":\"SQ_E_VERIFY\",\"message\":",
-			       (unsigned long long)r.bad_page);
-			sq_json_str(stdout, sq_last_error());
-			printf("}");
+		json_t *doc = json_pack(
+			"{s:o,s:o,s:s,s:s,s:o,s:o,s:I,s:o,s:o,s:o,s:o,s:b}", "state",
+			sq_json_text(state), "mem", sq_json_text(mem), "kind",
+			m->kind == SQ_SNAPSHOT_DIFF ? "diff" : "full", "id", id, "parent",
+			m->kind == SQ_SNAPSHOT_DIFF ? json_string(parent) : json_null(),
+			"region_size", sq_json_u64(m->region_size), "extents",
+			(json_int_t)m->nextents, "data_pages", sq_json_u64(m->npages),
+			"pages_checked", sq_json_u64(r.pages_checked), "bytes_read",
+			sq_json_u64(r.bytes_read), "seconds", sq_json_real(r.seconds), "ok", !rc);
+		if (doc && rc) {
+			json_object_set_new(doc, "bad_page", sq_json_u64(r.bad_page));
+			json_object_set_new(doc, "error",
+					    json_pack("{s:s,s:o}", "name", "SQ_E_VERIFY", "message",
+						      sq_json_text(sq_last_error())));
 		}
-		printf("}\n");
+		sq_cli_emit(doc);
 	} else if (rc) {
 		fprintf(stderr, "%s verify: %s\n", cli->prog, sq_last_error());
 	} else {

@@ -57,32 +57,30 @@ static void print_live(const struct demo_cfg *cfg, const struct demo_live_result
 	const struct sq_cli *cli = cfg->cli;
 
 	if (cli->json) {
-		printf("{\"mode\":\"live\",\"size\":%llu,\"rounds\":%u,\"tracking\":\"%s\","
-		       "\"undisturbed_writes_per_s\":%.0f,\"snapshots\":[",
-		       (unsigned long long)cfg->size, cfg->rounds, r->tracking, r->undisturbed_rate);
-		for (unsigned i = 0; i < r->nsnaps; i++) {
+		json_t *snaps = json_array();
+		for (unsigned i = 0; snaps && i < r->nsnaps; i++) {
 			const struct demo_live_snap *s = &r->snaps[i];
-			printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"live\":%s,\"protect\":\"%s\","
-			       "\"pages\":%llu,\"bytes_written\":%llu,\"pause_ms\":%.3f,"
-			       "\"paused_save_ms\":%.3f,\"total_ms\":%.3f,\"cow_pages\":%llu,"
-			       "\"faults\":%llu,\"stall_ms\":%.3f,\"writes_per_s\":%.0f",
-			       i ? "," : "", s->name, s->diff ? "diff" : "full",
-			       s->live ? "true" : "false", s->protect, (unsigned long long)s->pages,
-			       (unsigned long long)s->bytes_written, s->pause_ms, s->paused_ms,
-			       s->total_ms, (unsigned long long)s->cow_pages,
-			       (unsigned long long)s->faults, s->stall_ms, s->write_rate);
-			if (!s->live) {
-				printf(",\"fallback\":");
-				sq_json_str(stdout, s->fallback);
-			}
-			printf("}");
+			json_t *o = json_pack(
+				"{s:s,s:s,s:b,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name",
+				s->name, "kind", s->diff ? "diff" : "full", "live", s->live, "protect",
+				s->protect, "pages", sq_json_u64(s->pages), "bytes_written",
+				sq_json_u64(s->bytes_written), "pause_ms", sq_json_real(s->pause_ms),
+				"paused_save_ms", sq_json_real(s->paused_ms), "total_ms",
+				sq_json_real(s->total_ms), "cow_pages", sq_json_u64(s->cow_pages),
+				"faults", sq_json_u64(s->faults), "stall_ms", sq_json_real(s->stall_ms),
+				"writes_per_s", sq_json_real(s->write_rate));
+			if (o && !s->live)
+				json_object_set_new(o, "fallback", sq_json_text(s->fallback));
+			json_array_append_new(snaps, o);
 		}
-		printf("],\"verified\":%s", r->verified ? "true" : "false");
-		if (!r->verified) {
-			printf(",\"why\":");
-			sq_json_str(stdout, r->why);
-		}
-		printf("}\n");
+		json_t *doc = json_pack("{s:s,s:o,s:I,s:s,s:o,s:o,s:b}", "mode", "live", "size",
+					sq_json_u64(cfg->size), "rounds", (json_int_t)cfg->rounds,
+					"tracking", r->tracking, "undisturbed_writes_per_s",
+					sq_json_real(r->undisturbed_rate), "snapshots", snaps,
+					"verified", r->verified);
+		if (doc && !r->verified)
+			json_object_set_new(doc, "why", sq_json_text(r->why));
+		sq_cli_emit(doc);
 		return;
 	}
 	printf("squib-snap demo --live: %llu MiB region, %u diff rounds, tracking: %s\n",
@@ -198,20 +196,20 @@ int sq_demo_lazy(const struct demo_cfg *cfg)
 	}
 	int ok = dr->verified == 2;
 	if (cfg->cli->json) {
-		printf("{\"mode\":\"lazy-restore\",\"size\":%llu,\"layers\":%u,"
-		       "\"eager\":{\"seconds\":%.6f,\"bytes_read\":%llu},"
-		       "\"lazy\":{\"ready_ms\":%.3f,\"first_access_ms\":%.3f,\"fill_s\":%.6f,"
-		       "\"faults\":%llu,\"fault_p50_us\":%.1f,\"fault_p99_us\":%.1f,"
-		       "\"pages_faulted\":%llu,\"pages_filled\":%llu,\"pages_present\":%llu,"
-		       "\"bytes_read\":%llu},\"reader_pages\":%llu,\"reader_mismatches\":%llu,"
-		       "\"verified\":%s}\n",
-		       (unsigned long long)cfg->size, dr->nsnaps, er.seconds,
-		       (unsigned long long)er.bytes_read, lr.ready_s * 1e3, lr.first_access_s * 1e3,
-		       lr.fill_s, (unsigned long long)lr.faults, lr.fault_p50_us, lr.fault_p99_us,
-		       (unsigned long long)lr.pages_faulted, (unsigned long long)lr.pages_filled,
-		       (unsigned long long)lr.pages_present, (unsigned long long)lr.bytes_read,
-		       (unsigned long long)rd.checked, (unsigned long long)rd.bad,
-		       ok ? "true" : "false");
+		sq_cli_emit(json_pack(
+			"{s:s,s:o,s:I,s:{s:o,s:o},s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o},"
+			"s:o,s:o,s:b}",
+			"mode", "lazy-restore", "size", sq_json_u64(cfg->size), "layers",
+			(json_int_t)dr->nsnaps, "eager", "seconds", sq_json_real(er.seconds),
+			"bytes_read", sq_json_u64(er.bytes_read), "lazy", "ready_ms",
+			sq_json_real(lr.ready_s * 1e3), "first_access_ms",
+			sq_json_real(lr.first_access_s * 1e3), "fill_s", sq_json_real(lr.fill_s),
+			"faults", sq_json_u64(lr.faults), "fault_p50_us", sq_json_real(lr.fault_p50_us),
+			"fault_p99_us", sq_json_real(lr.fault_p99_us), "pages_faulted",
+			sq_json_u64(lr.pages_faulted), "pages_filled", sq_json_u64(lr.pages_filled),
+			"pages_present", sq_json_u64(lr.pages_present), "bytes_read",
+			sq_json_u64(lr.bytes_read), "reader_pages", sq_json_u64(rd.checked),
+			"reader_mismatches", sq_json_u64(rd.bad), "verified", ok));
 	} else {
 		printf("squib-snap demo --lazy-restore: %llu MiB region, chain of %u\n",
 		       (unsigned long long)(cfg->size >> 20), dr->nsnaps);

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include <squib/migrate.h>
 
 struct sq_demo_wl;
@@ -26,8 +28,8 @@ uint64_t sq_demo_wl_writes(const struct sq_demo_wl *w);
 /* Stops the writer if running, unmaps, frees. */
 void sq_demo_wl_destroy(struct sq_demo_wl *w);
 
-/* Print a migration report as JSON members (no braces) on stdout. */
-void sq_demo_print_report(const struct sq_migrate_report *r);
+/* A migration report as a new JSON object (caller owns it; NULL when out of memory). */
+json_t *sq_demo_report_json(const struct sq_migrate_report *r);
 /* Print it for humans on stdout. */
 void sq_demo_print_report_text(const struct sq_migrate_report *r);
 
