@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <squib/error.h>
@@ -21,7 +22,7 @@ int sq_err_input(int r, int cls, const char *path)
 		return sq_err(SQ_E_NOT_REGULAR, "%s is not a regular file (a FIFO, socket, device "
 						"or directory is never read)", path);
 	if (r == -ENOENT)
-		return sq_err(SQ_E_NOT_FOUND, "%s does not exist", path);
+		return sq_err(SQ_E_NOT_FOUND, "%s: %s", path, strerror(ENOENT));
 	return sq_err_sys(cls, -r, path);
 }
 

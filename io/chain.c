@@ -106,8 +106,8 @@ int sq_layer_open(const char *path, int need_manifest, struct sq_layer *l)
 		goto fail;
 	l->fd = sq_sys_open_input(SQ_SITE_MEMFILE_OPEN, l->path, 0, &st);
 	if (l->fd < 0) {
-		rc = l->fd == -ENOENT ? sq_err(SQ_E_NOT_FOUND, "memory file %s does not exist",
-					       l->path)
+		rc = l->fd == -ENOENT ? sq_err(SQ_E_NOT_FOUND, "memory file %s: %s",
+					       l->path, strerror(ENOENT))
 				      : sq_err_input(l->fd, SQ_E_MEMORY_IO, l->path);
 		l->fd = -1;
 		goto fail;

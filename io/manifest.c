@@ -302,7 +302,7 @@ int sq_manifest_load(const char *path, struct sq_manifest **out)
 	*out = NULL;
 	fd = sq_sys_open_input(SQ_SITE_MANIFEST_OPEN, path, 0, &st);
 	if (fd == -ENOENT)
-		return sq_err(SQ_E_NOT_FOUND, "manifest %s does not exist", path);
+		return sq_err(SQ_E_NOT_FOUND, "manifest %s: %s", path, strerror(ENOENT));
 	if (fd < 0)
 		return sq_err_input(fd, SQ_E_IO, path);
 	if ((uint64_t)st.st_size < MF_HDR + 8) {
