@@ -81,6 +81,8 @@ void sq_cli_register(struct sq_cli_command *cmd);
  * when it belongs to @code, else sq_strerror(@code).
  */
 int sq_cli_fail(const struct sq_cli *cli, const char *cmd, int code);
+/* sq_cli_fail_msg() - sq_cli_fail() with the message given. */
+int sq_cli_fail_msg(const struct sq_cli *cli, const char *cmd, int code, const char *msg);
 /*
  * sq_cli_fail_errno() - report a failed system call on @path (@err is an
  * errno value): "<what> <path>: <strerror(err)>", as SQ_E_IO (or

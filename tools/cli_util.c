@@ -29,6 +29,11 @@ int sq_cli_fail(const struct sq_cli *cli, const char *cmd, int code)
 
 	if (!msg || !*msg || sq_last_error_code() != code)
 		msg = sq_strerror(code);
+	return sq_cli_fail_msg(cli, cmd, code, msg);
+}
+
+int sq_cli_fail_msg(const struct sq_cli *cli, const char *cmd, int code, const char *msg)
+{
 	if (cli->json)
 		emit_error(code, sq_error_name(code), msg);
 	else

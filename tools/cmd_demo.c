@@ -154,7 +154,9 @@ static int run_demo(const struct sq_cli *cli, int argc, char **argv)
 	}
 	if (cfg.size % 4096)
 		return sq_cli_usage_error(cli, "demo", "--size must be a multiple of 4 KiB");
-	if (cfg.dir && (mkdir(cfg.dir, 0700) < 0 && errno != EEXIST))
+	/* The live and lazy-restore demos make their own work directory;
+	 * the main demo makes its own in sq_demo_run (and removes it). */
+	if (mode && cfg.dir && (mkdir(cfg.dir, 0700) < 0 && errno != EEXIST))
 		return sq_cli_usage_error(cli, "demo", "cannot create --dir %s", cfg.dir);
 	if (mode == 1)
 		return sq_demo_live(&cfg);
@@ -165,8 +167,12 @@ static int run_demo(const struct sq_cli *cli, int argc, char **argv)
 		return sq_cli_fail(cli, "demo", SQ_E_NOMEM);
 	rc = sq_demo_run(&cfg, res);
 	if (rc) {
-		int e = sq_cli_fail(cli, "demo", rc);
+		int e = res->msg[0] ? sq_cli_fail_msg(cli, "demo", rc, res->msg)
+				    : sq_cli_fail(cli, "demo", rc);
+		int sig = res->signal;
 		free(res);
+		if (sig)
+			sq_demo_reraise(sig);
 		return e;
 	}
 	if (cli->json)

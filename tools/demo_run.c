@@ -17,12 +17,14 @@
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -213,6 +215,70 @@ static void progress(const struct demo_cfg *cfg, const char *fmt, ...)
 	fflush(stderr);
 }
 
+/*
+ * Signals: the handler only records which one arrived (async-signal-safe);
+ * the main thread polls stop_requested(res) between steps, and its sleeps end
+ * early because only it (and the library's threads) can take the signal.
+ */
+static volatile sig_atomic_t caught;
+
+/* A failure of the demo itself: the message goes to res->msg. */
+static int demo_err(struct demo_result *res, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int demo_err(struct demo_result *res, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(res->msg, sizeof(res->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static void on_signal(int sig)
+{
+	caught = sig;
+}
+
+static int stop_requested(struct demo_result *res)
+{
+	if (!caught)
+		return 0;
+	demo_err(res, SQ_E_CANCELED, "interrupted by %s", caught == SIGINT ? "SIGINT" : "SIGTERM");
+	return 1;
+}
+
+static void catch_signals(struct sigaction old[2])
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: a sleep returns at once */
+	sigemptyset(&sa.sa_mask);
+	caught = 0;
+	sigaction(SIGINT, &sa, &old[0]);
+	sigaction(SIGTERM, &sa, &old[1]);
+}
+
+static void restore_signals(const struct sigaction old[2])
+{
+	sigaction(SIGINT, &old[0], NULL);
+	sigaction(SIGTERM, &old[1], NULL);
+}
+
+void sq_demo_reraise(int sig)
+{
+	sigset_t set;
+
+	fflush(NULL);
+	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	_exit(128 + sig);
+}
+
 static int snapshot(const struct demo_cfg *cfg, struct demo_result *res, struct ctl *ctl,
 		    unsigned nworkers, struct sq_tracker *t, uint32_t rid, uint8_t *region,
 		    unsigned round)
@@ -280,6 +346,8 @@ static int verify_all(const struct demo_cfg *cfg, struct demo_result *res, const
 			return rc;
 		sq_snapshot_loaded_free(l);
 	}
+	if (stop_requested(res))
+		return SQ_E_CANCELED;
 	progress(cfg, "merging %u snapshots", res->nsnaps);
 	snprintf(merged, sizeof(merged), "%s/merged.mem", res->dir);
 	rc = sq_merge_chain(chain, res->nsnaps, merged, NULL, &mr);
@@ -290,6 +358,8 @@ static int verify_all(const struct demo_cfg *cfg, struct demo_result *res, const
 	rc = sq_memfile_verify(merged, NULL, 0, NULL);
 	if (rc)
 		return rc;
+	if (stop_requested(res))
+		return SQ_E_CANCELED;
 
 	uint8_t *dst = mmap(NULL, cfg->size, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -305,6 +375,8 @@ static int verify_all(const struct demo_cfg *cfg, struct demo_result *res, const
 		if (memcmp(dst, region, cfg->size) != 0)
 			snprintf(res->why, sizeof(res->why), "the merged file differs from the region");
 	}
+	if (!rc && stop_requested(res))
+		rc = SQ_E_CANCELED;
 	if (!rc && !res->why[0]) {
 		progress(cfg, "restoring the chain");
 		ro.dest_zeroed = 0;
@@ -317,6 +389,33 @@ static int verify_all(const struct demo_cfg *cfg, struct demo_result *res, const
 	if (!rc)
 		res->verified = !res->why[0];
 	return rc;
+}
+
+/* The work directory: a new temporary one, or cfg->dir (created if missing). */
+static int make_dir(const struct demo_cfg *cfg, struct demo_result *res, int *created)
+{
+	struct stat st;
+
+	*created = 0;
+	if (!cfg->dir) {
+		const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
+		snprintf(res->dir, sizeof(res->dir), "%s/squib-demo.XXXXXX", base);
+		if (!mkdtemp(res->dir))
+			return demo_err(res, SQ_E_IO, "cannot create a directory in %s: %s", base,
+				      strerror(errno));
+		*created = 1;
+		return 0;
+	}
+	snprintf(res->dir, sizeof(res->dir), "%s", cfg->dir);
+	if (mkdir(cfg->dir, 0700) == 0) {
+		*created = 1;
+		return 0;
+	}
+	if (errno != EEXIST)
+		return demo_err(res, SQ_E_IO, "cannot create --dir %s: %s", cfg->dir, strerror(errno));
+	if (stat(cfg->dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return demo_err(res, SQ_E_IO, "--dir %s is not a directory", cfg->dir);
+	return 0;
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *f)
@@ -335,24 +434,27 @@ int sq_demo_run(const struct demo_cfg *cfg, struct demo_result *res)
 	struct sq_tracker *t = NULL;
 	uint32_t rid = 0;
 	unsigned started = 0;
-	uint8_t *region;
-	int rc;
+	uint8_t *region = MAP_FAILED;
+	struct sigaction old[2];
+	sigset_t block, mask;
+	int rc, created = 0;
 
 	memset(res, 0, sizeof(*res));
 	atomic_init(&ctl.pause, 0);
 	atomic_init(&ctl.stop, 0);
-	if (cfg->dir) {
-		snprintf(res->dir, sizeof(res->dir), "%s", cfg->dir);
-	} else {
-		const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-		snprintf(res->dir, sizeof(res->dir), "%s/squib-demo.XXXXXX", base);
-		if (!mkdtemp(res->dir))
-			return SQ_E_IO;
+	catch_signals(old);
+	rc = make_dir(cfg, res, &created);
+	if (rc || stop_requested(res)) {
+		rc = rc ? rc : SQ_E_CANCELED;
+		goto out;
 	}
 	region = mmap(NULL, cfg->size, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (region == MAP_FAILED)
-		return SQ_E_NOMEM;
+	if (region == MAP_FAILED) {
+		rc = demo_err(res, SQ_E_NOMEM, "cannot map a %llu-byte region: %s",
+			    (unsigned long long)cfg->size, strerror(errno));
+		goto out;
+	}
 	rc = sq_tracker_create(NULL, &t);
 	if (rc)
 		goto out;
@@ -371,6 +473,11 @@ int sq_demo_run(const struct demo_cfg *cfg, struct demo_result *res)
 		rc = SQ_E_NOMEM;
 		goto out;
 	}
+	/* Workers never take SIGINT/SIGTERM: the main thread's sleep ends. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &mask);
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		ws[i] = (struct worker){ .idx = i, .ctl = &ctl, .region = region,
 					 .npages = cfg->size / PG, .t = api ? t : NULL,
@@ -379,12 +486,17 @@ int sq_demo_run(const struct demo_cfg *cfg, struct demo_result *res)
 			break;
 		started++;
 	}
+	pthread_sigmask(SIG_SETMASK, &mask, NULL);
 	for (unsigned r = 0; r <= cfg->rounds && !rc; r++) {
 		if (r) {
 			progress(cfg, "round %u/%u: workload running", r, cfg->rounds);
 			struct timespec d = { cfg->round_ms / 1000,
 					      (long)(cfg->round_ms % 1000) * 1000000L };
 			nanosleep(&d, NULL);
+		}
+		if (stop_requested(res)) {
+			rc = SQ_E_CANCELED;
+			break;
 		}
 		progress(cfg, "round %u/%u: writing %s snapshot", r, cfg->rounds,
 			 r ? "diff" : "full");
@@ -421,9 +533,17 @@ out:
 	}
 	free(ws);
 	sq_tracker_destroy(t);
-	munmap(region, cfg->size);
-	res->kept = cfg->keep || cfg->dir;
-	if (!res->kept && nftw(res->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+	if (region != MAP_FAILED)
+		munmap(region, cfg->size);
+	if (!rc && stop_requested(res))
+		rc = SQ_E_CANCELED;
+	res->signal = caught;
+	/* A --dir that existed is the user's; a directory made here goes
+	 * after any failure, and the temporary one after a success too. */
+	int failed = rc || !res->verified;
+	res->kept = !created || cfg->keep || (cfg->dir && !failed);
+	if (created && !res->kept && nftw(res->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		res->kept = 1;
+	restore_signals(old);
 	return rc;
 }
