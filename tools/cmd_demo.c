@@ -200,5 +200,8 @@ SQ_CLI_COMMAND(.name = "demo", .summary = "snapshot a live region: full + diffs,
 			"  --live: each snapshot is saved live (copy-on-write: the workload runs\n"
 			"  while it is written), with the pause beside a paused save of the same\n"
 			"  pages in the same run. --lazy-restore: the chain is then restored\n"
-			"  lazily (userfaultfd) while a reader checks random pages, and compared.\n",
+			"  lazily (userfaultfd) while a reader checks random pages, and compared.\n"
+			"  On SIGINT, SIGTERM or a failure, a directory the main demo created is\n"
+			"  removed (unless --keep) before it exits; a --dir that existed before\n"
+			"  is never removed. Numbers: digits only, sizes with k/M/G/T.\n",
 	       .run = run_demo)

@@ -48,7 +48,11 @@ def main():
             base = os.path.join(sys.argv[2], n)
             with open(base + ".json", "rb") as f, open(base + ".expr") as e:
                 if check(f.read(), e.read().strip()):
-                    print("  in case " + n)
+                    what = ""
+                    if os.path.exists(base + ".what"):
+                        with open(base + ".what") as w:
+                            what = w.read().strip()
+                    print("  in case %s: %s" % (n, what))
                     bad = 1
         print("%d documents checked" % len(names))
         return bad
