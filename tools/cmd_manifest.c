@@ -48,12 +48,15 @@ void sq_cli_warn_foreign(const struct sq_cli *cli, const char *cmd, const char *
 				    i ? "are taken as unchanged" : "read as zero");
 }
 
-static void print_id(const struct sq_snapshot_id *id)
+/* An id as 32 hex digits, or JSON null for the all-zero id (no parent). */
+static json_t *id_json(const struct sq_snapshot_id *id)
 {
 	char hex[2 * SQ_ID_BYTES + 1];
 
+	if (sq_id_is_zero(id))
+		return json_null();
 	sq_id_format(id, hex);
-	sq_json_str(stdout, hex);
+	return json_string(hex);
 }
 
 static int report(const struct sq_cli *cli, const char *mpath, const char *mem,
@@ -67,22 +70,12 @@ static int report(const struct sq_cli *cli, const char *mpath, const char *mem,
 		return sq_cli_fail(cli, "manifest", rc);
 	const char *kind = m->kind == SQ_SNAPSHOT_DIFF ? "diff" : "full";
 	if (cli->json) {
-		printf("{\"manifest\":");
-		sq_json_str(stdout, mpath);
-		printf(",\"memory\":");
-		sq_json_str(stdout, mem);
-		printf(",\"state\":");
-		sq_json_str(stdout, state);
-		printf(",\"kind\":\"%s\",\"region_size\":%llu,\"extents\":%zu,\"data_pages\":%llu,"
-		       "\"id\":", kind, (unsigned long long)m->region_size, m->nextents,
-		       (unsigned long long)m->npages);
-		print_id(&m->id);
-		printf(",\"parent\":");
-		if (sq_id_is_zero(&m->parent))
-			printf("null");
-		else
-			print_id(&m->parent);
-		printf("}\n");
+		rc = sq_cli_emit(json_pack("{s:o,s:o,s:o,s:s,s:o,s:I,s:o,s:o,s:o}", "manifest",
+					   sq_json_text(mpath), "memory", sq_json_text(mem), "state",
+					   sq_json_text(state), "kind", kind, "region_size",
+					   sq_json_u64(m->region_size), "extents",
+					   (json_int_t)m->nextents, "data_pages", sq_json_u64(m->npages),
+					   "id", id_json(&m->id), "parent", id_json(&m->parent)));
 	} else {
 		sq_id_format(&m->id, id);
 		sq_id_format(&m->parent, parent);
@@ -94,27 +87,33 @@ static int report(const struct sq_cli *cli, const char *mpath, const char *mem,
 		       (unsigned long long)m->state_size);
 	}
 	sq_manifest_free(m);
-	return SQ_EXIT_OK;
+	return rc ? SQ_EXIT_FAIL : SQ_EXIT_OK;
 }
+
+static const struct sq_opt manifest_opts[] = {
+	{ "kind", 0, 1, 'k' }, { "parent", 0, 1, 'p' }, { "replace", 0, 0, 'r' }, { NULL, 0, 0, 0 },
+};
 
 static int run_manifest(const struct sq_cli *cli, int argc, char **argv)
 {
 	const char *pos[2] = { NULL, NULL }, *kind = NULL, *parent = NULL;
 	struct sq_snapshot_id pid = { { 0 } };
-	int npos = 0, replace = 0, rc;
+	struct sq_opt_parser p;
+	int npos = 0, replace = 0, rc, k;
 	char mpath[4096];
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--kind") && i + 1 < argc)
-			kind = argv[++i];
-		else if (!strcmp(argv[i], "--parent") && i + 1 < argc)
-			parent = argv[++i];
-		else if (!strcmp(argv[i], "--replace"))
+	sq_opt_init(&p, cli, "manifest", argc, argv);
+	while ((k = sq_opt_next(&p, manifest_opts)) != SQ_OPT_END) {
+		if (k == SQ_OPT_ERROR)
+			return SQ_EXIT_USAGE;
+		if (k == 'k')
+			kind = p.arg;
+		else if (k == 'p')
+			parent = p.arg;
+		else if (k == 'r')
 			replace = 1;
-		else if (argv[i][0] == '-' && argv[i][1])
-			return sq_cli_usage_error(cli, "manifest", "unknown option '%s'", argv[i]);
 		else if (npos < 2)
-			pos[npos++] = argv[i];
+			pos[npos++] = p.arg;
 		else
 			return sq_cli_usage_error(cli, "manifest", "one STATE and one MEM expected");
 	}

@@ -127,6 +127,15 @@ wait $rpid || bad "migrate recv --opt=value: exit $?: $(cat "$T/recv.err")"
 batchf "$T/send.json" 'd["result"] == "SQ_OK"'
 batchf "$T/recv.json" 'd["complete"] is True'
 cmp -s "$T/memory" "$M1" || bad "migrate --opt=value: received memory differs"
+# manifest: a pair without one, then again over it (--replace)
+cp "$S0" "$T/f.snap"
+cp "$M0" "$T/f.mem"
+"$BIN" -q manifest "$T/f.snap" "$T/f.mem" --kind=full --json > "$T/mf.json" ||
+	bad "manifest --kind=full: exit $?"
+batchf "$T/mf.json" 'd["kind"] == "full" and d["parent"] is None'
+"$BIN" -q manifest "$T/f.snap" "$T/f.mem" --kind=full --replace > /dev/null ||
+	bad "manifest --kind=full --replace: exit $?"
+"$BIN" verify "$T/f.snap" > /dev/null || bad "manifest --kind=full: the pair does not verify"
 # flags take no value; options need one
 for a in "demo --keep=yes" "restore $S0 -o $T/x --verify=1" "merge $M0 --in-place=no" \
 	 "verify $S1 --mem" "restore $S0 -o" "describe --bogus=1" "demo --threads="; do
@@ -155,12 +164,14 @@ json_case 2 'd["error"]["name"] == "usage"' --json help nosuchcommand
 json_case 0 'len(d["commands"]) >= 6' --json --help
 json_case 0 'len(d["commands"]) >= 6' --json help
 json_case 0 '"version" in d' --json --version
-for c in demo describe merge migrate restore verify; do
+for c in demo describe manifest merge migrate restore verify; do
 	json_case 0 "d['command'] == '$c'" --json "$c" --help
 	json_case 0 "d['command'] == '$c'" --json help "$c"
 done
 json_case 0 '"usage" in d' --json demo migrate --help
 json_case 2 'd["error"]["name"] == "usage"' --json merge
+json_case 2 'd["error"]["name"] == "usage"' --json manifest "$S0" "$M0" --kind=half
+json_case 2 'd["error"]["name"] == "usage"' --json manifest "$S0" "$M0" --kind
 json_case 2 'd["error"]["name"] == "usage"' --json migrate
 json_case 2 'd["error"]["name"] == "usage"' --json migrate bogus
 json_case 2 'd["error"]["name"] == "usage"' --json migrate send --bogus
@@ -219,6 +230,8 @@ missing restore "$T/none.snap" -o "$T/r3.img"
 missing restore "$S0" "$T/none.snap" -o "$T/r3.img"
 missing merge "$T/none.mem" "$M1" -o "$T/m3.mem"
 missing merge "$M0" "$T/none.mem" -o "$T/m3.mem"
+missing manifest "$T/none.snap" "$T/none.mem" --kind=full
+missing manifest "$S0" "$T/none.mem" --kind=full
 missing migrate send --to 127.0.0.1:1 --file "$T/none.mem"
 missing migrate send --to 127.0.0.1:1 --file "$M0" --state "$T/none.snap"
 [ ! -e "$T/r3.img" ] && [ ! -e "$T/m3.mem" ] || bad "a failed command left its output"
