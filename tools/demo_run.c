@@ -220,7 +220,10 @@ static void progress(const struct demo_cfg *cfg, const char *fmt, ...)
  * the main thread polls stop_requested(res) between steps, and its sleeps end
  * early because only it (and the library's threads) can take the signal.
  */
-static volatile sig_atomic_t caught;
+/* Lock-free, so safe in a handler; relaxed: it orders nothing else, the
+ * main thread only polls it (the handler may run on a library thread). */
+static atomic_int caught;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the signal flag must be lock-free");
 
 /* A failure of the demo itself: the message goes to res->msg. */
 static int demo_err(struct demo_result *res, int code, const char *fmt, ...)
@@ -237,14 +240,16 @@ static int demo_err(struct demo_result *res, int code, const char *fmt, ...)
 
 static void on_signal(int sig)
 {
-	caught = sig;
+	atomic_store_explicit(&caught, sig, memory_order_relaxed);
 }
 
 static int stop_requested(struct demo_result *res)
 {
-	if (!caught)
+	int sig = atomic_load_explicit(&caught, memory_order_relaxed);
+
+	if (!sig)
 		return 0;
-	demo_err(res, SQ_E_CANCELED, "interrupted by %s", caught == SIGINT ? "SIGINT" : "SIGTERM");
+	demo_err(res, SQ_E_CANCELED, "interrupted by %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	return 1;
 }
 
@@ -255,7 +260,7 @@ static void catch_signals(struct sigaction old[2])
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal; /* no SA_RESTART: a sleep returns at once */
 	sigemptyset(&sa.sa_mask);
-	caught = 0;
+	atomic_store_explicit(&caught, 0, memory_order_relaxed);
 	sigaction(SIGINT, &sa, &old[0]);
 	sigaction(SIGTERM, &sa, &old[1]);
 }
@@ -537,7 +542,7 @@ out:
 		munmap(region, cfg->size);
 	if (!rc && stop_requested(res))
 		rc = SQ_E_CANCELED;
-	res->signal = caught;
+	res->signal = atomic_load_explicit(&caught, memory_order_relaxed);
 	/* A --dir that existed is the user's; a directory made here goes
 	 * after any failure, and the temporary one after a success too. */
 	int failed = rc || !res->verified;
