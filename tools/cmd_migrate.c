@@ -341,10 +341,10 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 	int rc = 0;
 	if (file) {
 		int fd = open(file, O_RDONLY | O_CLOEXEC);
-		struct stat st;
+		struct stat st = { 0 };
 		int e = 0;
 		if (fd < 0 || fstat(fd, &st))
-			e = errno;
+			e = errno ? errno : EIO;
 		else if (st.st_size == 0)
 			e = EINVAL; /* an empty file is no region */
 		if (e) {
