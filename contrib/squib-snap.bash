@@ -5,7 +5,7 @@ _squib_snap()
 	local cur prev words cword
 	_init_completion || return
 
-	local cmds="demo describe verify merge restore manifest migrate help"
+	local cmds="demo describe verify merge restore manifest migrate info check help"
 	local global="--json -q -v --help --version"
 	local cmd="" i
 	for ((i = 1; i < cword; i++)); do
@@ -45,6 +45,7 @@ _squib_snap()
 	restore) opts="-o --verify --threads" ;;
 	manifest) opts="--kind --parent --replace" ;;
 	migrate) opts="recv send --listen --out --pair --timeout --max-size --port-file --to --file --demo --conns --rate --downtime --policy --bandwidth --max-rounds --state" ;;
+	info | check) opts="" ;;
 	help) COMPREPLY=($(compgen -W "$cmds" -- "$cur")); return ;;
 	esac
 	if [[ $cur == -* ]]; then
