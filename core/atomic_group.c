@@ -129,7 +129,7 @@ static int parse_record(const char *record, const uint8_t *b, size_t len, struct
 	size_t off = 12;
 	uint32_t count;
 
-	if (memcmp(b, RECORD_MAGIC, 8) || sq_crc64(b, len) != 0)
+	if (!b || len < 12 + 8 || memcmp(b, RECORD_MAGIC, 8) || sq_crc64(b, len) != 0)
 		return sq_err(SQ_E_CORRUPT, "commit record %s: bad magic or CRC", record);
 	count = get32(b + 8);
 	if (count == 0 || count > SQ_GROUP_MAX)
@@ -287,7 +287,7 @@ static int encode_record(const struct sq_atomic_group *g, uint8_t **bufp, size_t
 	uint8_t *b = rc ? NULL : malloc(len), *p = b;
 	if (!rc && !b)
 		rc = sq_err(SQ_E_NOMEM, "out of memory");
-	if (!rc) {
+	if (!rc && p) {
 		memcpy(p, RECORD_MAGIC, 8);
 		put32(p + 8, (uint32_t)g->n);
 		p += 12;

@@ -356,8 +356,12 @@ static int merge_commit(struct sq_layer *ls, size_t n, const struct plan *pl,
 	struct sq_atomic_file *fm = NULL, *f;
 	uint8_t *state = NULL, *mbuf = NULL;
 	size_t slen = 0, mlen = 0, k = 2;
-	size_t on = strlen(out);
+	size_t on;
 	int rc;
+
+	if (!out)
+		return sq_err(SQ_E_INVAL, "merge: no output path");
+	on = strlen(out);
 
 	snprintf(outs[0], sizeof(outs[0]), "%s", out);
 	rc = sq_manifest_path(out, outs[1], sizeof(outs[1]));
