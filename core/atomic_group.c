@@ -29,6 +29,7 @@
 
 #include <squib/crc64.h>
 
+#include "core/endian.h"
 #include "core/err.h"
 #include "core/sysio.h"
 #include "core/atomic_internal.h"
@@ -45,17 +46,6 @@ struct sq_atomic_group {
 	size_t n;
 	struct sq_atomic_file *m[SQ_GROUP_MAX];
 };
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static int group_dir_sync(const char *dir)
 {
@@ -131,14 +121,14 @@ static int parse_record(const char *record, const uint8_t *b, size_t len, struct
 
 	if (!b || len < 12 + 8 || memcmp(b, RECORD_MAGIC, 8) || sq_crc64(b, len) != 0)
 		return sq_err(SQ_E_CORRUPT, "commit record %s: bad magic or CRC", record);
-	count = get32(b + 8);
+	count = sq_le_get32(b + 8);
 	if (count == 0 || count > SQ_GROUP_MAX)
 		return sq_err(SQ_E_CORRUPT, "commit record %s: %u entries", record, count);
 	for (uint32_t i = 0; i < count; i++) {
 		for (int k = 0; k < 2; k++) {
 			if (off + 4 > len - 8)
 				return sq_err(SQ_E_CORRUPT, "commit record %s: truncated", record);
-			uint32_t l = get32(b + off);
+			uint32_t l = sq_le_get32(b + off);
 			off += 4;
 			if (l > len - 8 - off || !valid_name((const char *)b + off, l))
 				return sq_err(SQ_E_CORRUPT, "commit record %s: bad name", record);
@@ -289,17 +279,15 @@ static int encode_record(const struct sq_atomic_group *g, uint8_t **bufp, size_t
 		rc = sq_err(SQ_E_NOMEM, "out of memory");
 	if (!rc && p) {
 		memcpy(p, RECORD_MAGIC, 8);
-		put32(p + 8, (uint32_t)g->n);
+		sq_le_put32(p + 8, (uint32_t)g->n);
 		p += 12;
 		for (size_t i = 0; i < 2 * g->n; i++) {
 			size_t l = strlen(names[i]);
-			put32(p, (uint32_t)l);
+			sq_le_put32(p, (uint32_t)l);
 			memcpy(p + 4, names[i], l);
 			p += 4 + l;
 		}
-		uint64_t c = sq_crc64(b, len - 8);
-		for (int i = 0; i < 8; i++)
-			p[i] = (uint8_t)(c >> (8 * i));
+		sq_le_put64(p, sq_crc64(b, len - 8));
 		*bufp = b;
 		*lenp = len;
 	}

@@ -23,18 +23,9 @@
  *   workload would flip the block back and forth (the run count of a
  *   coarse emission is 1, which makes fine look cheap).
  */
-#include <time.h>
-
+#include "core/clock.h"
 #include "core/err.h"
 #include "engine/internal.h"
-
-uint64_t sq_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 bool sq_block_is_coarse(const struct sq_region *r, uint64_t blk)
 {
@@ -48,7 +39,7 @@ void sq_ctl_init(struct sq_region *r)
 	r->st.npages = r->npages;
 	r->st.nblocks = r->nblocks;
 	r->io_scale = 1.0;
-	r->epoch_start_ns = sq_now_ns();
+	r->epoch_start_ns = sq_clock_ns();
 }
 
 static uint64_t block_pages(const struct sq_region *r, uint64_t blk)

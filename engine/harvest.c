@@ -69,6 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "engine/internal.h"
 
@@ -341,7 +342,7 @@ static int harvest_or_peek(struct sq_tracker *t, uint32_t id, struct sq_dirty_se
 	}
 	if (clear)
 		sq_ctl_epoch(sc.r, sc.obs_lost ? NULL : sc.obs, sc.obs_lost ? 0 : sc.nobs,
-			     sc.s->pages, sq_now_ns());
+			     sc.s->pages, sq_clock_ns());
 	*out = sc.s;
 	sc.s = NULL;
 out:

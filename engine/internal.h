@@ -243,7 +243,6 @@ void sq_ctl_epoch(struct sq_region *r, const struct sq_epoch_obs *obs, size_t no
 		  uint64_t pages, uint64_t now_ns);
 void sq_ctl_init(struct sq_region *r);
 int sq_ctl_set_granule(struct sq_region *r, uint64_t blk, enum sq_granule g);
-uint64_t sq_now_ns(void);
 
 /* ---------------------------------------------------------------- kwp.c */
 int sq_kwp_attach(struct sq_region *r, enum sq_kernel_mode mode);

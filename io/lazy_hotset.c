@@ -21,6 +21,7 @@
 #include <squib/crc64.h>
 #include <squib/lazy.h>
 
+#include "core/endian.h"
 #include "core/err.h"
 #include "core/sysio.h"
 #include "io/chain.h"
@@ -28,21 +29,6 @@
 
 #define HOT_MAGIC "SQHOTSET"
 #define HOT_HDR 24u
-
-static void put64(uint8_t *b, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *b)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | b[i];
-	return v;
-}
 
 int sq_lazy_hotset_save(struct sq_lazy *l, const char *path)
 {
@@ -56,15 +42,15 @@ int sq_lazy_hotset_save(struct sq_lazy *l, const char *path)
 	b = malloc(len);
 	if (b) {
 		memcpy(b, HOT_MAGIC, 8);
-		put64(b + 8, l->npages);
-		put64(b + 16, l->nhot_rec);
+		sq_le_put64(b + 8, l->npages);
+		sq_le_put64(b + 16, l->nhot_rec);
 		for (uint64_t i = 0; i < l->nhot_rec; i++)
-			put64(b + HOT_HDR + 8 * i, l->hot_rec[i]);
+			sq_le_put64(b + HOT_HDR + 8 * i, l->hot_rec[i]);
 	}
 	pthread_mutex_unlock(&l->hot_lock);
 	if (!b)
 		return sq_err(SQ_E_NOMEM, "hot set: out of memory");
-	put64(b + len - 8, sq_crc64(b, len - 8));
+	sq_le_put64(b + len - 8, sq_crc64(b, len - 8));
 	rc = sq_atomic_open(path, NULL, &f);
 	if (!rc)
 		rc = sq_atomic_write(f, b, len, SQ_E_IO);
@@ -113,16 +99,16 @@ int sq_lazy_hotset_load(const char *path, uint64_t npages, struct sq_run **runs,
 		rc = sq_err_sys(SQ_E_IO, -rc, path);
 		goto out;
 	}
-	uint64_t count = get64(b + 16);
-	if (memcmp(b, HOT_MAGIC, 8) || get64(b + 8) != npages ||
+	uint64_t count = sq_le_get64(b + 16);
+	if (memcmp(b, HOT_MAGIC, 8) || sq_le_get64(b + 8) != npages ||
 	    count != ((uint64_t)st.st_size - HOT_HDR - 8) / 8 ||
-	    sq_crc64(b, (size_t)st.st_size - 8) != get64(b + st.st_size - 8)) {
+	    sq_crc64(b, (size_t)st.st_size - 8) != sq_le_get64(b + st.st_size - 8)) {
 		rc = sq_err(SQ_E_CORRUPT, "hot set %s: bad magic, region size, count or CRC", path);
 		goto out;
 	}
 	uint64_t *pg = (uint64_t *)(void *)b; /* sorted in place over the header */
 	for (uint64_t i = 0; i < count; i++) {
-		pg[i] = get64(b + HOT_HDR + 8 * i);
+		pg[i] = sq_le_get64(b + HOT_HDR + 8 * i);
 		if (pg[i] >= npages) {
 			rc = sq_err(SQ_E_CORRUPT, "hot set %s: page %llu outside the region", path,
 				    (unsigned long long)pg[i]);

@@ -36,6 +36,7 @@
 
 #include <squib/lazy.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/sysio.h"
 #include "io/chain.h"
@@ -44,14 +45,6 @@
 #define SRC_HOLE 0xffu
 #define CHUNK_PAGES 256u
 #define MAX_SAMPLES 65536u
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static bool page_done(struct sq_lazy *l, uint64_t p)
 {
@@ -153,7 +146,7 @@ static int serve_range(struct sq_lazy *l, uint64_t first, uint64_t n, uint8_t *b
 
 static void serve_fault(struct sq_lazy *l, uint64_t addr)
 {
-	uint64_t t0 = now_ns(), placed = 0;
+	uint64_t t0 = sq_clock_ns(), placed = 0;
 	uint64_t page = (addr - (uintptr_t)l->base) >> SQ_PAGE_SHIFT;
 	uint64_t first = page & ~(uint64_t)(l->batch - 1);
 	uint64_t n = first + l->batch > l->npages ? l->npages - first : l->batch;
@@ -166,7 +159,7 @@ static void serve_fault(struct sq_lazy *l, uint64_t addr)
 	struct uffdio_range wake = { .start = (uintptr_t)l->base + (page << SQ_PAGE_SHIFT),
 				     .len = SQ_PAGE_SIZE };
 	(void)ioctl(l->uffd, UFFDIO_WAKE, &wake);
-	uint64_t t1 = now_ns();
+	uint64_t t1 = sq_clock_ns();
 	uint64_t nf = atomic_fetch_add_explicit(&l->faults, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&l->pages_faulted, placed, memory_order_relaxed);
 	if (nf == 0)
@@ -291,7 +284,7 @@ int sq_lazy_start(const char *const *paths, size_t n, uint64_t size,
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return sq_err(SQ_E_NOMEM, "lazy restore: out of memory");
-	l->t0 = now_ns();
+	l->t0 = sq_clock_ns();
 	l->uffd = l->stop_fd = -1;
 	l->size = size;
 	l->npages = size >> SQ_PAGE_SHIFT;
@@ -347,7 +340,7 @@ int sq_lazy_start(const char *const *paths, size_t n, uint64_t size,
 		rc = sq_err(SQ_E_IO, "lazy restore: no fill thread could start");
 		goto fail;
 	}
-	l->ready_ns = now_ns();
+	l->ready_ns = sq_clock_ns();
 	*out = l;
 	return 0;
 fail:
@@ -367,7 +360,7 @@ int sq_lazy_wait(struct sq_lazy *l)
 			pthread_join(l->fill[i], NULL);
 		l->joined = true;
 		if (l->nstarted)
-			l->fill_ns = now_ns();
+			l->fill_ns = sq_clock_ns();
 	}
 	return atomic_load_explicit(&l->failed, memory_order_relaxed);
 }

@@ -38,6 +38,7 @@
 #include <squib/crc64.h>
 #include <squib/manifest.h>
 
+#include "core/endian.h"
 #include "core/err.h"
 #include "core/sysio.h"
 #include "io/io_internal.h"
@@ -45,34 +46,6 @@
 #define MF_MAGIC "SQMANIF1"
 #define MF_VERSION 1u
 #define MF_HDR 96u
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (int i = 3; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 int sq_id_generate(struct sq_snapshot_id *id)
 {
@@ -176,25 +149,25 @@ int sq_manifest_encode(const struct sq_manifest *m, void **bufp, size_t *lenp)
 	if (!b)
 		return sq_err(SQ_E_NOMEM, "out of memory");
 	memcpy(b, MF_MAGIC, 8);
-	put32(b + 8, MF_VERSION);
-	put32(b + 12, m->kind);
-	put32(b + 16, m->page_size);
-	put32(b + 20, MF_HDR);
+	sq_le_put32(b + 8, MF_VERSION);
+	sq_le_put32(b + 12, m->kind);
+	sq_le_put32(b + 16, m->page_size);
+	sq_le_put32(b + 20, MF_HDR);
 	memcpy(b + 24, m->id.b, 16);
 	memcpy(b + 40, m->parent.b, 16);
-	put64(b + 56, m->region_size);
-	put64(b + 64, m->state_size);
-	put64(b + 72, m->state_crc);
-	put64(b + 80, m->nextents);
-	put64(b + 88, m->npages);
+	sq_le_put64(b + 56, m->region_size);
+	sq_le_put64(b + 64, m->state_size);
+	sq_le_put64(b + 72, m->state_crc);
+	sq_le_put64(b + 80, m->nextents);
+	sq_le_put64(b + 88, m->npages);
 	p = b + MF_HDR;
 	for (size_t i = 0; i < m->nextents; i++, p += 16) {
-		put64(p, m->extents[i].first_page);
-		put64(p + 8, m->extents[i].npages);
+		sq_le_put64(p, m->extents[i].first_page);
+		sq_le_put64(p + 8, m->extents[i].npages);
 	}
 	for (uint64_t i = 0; i < m->npages; i++, p += 8)
-		put64(p, m->crcs[i]);
-	put64(p, sq_crc64(b, len - 8));
+		sq_le_put64(p, m->crcs[i]);
+	sq_le_put64(p, sq_crc64(b, len - 8));
 	*bufp = b;
 	*lenp = len;
 	return 0;
@@ -205,19 +178,19 @@ static int parse_header(const uint8_t *b, struct sq_manifest *m, uint64_t *need)
 {
 	if (memcmp(b, MF_MAGIC, 8) != 0)
 		return sq_err(SQ_E_MANIFEST, "manifest: bad magic");
-	if (get32(b + 8) != MF_VERSION)
+	if (sq_le_get32(b + 8) != MF_VERSION)
 		return sq_err(SQ_E_MANIFEST, "manifest: unsupported format version %u",
-			      get32(b + 8));
-	if (get32(b + 20) != MF_HDR)
-		return sq_err(SQ_E_MANIFEST, "manifest: bad header size %u", get32(b + 20));
-	m->kind = get32(b + 12);
-	m->page_size = get32(b + 16);
+			      sq_le_get32(b + 8));
+	if (sq_le_get32(b + 20) != MF_HDR)
+		return sq_err(SQ_E_MANIFEST, "manifest: bad header size %u", sq_le_get32(b + 20));
+	m->kind = sq_le_get32(b + 12);
+	m->page_size = sq_le_get32(b + 16);
 	memcpy(m->id.b, b + 24, 16);
 	memcpy(m->parent.b, b + 40, 16);
-	m->region_size = get64(b + 56);
-	m->state_size = get64(b + 64);
-	m->state_crc = get64(b + 72);
-	uint64_t ne = get64(b + 80), np = get64(b + 88);
+	m->region_size = sq_le_get64(b + 56);
+	m->state_size = sq_le_get64(b + 64);
+	m->state_crc = sq_le_get64(b + 72);
+	uint64_t ne = sq_le_get64(b + 80), np = sq_le_get64(b + 88);
 	if (m->region_size == 0 || m->region_size > SQ_MANIFEST_MAX_REGION)
 		return sq_err(SQ_E_MANIFEST, "manifest: bad region size");
 	uint64_t pages = m->region_size / SQ_PAGE_SIZE;
@@ -258,9 +231,9 @@ int sq_manifest_decode(const void *buf, size_t len, struct sq_manifest **out)
 	}
 	p = b + MF_HDR;
 	for (size_t i = 0; i < m->nextents; i++, p += 16)
-		m->extents[i] = (struct sq_run){ get64(p), get64(p + 8) };
+		m->extents[i] = (struct sq_run){ sq_le_get64(p), sq_le_get64(p + 8) };
 	for (uint64_t i = 0; i < m->npages; i++, p += 8)
-		m->crcs[i] = get64(p);
+		m->crcs[i] = sq_le_get64(p);
 	rc = check(m, SQ_E_MANIFEST);
 	if (rc)
 		goto fail;

@@ -33,19 +33,13 @@
 #include <squib/crc64.h>
 #include <squib/merge.h>
 
+#include "core/clock.h"
+#include "core/endian.h"
 #include "core/err.h"
 #include "core/sysio.h"
 #include "io/chain.h"
 #include "io/foreign.h"
 #include "io/io_internal.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 #define FALLBACK_CHUNK (1u << 20)
 
@@ -330,10 +324,7 @@ static int last_state(const struct sq_layer *l, const struct sq_manifest *m, uin
 	close(fd);
 	if (rc || !*buf)
 		return rc;
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | (*buf)[m->state_size - 8 + (size_t)i];
-	if (v != m->state_crc || sq_crc64(*buf, m->state_size) != 0) {
+	if (sq_le_get64(*buf + m->state_size - 8) != m->state_crc || sq_crc64(*buf, m->state_size) != 0) {
 		free(*buf);
 		*buf = NULL;
 		return 0;
@@ -412,7 +403,7 @@ int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 	struct plan pl = { 0 };
 	struct sq_layer *ls;
 	char *dest = NULL;
-	double t0 = now_s();
+	double t0 = sq_clock_s();
 	int in_place = opts && opts->in_place;
 	unsigned threads = opts ? opts->threads : 0;
 	int rc;
@@ -436,7 +427,7 @@ int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 		rc = merge_commit(ls, n, &pl, m, dest, in_place, threads, &rep);
 	free(dest);
 	rep.pages_out = m ? m->npages : 0;
-	rep.seconds = now_s() - t0;
+	rep.seconds = sq_clock_s() - t0;
 	if (!rc && r)
 		*r = rep;
 	sq_manifest_free(m);

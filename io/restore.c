@@ -20,16 +20,9 @@
 
 #include <squib/restore.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "io/chain.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void zero_gaps(const struct sq_layer *l, uint8_t *dest, uint64_t size)
 {
@@ -59,7 +52,7 @@ int sq_restore_to_memory(const char *const *paths, size_t n, void *dest, uint64_
 	struct sq_restore_opts o = { 0 };
 	struct sq_read_stats st = { 0 };
 	struct sq_layer *ls;
-	double t0 = now_s();
+	double t0 = sq_clock_s();
 	int rc;
 
 	if (opts)
@@ -79,7 +72,7 @@ int sq_restore_to_memory(const char *const *paths, size_t n, void *dest, uint64_
 	if (!rc && r)
 		*r = (struct sq_restore_report){ .layers = (unsigned)n, .pages_read = st.pages,
 						 .bytes_read = st.bytes, .direct = st.direct,
-						 .seconds = now_s() - t0 };
+						 .seconds = sq_clock_s() - t0 };
 	sq_chain_close(ls, n);
 	return rc;
 }

@@ -16,18 +16,11 @@
 #include <squib/atomic_file.h>
 #include <squib/restore.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/sysio.h"
 #include "io/chain.h"
 #include "io/io_internal.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Pages of @l's data outside @m's extents must be zero. */
 static int check_outside(struct sq_layer *l, const struct sq_manifest *m,
@@ -72,7 +65,7 @@ int sq_memfile_verify(const char *mem_path, const struct sq_manifest *m, unsigne
 	struct sq_verify_report rep = { 0 };
 	struct sq_read_stats st = { 0 };
 	struct sq_layer l;
-	double t0 = now_s();
+	double t0 = sq_clock_s();
 	int rc;
 
 	struct sq_manifest *own = NULL;
@@ -117,7 +110,7 @@ int sq_memfile_verify(const char *mem_path, const struct sq_manifest *m, unsigne
 		goto out;
 	rc = check_outside(&l, m, &rep);
 out:
-	rep.seconds = now_s() - t0;
+	rep.seconds = sq_clock_s() - t0;
 	if (r)
 		*r = rep;
 	sq_manifest_free(own);

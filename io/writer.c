@@ -27,6 +27,7 @@
 #include <squib/crc64.h>
 #include <squib/writer.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/sysio.h"
 #include "io/writer_internal.h"
@@ -61,14 +62,6 @@ const char *sq_io_backend_name(enum sq_io_backend b)
 	default:
 		return "auto";
 	}
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static int do_piece(struct wr_worker *w, const struct wr_piece *pc)
@@ -252,7 +245,7 @@ int sq_memfile_write(int fd, enum sq_mem_layout layout, const struct sq_mem_sour
 	uint64_t npages, total = 0;
 	unsigned nthreads;
 	int rc, oldfl = -1;
-	double t0 = now_s();
+	double t0 = sq_clock_s();
 
 	if (mout)
 		*mout = NULL;
@@ -339,7 +332,7 @@ int sq_memfile_write(int fd, enum sq_mem_layout layout, const struct sq_mem_sour
 	r.queue_depth = r.backend == SQ_IO_URING ? j.qd : 1;
 	if (mout)
 		rc = build_manifest(&j, layout, src->size, mout);
-	r.seconds = now_s() - t0;
+	r.seconds = sq_clock_s() - t0;
 	if (rep && !rc)
 		*rep = r;
 out:

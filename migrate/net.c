@@ -26,14 +26,6 @@
 #include "core/sysio.h"
 #include "migrate/net.h"
 
-double sq_mig_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Split "HOST:PORT" / "[V6]:PORT" and resolve it (numeric port). */
 static int resolve(const char *hostport, int passive, struct addrinfo **res)
 {

@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "core/clock.h"
+
 /* Connect to "HOST:PORT"; TCP_NODELAY and the timeouts are set. */
 int sq_mig_connect(const char *hostport, int timeout_ms, int *fd);
 /* SO_RCVTIMEO / SO_SNDTIMEO of @ms (0 = none). */
@@ -49,7 +51,7 @@ long sq_mig_recv_some(int site, int fd, void *buf, size_t len);
 int sq_mig_deadline(int fd, double deadline, int timeout_ms, const char *what);
 int sq_mig_deadline_error(int rc, double deadline, const char *what);
 
-/* Monotonic clock in seconds. */
-double sq_mig_now(void);
+/* Monotonic clock in seconds (core/clock.h). */
+#define sq_mig_now() sq_clock_s()
 
 #endif /* SQ_MIGRATE_NET_H */

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/endian.h"
+
 #define SQ_MIG_MAGIC 0x47494d4249555153ull        /* "SQUIBMIG" */
 #define SQ_MIG_RESULT_MAGIC 0x5345524249555153ull /* "SQUIBRES" */
 #define SQ_MIG_VERSION 2u
@@ -137,40 +139,13 @@ int sq_mig_frame_crc_ok(const uint8_t hdr[SQ_MIG_FRAME_HDR], const void *payload
 void sq_mig_final_encode(const struct sq_mig_final *t, uint8_t out[SQ_MIG_FINAL_LEN]);
 void sq_mig_final_decode(const uint8_t in[SQ_MIG_FINAL_LEN], struct sq_mig_final *t);
 
-/* Little-endian helpers. */
-static inline void sq_mig_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-static inline void sq_mig_put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void sq_mig_put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint16_t sq_mig_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-static inline uint32_t sq_mig_get32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (int i = 3; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-static inline uint64_t sq_mig_get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
+/* Little-endian loads and stores (core/endian.h), in the stream's spelling. */
+#define sq_mig_put16 sq_le_put16
+#define sq_mig_put32 sq_le_put32
+#define sq_mig_put64 sq_le_put64
+#define sq_mig_get16 sq_le_get16
+#define sq_mig_get32 sq_le_get32
+#define sq_mig_get64 sq_le_get64
 
 /* 1 when the 4 KiB page at @p is all zeros (8-byte aligned). */
 static inline int sq_mig_page_zero(const void *p)

@@ -21,16 +21,9 @@
 #include <squib/snapshot.h>
 #include <squib/tracker.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "snapshot/live_internal.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* A paused save (the workload stays paused throughout), then resume. */
 static int save_paused(const struct sq_snapshot_save_req *q, struct sq_tracker *t,
@@ -49,7 +42,7 @@ static int save_paused(const struct sq_snapshot_save_req *q, struct sq_tracker *
 		return sq_err(SQ_E_UNSUPPORTED, "live save: %s", why);
 	}
 	rc = t ? sq_snapshot_save_tracked(&p, t, region, &sr) : sq_snapshot_save(&p, &sr);
-	rep->pause_s = rep->total_s = now_s() - t0;
+	rep->pause_s = rep->total_s = sq_clock_s() - t0;
 	rep->pages = sr.pages_dirty;
 	q->live->resume(q->live->ctx);
 	if (!rc && r)
@@ -85,7 +78,7 @@ int sq_live_save(const struct sq_snapshot_save_req *q, struct sq_tracker *t, uin
 	struct sq_live_report *rep = q->live->report ? q->live->report : &local;
 	struct sq_dirty_set *set = NULL;
 	struct sq_cow *cow = NULL;
-	double t0 = now_s();
+	double t0 = sq_clock_s();
 	int tracker_sync, rc;
 
 	memset(rep, 0, sizeof(*rep));
@@ -139,7 +132,7 @@ int sq_live_save(const struct sq_snapshot_save_req *q, struct sq_tracker *t, uin
 			rc = sq_err(SQ_E_UNSUPPORTED, "%s", msg);
 		} else {
 			rc = sq_snapshot_save(&p, r);
-			rep->pause_s = now_s() - t0;
+			rep->pause_s = sq_clock_s() - t0;
 		}
 		q->live->resume(q->live->ctx);
 		goto done;
@@ -149,7 +142,7 @@ int sq_live_save(const struct sq_snapshot_save_req *q, struct sq_tracker *t, uin
 		goto done;
 	}
 	rep->live = 1;
-	rep->pause_s = now_s() - t0;
+	rep->pause_s = sq_clock_s() - t0;
 	q->live->resume(q->live->ctx);
 
 	struct sq_mem_source src = { .read = sq_cow_read, .ctx = cow, .size = q->mem->size,
@@ -165,7 +158,7 @@ int sq_live_save(const struct sq_snapshot_save_req *q, struct sq_tracker *t, uin
 	rep->stall_s = (double)cs.stall_ns * 1e-9;
 done:
 	sq_cow_destroy(cow);
-	rep->total_s = now_s() - t0;
+	rep->total_s = sq_clock_s() - t0;
 	if (set) {
 		rep->pages = q->kind == SQ_SNAPSHOT_DIFF ? sq_dirty_set_pages(set)
 							: q->mem->size >> SQ_PAGE_SHIFT;

@@ -49,6 +49,7 @@
 
 #include <squib/live.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/sysio.h"
 #include "snapshot/live_internal.h"
@@ -77,14 +78,6 @@ struct sq_cow {
 	_Atomic bool stopping;
 	_Atomic uint64_t cow_pages, faults, stall_ns;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static pthread_mutex_t *stripe_of(struct sq_cow *c, uint64_t page)
 {
@@ -202,13 +195,13 @@ static void count_fault(struct sq_cow *c, uint64_t copied, uint64_t t0)
 {
 	atomic_fetch_add_explicit(&c->cow_pages, copied, memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->faults, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&c->stall_ns, now_ns() - t0, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->stall_ns, sq_clock_ns() - t0, memory_order_relaxed);
 }
 
 void sq_cow_hook(void *ctx, uint64_t first_page, uint64_t npages)
 {
 	struct sq_cow *c = ctx;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = sq_clock_ns();
 
 	count_fault(c, cow_copy(c, first_page, npages), t0);
 }
@@ -293,7 +286,7 @@ static void *own_handler(void *arg)
 			if (msg[i].event != UFFD_EVENT_PAGEFAULT ||
 			    !(msg[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP))
 				continue;
-			uint64_t t0 = now_ns();
+			uint64_t t0 = sq_clock_ns();
 			uint64_t a = msg[i].arg.pagefault.address & ~(uint64_t)(SQ_PAGE_SIZE - 1);
 			uint64_t page = (a - (uintptr_t)c->base) >> SQ_PAGE_SHIFT;
 			if (a < (uintptr_t)c->base || page >= c->npages)

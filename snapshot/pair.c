@@ -27,6 +27,8 @@
 #include <squib/restore.h>
 #include <squib/snapshot.h>
 
+#include "core/clock.h"
+#include "core/endian.h"
 #include "core/err.h"
 #include "core/sysio.h"
 #include "snapshot/live_internal.h"
@@ -89,20 +91,7 @@ int sq_pair_check_state(const void *buf, size_t len)
 
 uint64_t sq_pair_state_crc(const void *buf, size_t len)
 {
-	const uint8_t *t = (const uint8_t *)buf + len - 8;
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | t[i];
-	return v;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return sq_le_get64((const uint8_t *)buf + len - 8);
 }
 
 /* A group member @dest holding @len bytes of @buf. */
@@ -135,7 +124,7 @@ int sq_snapshot_save(const struct sq_snapshot_save_req *q, struct sq_snapshot_re
 	struct sq_atomic_file *fm = NULL;
 	struct sq_manifest *m = NULL;
 	struct sq_pair_paths p;
-	double t0 = now_s();
+	double t0 = sq_clock_s();
 	int rc;
 
 	rc = sq_pair_check_request(q); /* snapshot/save_check.c */
@@ -173,7 +162,7 @@ int sq_snapshot_save(const struct sq_snapshot_save_req *q, struct sq_snapshot_re
 		rc = sq_atomic_group_commit(g);
 	sq_atomic_group_close(g);
 	rep.pages_dirty = rep.io.pages_in;
-	rep.seconds = now_s() - t0;
+	rep.seconds = sq_clock_s() - t0;
 	if (!rc && r)
 		*r = rep;
 	sq_manifest_free(m);

@@ -18,6 +18,7 @@
 
 #include <squib/error.h>
 
+#include "core/endian.h"
 #include "state/bitcode.h"
 
 /* ============================================================ writer */
@@ -78,40 +79,27 @@ void bc_put_raw(struct bc_wbuf *w, const void *src, size_t n)
 }
 
 /*
- * Little-endian stores and loads of 1, 2, 4 or 8 bytes. On little-endian
- * hosts a fixed-size memcpy compiles to one move; elsewhere, bytes.
+ * Little-endian stores and loads of 1, 2, 4 or 8 bytes (core/endian.h: one
+ * unaligned move each on little-endian hosts).
  */
 static inline void put_le(uint8_t *d, uint64_t v, int width)
 {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	switch (width) {
-	case 8: memcpy(d, &v, 8); return;
-	case 4: { uint32_t x = (uint32_t)v; memcpy(d, &x, 4); return; }
-	case 2: { uint16_t x = (uint16_t)v; memcpy(d, &x, 2); return; }
+	case 8: sq_le_put64(d, v); return;
+	case 4: sq_le_put32(d, (uint32_t)v); return;
+	case 2: sq_le_put16(d, (uint16_t)v); return;
 	default: d[0] = (uint8_t)v; return;
 	}
-#else
-	for (int i = 0; i < width; i++)
-		d[i] = (uint8_t)(v >> (8 * i));
-#endif
 }
 
 static inline uint64_t get_le(const uint8_t *s, int width)
 {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	switch (width) {
-	case 8: { uint64_t x; memcpy(&x, s, 8); return x; }
-	case 4: { uint32_t x; memcpy(&x, s, 4); return x; }
-	case 2: { uint16_t x; memcpy(&x, s, 2); return x; }
+	case 8: return sq_le_get64(s);
+	case 4: return sq_le_get32(s);
+	case 2: return sq_le_get16(s);
 	default: return s[0];
 	}
-#else
-	uint64_t v = 0;
-
-	for (int i = 0; i < width; i++)
-		v |= (uint64_t)s[i] << (8 * i);
-	return v;
-#endif
 }
 
 /* Packing code -> values per byte (states: 256, 16, 6, 4, 3, 2). */

@@ -19,6 +19,7 @@
 #include <squib/crc64.h>
 #include <squib/state.h>
 
+#include "core/endian.h"
 #include "core/err.h"
 #include "state/bitcode.h"
 #include "state/state_internal.h"
@@ -55,8 +56,7 @@ int sq_state_encode(const struct sq_microvm_state *s, uint8_t **out, size_t *len
 		bc_wbuf_release(&w);
 		return sq_err(SQ_E_NOMEM, "out of memory while encoding the state");
 	}
-	for (unsigned i = 0; i < SQ_STATE_CRC_LEN; i++)
-		t[i] = (uint8_t)(crc >> (8 * i));
+	sq_le_put64(t, crc);
 	w.len += SQ_STATE_CRC_LEN;
 	free(w.scratch);
 	*out = w.p;

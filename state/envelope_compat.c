@@ -11,6 +11,7 @@
 #include <squib/compat.h>
 #include <squib/crc64.h>
 
+#include "core/endian.h"
 #include "core/err.h"
 #include "core/sysio.h"
 
@@ -63,7 +64,6 @@ int sq_crc64_writer_trailer(struct sq_crc64_writer *w)
 	uint8_t t[8];
 	size_t done;
 
-	for (int i = 0; i < 8; i++)
-		t[i] = (uint8_t)(w->crc >> (8 * i));
+	sq_le_put64(t, w->crc);
 	return write_all(w->fd, t, sizeof(t), &done);
 }

@@ -27,6 +27,7 @@
 #include <squib/migrate.h>
 #include <squib/tracker.h>
 
+#include "core/clock.h"
 #include "cli.h"
 #include "migrate_args.h"
 #include "migrate_workload.h"
@@ -52,23 +53,16 @@ static uint64_t mix(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* One 8-byte store into a random page, then the mark; paced. */
 static void *writer(void *arg)
 {
 	struct sq_demo_wl *w = arg;
 	uint64_t s = 0x5eed ^ (uint64_t)getpid(), npages = w->size / 4096, n = 0;
-	double t0 = now_s(), budget = 0;
+	double t0 = sq_clock_s(), budget = 0;
 
 	while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
 		unsigned th = atomic_load_explicit(&w->throttle, memory_order_relaxed);
-		double now = now_s();
+		double now = sq_clock_s();
 		budget += (now - t0) * w->rate * (100.0 - th) / 100.0 / 4096.0;
 		t0 = now;
 		if (budget > 64)

@@ -22,6 +22,7 @@
 #include <squib/restore.h>
 #include <squib/snapshot.h>
 
+#include "core/endian.h"
 #include "cli.h"
 
 /* The state file, bounded; a FIFO, socket, device or directory is refused
@@ -141,9 +142,7 @@ static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 						"socket, device or directory)", state);
 		return sq_cli_fail_errno(cli, "verify", "cannot read the state file", state, e);
 	}
-	uint64_t trailer = 0;
-	for (int i = 7; slen >= 8 && i >= 0; i--)
-		trailer = trailer << 8 | sb[slen - 8 + (size_t)i];
+	uint64_t trailer = slen >= 8 ? sq_le_get64(sb + slen - 8) : 0;
 	const char *bad = slen < 8 ? "state file too short"
 			  : sq_crc64(sb, slen) ? "state file CRC-64 mismatch"
 			  : (m->state_size != slen || m->state_crc != trailer)

@@ -36,6 +36,7 @@
 #include <squib/state.h>
 #include <squib/tracker.h>
 
+#include "core/clock.h"
 #include "demo.h"
 #include "demo_live.h"
 
@@ -49,14 +50,6 @@ struct lw {
 	struct sq_tracker *t; /* API marks when not NULL */
 	_Atomic uint64_t writes;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static uint64_t mix(uint64_t *s)
 {
@@ -132,7 +125,7 @@ static void lw_resume(void *arg)
 {
 	struct resume_ctx *c = arg;
 
-	c->at = now_s();
+	c->at = sq_clock_s();
 	c->writes_at = atomic_load_explicit(&c->w->writes, memory_order_relaxed);
 	pthread_mutex_lock(&c->w->m);
 	atomic_store_explicit(&c->w->pause, 0, memory_order_release);
@@ -178,9 +171,9 @@ static int live_round(const struct demo_cfg *cfg, struct demo_live_result *res, 
 		.runs = set ? sq_dirty_set_runs(set) : NULL, .nruns = set ? sq_dirty_set_nruns(set) : 0,
 		.io = cfg->io,
 	};
-	double t0 = now_s();
+	double t0 = sq_clock_s();
 	rc = sq_snapshot_save(&q, NULL);
-	s->paused_ms = (park_s + now_s() - t0) * 1e3;
+	s->paused_ms = (park_s + sq_clock_s() - t0) * 1e3;
 	sq_dirty_set_free(set);
 	snprintf(path, sizeof(path), "paused-%u", k);
 	unlink_pair(res->dir, path);
@@ -197,7 +190,7 @@ static int live_round(const struct demo_cfg *cfg, struct demo_live_result *res, 
 	q.nruns = 0;
 	q.live = &lo;
 	rc = sq_snapshot_save_tracked(&q, res->t, rid, &rep);
-	double end = now_s();
+	double end = sq_clock_s();
 	uint64_t wr = atomic_load_explicit(&w->writes, memory_order_relaxed) - rcx.writes_at;
 	if (rc)
 		return rc;
@@ -289,17 +282,17 @@ int sq_demo_live_run(const struct demo_cfg *cfg, struct demo_live_result *res)
 	for (unsigned k = 0; k <= cfg->rounds && !rc; k++) {
 		if (k) {
 			uint64_t w0 = atomic_load_explicit(&w.writes, memory_order_relaxed);
-			double t0 = now_s();
+			double t0 = sq_clock_s();
 			struct timespec d = { cfg->round_ms / 1000,
 					      (long)(cfg->round_ms % 1000) * 1000000L };
 			nanosleep(&d, NULL);
 			res->undisturbed_rate +=
 				(double)(atomic_load_explicit(&w.writes, memory_order_relaxed) - w0) /
-				(now_s() - t0) / cfg->rounds;
+				(sq_clock_s() - t0) / cfg->rounds;
 		}
-		double p0 = now_s();
+		double p0 = sq_clock_s();
 		lw_park(&w);
-		rc = live_round(cfg, res, &w, rid, st, stlen, k, now_s() - p0);
+		rc = live_round(cfg, res, &w, rid, st, stlen, k, sq_clock_s() - p0);
 	}
 	/* Stop the workers, then one paused diff closes the chain. */
 	lw_park(&w);

@@ -35,6 +35,7 @@
 #include <squib/state.h>
 #include <squib/tracker.h>
 
+#include "core/clock.h"
 #include "demo.h"
 
 #define PG 4096u
@@ -57,14 +58,6 @@ struct worker {
 	uint64_t writes;
 	uint64_t rng;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -315,11 +308,11 @@ static int snapshot(const struct demo_cfg *cfg, struct demo_result *res, struct 
 		.state = st, .state_len = stlen, .mem = &src, .parent = round ? &parent : NULL,
 		.io = cfg->io,
 	};
-	double t0 = now_s();
+	double t0 = sq_clock_s();
 	pause_workers(ctl, nworkers);
 	rc = sq_snapshot_save_tracked(&q, t, rid, &rep);
 	resume_workers(ctl);
-	s->pause_ms = (now_s() - t0) * 1e3;
+	s->pause_ms = (sq_clock_s() - t0) * 1e3;
 	free(st);
 	if (rc)
 		return rc;
