@@ -28,6 +28,10 @@ _squib_snap()
 		COMPREPLY=($(compgen -W "fail auto" -- "$cur"))
 		return
 		;;
+	--tls-cert | --tls-key | --tls-ca | --psk-file)
+		_filedir
+		return
+		;;
 	--size | --rounds | --threads | --timeout | --conns | --rate | --downtime | \
 		--bandwidth | --max-rounds | --max-size | --queue-depth | --workers | --round-ms | \
 		--listen | --to | --demo)
@@ -38,13 +42,13 @@ _squib_snap()
 	local opts
 	case $cmd in
 	"") COMPREPLY=($(compgen -W "$cmds $global" -- "$cur")); return ;;
-	demo) opts="migrate --size --rounds --dir --keep --round-ms --workers --threads --backend --queue-depth --api-marks" ;;
+	demo) opts="migrate --size --rounds --dir --keep --round-ms --workers --threads --backend --queue-depth --api-marks --plaintext --no-ktls" ;;
 	describe) opts="" ;;
 	verify) opts="--mem --threads" ;;
 	merge) opts="-o" ;;
 	restore) opts="-o --verify --threads" ;;
 	manifest) opts="--kind --parent --replace" ;;
-	migrate) opts="recv send --listen --out --pair --timeout --max-size --port-file --to --file --demo --conns --rate --downtime --policy --bandwidth --max-rounds --state" ;;
+	migrate) opts="recv send --listen --out --pair --timeout --max-size --port-file --to --file --demo --conns --rate --downtime --policy --bandwidth --max-rounds --state --tls-cert --tls-key --tls-ca --psk-file --plaintext --no-ktls" ;;
 	info | check) opts="" ;;
 	help) COMPREPLY=($(compgen -W "$cmds" -- "$cur")); return ;;
 	esac

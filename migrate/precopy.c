@@ -302,7 +302,9 @@ static int finish(struct loop *L, struct held *h)
 	return rc;
 }
 
-int sq_migrate_send(const struct sq_migrate_send_opts *o, struct sq_migrate_report *rep_out)
+int sq_migrate_send_link(const struct sq_migrate_send_opts *o,
+			 const struct sq_migrate_link_opts *link, struct sq_migrate_report *rep_out,
+			 struct sq_migrate_link_report *lrep)
 {
 	static __thread struct sq_migrate_report scratch;
 	struct sq_migrate_report *rep = rep_out ? rep_out : &scratch;
@@ -310,6 +312,7 @@ int sq_migrate_send(const struct sq_migrate_send_opts *o, struct sq_migrate_repo
 	int rc = check_opts(o);
 
 	memset(rep, 0, sizeof(*rep));
+	sq_mig_tx_link_report(NULL, lrep);
 	if (rc) {
 		rep->result = rc;
 		return rc;
@@ -327,6 +330,7 @@ int sq_migrate_send(const struct sq_migrate_send_opts *o, struct sq_migrate_repo
 		.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : SQ_MIGRATE_DEFAULT_TIMEOUT_MS,
 		.commit_timeout_ms = o->commit_timeout_ms > 0 ? o->commit_timeout_ms
 							      : SQ_MIGRATE_DEFAULT_COMMIT_MS,
+		.link = link,
 	};
 	rep->region_bytes = o->region_size;
 	rep->nconns = to.nconns;
@@ -351,6 +355,7 @@ int sq_migrate_send(const struct sq_migrate_send_opts *o, struct sq_migrate_repo
 			rc = sq_err(rc, "%s", msg);
 		}
 	}
+	sq_mig_tx_link_report(L.tx, lrep);
 	if (L.tx) {
 		rep->wire_bytes = sq_mig_tx_wire_bytes(L.tx);
 		sq_mig_tx_close(L.tx);

@@ -20,6 +20,11 @@
  *  - An accepting receiver refuses a bad handshake on its own: until the
  *    session is complete, only the session deadline or a quiet listener
  *    ends the wait, so a probe cannot end it before the sender comes.
+ *  - With TLS set (link.c), a connection's bytes are taken as a handshake
+ *    only after its TLS 1.3 handshake with the configured keys completed;
+ *    a peer that fails it is refused like any bad handshake, and one that
+ *    spoke plaintext is told so in plaintext (nothing of it was read but
+ *    its first byte, peeked).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,6 +42,7 @@
 #include "core/sysio.h"
 #include "migrate/net.h"
 #include "migrate/recv_internal.h"
+#include "migrate/transport.h"
 
 static int bad_ms(int ms)
 {
@@ -181,7 +187,7 @@ static int admit(struct sq_migrate_recv *r, const uint8_t raw[SQ_MIG_HELLO_LEN],
 
 /* Answer the sender: @status with the current error message when it fails.
  * Returns 0 or the send's error (the message of @status is kept then). */
-static int reply(int fd, unsigned phase, int status, uint64_t session)
+static int reply(int fd, struct sq_mig_tls *tls, unsigned phase, int status, uint64_t session)
 {
 	struct sq_mig_result res = { .status = status, .phase = phase, .session_id = session };
 	uint8_t raw[SQ_MIG_RESULT_LEN + SQ_MIG_RESULT_MAX_MSG];
@@ -193,9 +199,22 @@ static int reply(int fd, unsigned phase, int status, uint64_t session)
 		res.msg_len = (uint32_t)strlen(res.msg);
 	}
 	size_t n = sq_mig_result_encode(&res, raw);
-	int rc = sq_mig_send_all(SQ_SITE_MIG_RX_SEND, fd, raw, n, 0);
+	int rc = sq_mig_io_send(SQ_SITE_MIG_RX_SEND, fd, tls, raw, n, 0);
 	if (rc && status)
 		sq_err(status, "%s", res.msg);
+	return rc;
+}
+
+/* The TLS handshake of a secured receiver, by @deadline. A plaintext peer
+ * hears why in plaintext; the others learned it from the TLS alert. */
+static int tls_handshake(struct sq_migrate_recv *r, int fd, double deadline,
+			 struct sq_mig_tls **tls)
+{
+	int rc = sq_mig_tls_accept(r->tls_ctx, fd, deadline, tls);
+
+	if (rc == SQ_E_TLS_REQUIRED)
+		(void)reply(fd, NULL, SQ_MIG_PHASE_HELLO, rc, 0);
+	sq_mig_set_timeouts(fd, r->o.timeout_ms);
 	return rc;
 }
 
@@ -205,13 +224,16 @@ static int handshake_fd(struct sq_migrate_recv *r, int fd, double deadline, stru
 {
 	uint8_t raw[SQ_MIG_HELLO_LEN];
 	size_t got = 0;
-	int rc = 0;
+	struct sq_mig_tls *tls = NULL;
+	int rc = r->tls_ctx ? tls_handshake(r, fd, deadline, &tls) : 0;
 
+	if (rc)
+		return rc;
 	while (!rc && got < sizeof(raw)) {
 		rc = sq_mig_deadline(fd, deadline, r->o.timeout_ms, "handshake");
 		if (rc)
 			break;
-		long n = sq_mig_recv_some(SQ_SITE_MIG_RX_RECV, fd, raw + got, sizeof(raw) - got);
+		long n = sq_mig_io_recv_some(SQ_SITE_MIG_RX_RECV, fd, tls, raw + got, sizeof(raw) - got);
 		if (n < 0)
 			rc = sq_mig_deadline_error((int)n, deadline, "handshake");
 		else if (n == 0)
@@ -233,15 +255,22 @@ static int handshake_fd(struct sq_migrate_recv *r, int fd, double deadline, stru
 			rc = sq_err(SQ_E_NOMEM, "migration: out of memory for a receive buffer");
 		}
 	}
-	int sent = reply(fd, SQ_MIG_PHASE_HELLO, rc, r->have_session ? r->hello.session_id : 0);
+	int sent = reply(fd, tls, SQ_MIG_PHASE_HELLO, rc, r->have_session ? r->hello.session_id : 0);
 	if (!rc && sent) {
 		/* The sender never heard it was admitted: the slot stays free. */
 		(*slot)->admitted = 0;
 		rc = sent;
 	}
-	if (!rc)
-		(*slot)->fd = fd;
-	return rc;
+	if (rc) {
+		sq_mig_tls_free(tls);
+		return rc;
+	}
+	(*slot)->fd = fd;
+	(*slot)->tls = tls;
+	if ((*slot)->index == 0)
+		snprintf(r->tls_kind, sizeof(r->tls_kind), "%s",
+			 sq_mig_tls_kind_name(sq_mig_tls_kind(tls)));
+	return 0;
 }
 
 static void conn_failed(struct rx_conn *c, int rc)
@@ -371,11 +400,11 @@ static int run_session(struct sq_migrate_recv *r, int threaded)
 	if (!rc)
 		r->complete = 1;
 	fill_stats(r);
-	(void)reply(r->conns[0].fd, SQ_MIG_PHASE_FINAL, rc, r->hello.session_id);
+	(void)reply(r->conns[0].fd, r->conns[0].tls, SQ_MIG_PHASE_FINAL, rc, r->hello.session_id);
 	if (rc)
 		return rc;
 	rc = sq_mig_commit_step(r);
-	(void)reply(r->conns[0].fd, SQ_MIG_PHASE_COMMIT, rc, r->hello.session_id);
+	(void)reply(r->conns[0].fd, r->conns[0].tls, SQ_MIG_PHASE_COMMIT, rc, r->hello.session_id);
 	return rc;
 }
 
@@ -405,6 +434,7 @@ int sq_migrate_recv_accept(struct sq_migrate_recv *r, int listen_fd)
 	int rc = once(r), fds[SQ_MIGRATE_MAX_CONNS], nfds = 0;
 	struct rx_conn *slot;
 	char refused[512] = "";
+	int refused_rc = 0;
 
 	if (rc)
 		return rc;
@@ -419,17 +449,24 @@ int sq_migrate_recv_accept(struct sq_migrate_recv *r, int listen_fd)
 		double hs = sq_mig_now() + r->o.handshake_ms / 1000.0;
 		if (hs > r->deadline)
 			hs = r->deadline;
-		if (handshake_fd(r, fd, hs, &slot) == 0) {
+		int hrc = handshake_fd(r, fd, hs, &slot);
+		if (hrc == 0) {
 			fds[nfds++] = fd;
 		} else {
+			refused_rc = hrc;
 			snprintf(refused, sizeof(refused), "%s", sq_last_error());
 			close(fd);
 		}
 	}
-	if (rc && refused[0])
-		rc = sq_err(rc, "%s (last connection refused: %s)", sq_last_error(), refused);
+	if (rc && refused[0]) {
+		char why[512]; /* sq_err must not format from its own buffer */
+		snprintf(why, sizeof(why), "%s", sq_last_error());
+		rc = sq_err(rc, "%s (last connection refused, %s: %s)", why,
+			    sq_error_name(refused_rc), refused);
+	}
 	if (!rc)
 		rc = run_session(r, 1);
+	sq_mig_rx_drop_tls(r);
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
 	for (unsigned i = 0; i < r->nconns; i++)
@@ -457,6 +494,7 @@ int sq_migrate_recv_fds(struct sq_migrate_recv *r, const int *fds, unsigned nfds
 	}
 	if (!rc)
 		rc = run_session(r, 1);
+	sq_mig_rx_drop_tls(r);
 	for (unsigned i = 0; i < r->nconns; i++)
 		r->conns[i].fd = -1;
 	return rc;
@@ -514,6 +552,8 @@ void sq_migrate_recv_destroy(struct sq_migrate_recv *r)
 		return;
 	for (unsigned i = 0; i < r->nconns; i++)
 		sq_mem_free(r->conns[i].buf, SQ_MIG_RX_BUF, 4096);
+	sq_mig_rx_drop_tls(r);
+	sq_mig_tls_ctx_free(r->tls_ctx);
 	free(r->conns);
 	if (r->have_tags)
 		sq_mig_tags_fini(&r->tags);

@@ -34,6 +34,7 @@
 #include "core/sysio.h"
 #include "migrate/net.h"
 #include "migrate/recv_internal.h"
+#include "migrate/transport.h"
 
 int sq_mig_rx_need(struct rx_conn *c, size_t len, const uint8_t **p, size_t *got)
 {
@@ -61,7 +62,7 @@ int sq_mig_rx_need(struct rx_conn *c, size_t len, const uint8_t **p, size_t *got
 		int d = sq_mig_deadline(c->fd, c->deadline, c->r->o.timeout_ms, "session");
 		if (d < 0)
 			return d;
-		long n = sq_mig_recv_some(SQ_SITE_MIG_RX_RECV, c->fd, c->buf + c->blen, room);
+		long n = sq_mig_io_recv_some(SQ_SITE_MIG_RX_RECV, c->fd, c->tls, c->buf + c->blen, room);
 		if (n < 0) {
 			d = sq_mig_deadline_error((int)n, c->deadline, "session");
 			return d < 0 ? d : (int)n;
@@ -220,7 +221,7 @@ static int check_final(struct rx_conn *c, const struct sq_mig_frame *f, const ui
 static int one_frame(struct rx_conn *c)
 {
 	struct sq_migrate_recv *r = c->r;
-	const uint8_t *hdr;
+	const uint8_t *hdr = NULL;
 	struct sq_mig_frame f;
 	size_t got = 0, plen = 0;
 	int rc = sq_mig_rx_need(c, SQ_MIG_FRAME_HDR, &hdr, &got);
@@ -328,6 +329,8 @@ int sq_mig_rx_check_trailing(struct rx_conn *c)
 	if (c->blen > c->bpos) {
 		n = (ssize_t)(c->blen - c->bpos);
 		memcpy(hdr, c->buf + c->bpos, n < 2 ? (size_t)n : 2);
+	} else if (c->tls) {
+		n = sq_mig_tls_peek_nowait(c->tls, hdr, sizeof(hdr));
 	} else {
 		do
 			n = sq_sys_recv(SQ_SITE_MIG_RX_RECV, c->fd, hdr, sizeof(hdr),

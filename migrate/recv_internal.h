@@ -14,6 +14,7 @@
 #include <squib/migrate.h>
 
 #include "migrate/stream.h"
+#include "migrate/tls.h"
 
 #define SQ_MIG_LOCK_STRIPES 64 /* page-tag locks, one per 2 MiB block modulo this */
 /* Receive buffer of a socket connection: two largest frames. */
@@ -69,6 +70,7 @@ struct rx_conn {
 	char msg[512];           /* its message (thread-local errors do not cross threads) */
 	pthread_t thread;
 	int thread_live;
+	struct sq_mig_tls *tls;  /* its TLS state; NULL: plaintext */
 };
 
 struct sq_migrate_recv {
@@ -90,6 +92,8 @@ struct sq_migrate_recv {
 	int complete;
 	double deadline;         /* session deadline (monotonic s), 0 = none */
 	struct sq_migrate_recv_stats stats;
+	struct sq_mig_tls_ctx *tls_ctx; /* sq_migrate_recv_set_link; NULL: plaintext */
+	char tls_kind[8];        /* what connection 0 used: "", "user", "ktls" */
 };
 
 /* Session geometry from a validated handshake: destination and tags. */
@@ -114,6 +118,9 @@ int sq_mig_check_commit_dests(const struct sq_migrate_recv_opts *o);
  * failure, its message recorded. Called after the verdict, before the
  * sender is told the session is done. */
 int sq_mig_commit_step(struct sq_migrate_recv *r);
+
+/* link.c: free the connections' TLS states; the sockets stay open. */
+void sq_mig_rx_drop_tls(struct sq_migrate_recv *r);
 
 /*
  * sq_mig_recv_feed() - run a whole session from memory: @bufs[i] holds the

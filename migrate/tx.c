@@ -40,6 +40,7 @@
 #include "core/sysio.h"
 #include "migrate/net.h"
 #include "migrate/stream.h"
+#include "migrate/transport.h"
 #include "migrate/tx.h"
 
 #define JOB_PAGES SQ_MIG_MAX_FRAME_PAGES
@@ -49,6 +50,7 @@ struct tx_conn {
 	struct sq_mig_tx *tx;
 	unsigned index;
 	int fd;
+	struct sq_mig_tls *tls;  /* NULL: plaintext */
 	uint64_t seq, frames, pages, payload, wire;
 	uint64_t r_pages, r_zero, r_wire; /* the current round */
 	uint8_t *stage;
@@ -62,6 +64,7 @@ struct sq_mig_tx {
 	struct sq_mig_tx_opts o;
 	struct tx_conn *conns;
 	unsigned n;
+	struct sq_mig_tls_ctx *tls_ctx; /* NULL: plaintext */
 	pthread_mutex_t mu;
 	pthread_cond_t work, done;
 	uint64_t gen;
@@ -174,7 +177,7 @@ static int work_round(struct tx_conn *c)
 		if (!pos)
 			continue;
 		pace(tx, pos);
-		int rc = sq_mig_send_all(SQ_SITE_MIG_TX_SEND, c->fd, c->stage, pos, 0);
+		int rc = sq_mig_io_send(SQ_SITE_MIG_TX_SEND, c->fd, c->tls, c->stage, pos, 0);
 		if (rc)
 			return rc;
 		c->wire += pos;
@@ -214,12 +217,12 @@ static int read_result(struct tx_conn *c, unsigned phase, struct sq_mig_result *
 	uint8_t raw[SQ_MIG_RESULT_LEN], msg[SQ_MIG_RESULT_MAX_MSG];
 	uint32_t mlen = 0;
 	size_t got = 0;
-	int rc = sq_mig_recv_exact(SQ_SITE_MIG_TX_RECV, c->fd, raw, sizeof(raw), &got);
+	int rc = sq_mig_io_recv_exact(SQ_SITE_MIG_TX_RECV, c->fd, c->tls, raw, sizeof(raw), &got);
 
 	if (!rc)
 		rc = sq_mig_result_decode_hdr(raw, &mlen);
 	if (!rc && mlen)
-		rc = sq_mig_recv_exact(SQ_SITE_MIG_TX_RECV, c->fd, msg, mlen, &got);
+		rc = sq_mig_io_recv_exact(SQ_SITE_MIG_TX_RECV, c->fd, c->tls, msg, mlen, &got);
 	if (rc == 1)
 		return sq_err(SQ_E_DISCONNECTED,
 			      "migration peer disconnected: connection %u closed before its reply",
@@ -279,6 +282,8 @@ int sq_mig_tx_open(const struct sq_mig_tx_opts *o, struct sq_mig_tx **out)
 	for (unsigned i = 0; i < tx->n; i++) {
 		tx->conns[i] = (struct tx_conn){ .tx = tx, .index = i, .fd = -1 };
 	}
+	/* Keys are loaded and checked before any connection is made. */
+	rc = sq_mig_tls_ctx_new(o->link, 0, &tx->tls_ctx);
 	for (unsigned i = 0; i < tx->n && !rc; i++) {
 		struct tx_conn *c = &tx->conns[i];
 		c->stage = sq_mem_alloc(STAGE_BYTES, 4096);
@@ -287,6 +292,9 @@ int sq_mig_tx_open(const struct sq_mig_tx_opts *o, struct sq_mig_tx **out)
 			break;
 		}
 		rc = sq_mig_connect(o->to, o->timeout_ms, &c->fd);
+		if (!rc && tx->tls_ctx)
+			rc = sq_mig_tls_connect(tx->tls_ctx, c->fd,
+						sq_mig_now() + o->timeout_ms / 1000.0, &c->tls);
 		if (rc)
 			break;
 		struct sq_mig_hello h = { .version = SQ_MIG_VERSION, .page_size = SQ_PAGE_SIZE,
@@ -294,7 +302,7 @@ int sq_mig_tx_open(const struct sq_mig_tx_opts *o, struct sq_mig_tx **out)
 					  .conn_index = (uint16_t)i, .conn_count = (uint16_t)tx->n };
 		uint8_t raw[SQ_MIG_HELLO_LEN];
 		sq_mig_hello_encode(&h, raw);
-		rc = sq_mig_send_all(SQ_SITE_MIG_TX_SEND, c->fd, raw, sizeof(raw), 0);
+		rc = sq_mig_io_send(SQ_SITE_MIG_TX_SEND, c->fd, c->tls, raw, sizeof(raw), 0);
 		tx->other_wire += sizeof(raw);
 	}
 	for (unsigned i = 0; i < tx->n && !rc; i++) {
@@ -405,9 +413,9 @@ static int send_frame(struct tx_conn *c, struct sq_mig_frame *f, const void *pay
 
 	f->seq = ++c->seq;
 	sq_mig_frame_encode(f, hdr, payload, plen);
-	int rc = sq_mig_send_all(SQ_SITE_MIG_TX_SEND, c->fd, hdr, sizeof(hdr), plen > 0);
+	int rc = sq_mig_io_send(SQ_SITE_MIG_TX_SEND, c->fd, c->tls, hdr, sizeof(hdr), plen > 0);
 	if (!rc && plen)
-		rc = sq_mig_send_all(SQ_SITE_MIG_TX_SEND, c->fd, payload, plen, 0);
+		rc = sq_mig_io_send(SQ_SITE_MIG_TX_SEND, c->fd, c->tls, payload, plen, 0);
 	if (!rc)
 		c->wire += sizeof(hdr) + plen;
 	return rc;
@@ -484,6 +492,15 @@ void sq_mig_tx_abort(struct sq_mig_tx *tx, uint32_t round)
 	}
 }
 
+void sq_mig_tx_link_report(const struct sq_mig_tx *tx, struct sq_migrate_link_report *lr)
+{
+	if (!lr)
+		return;
+	memset(lr, 0, sizeof(*lr));
+	snprintf(lr->tls, sizeof(lr->tls), "%s",
+		 sq_mig_tls_kind_name(tx ? sq_mig_tls_kind(tx->conns[0].tls) : SQ_MIG_TLS_OFF));
+}
+
 uint64_t sq_mig_tx_wire_bytes(const struct sq_mig_tx *tx)
 {
 	uint64_t w = tx->other_wire;
@@ -505,11 +522,13 @@ void sq_mig_tx_close(struct sq_mig_tx *tx)
 		struct tx_conn *c = &tx->conns[i];
 		if (c->thread_live)
 			pthread_join(c->thread, NULL);
+		sq_mig_tls_free(c->tls);
 		if (c->fd >= 0)
 			close(c->fd);
 		sq_mem_free(c->stage, STAGE_BYTES, 4096);
 	}
 	free(tx->conns);
+	sq_mig_tls_ctx_free(tx->tls_ctx);
 	free(tx->pieces);
 	free(tx->jobs);
 	pthread_mutex_destroy(&tx->mu);

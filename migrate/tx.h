@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <squib/migrate.h>
 #include <squib/types.h>
 
 struct sq_mig_tx;
@@ -33,6 +34,7 @@ struct sq_mig_tx_opts {
 	uint64_t bandwidth_limit; /* bytes per second, all connections; 0 = none */
 	int timeout_ms;
 	int commit_timeout_ms;    /* longest wait for the commit reply */
+	const struct sq_migrate_link_opts *link; /* NULL: plaintext */
 };
 
 struct sq_mig_tx_round_stats {
@@ -64,6 +66,9 @@ void sq_mig_tx_abort(struct sq_mig_tx *tx, uint32_t round);
  * the current message kept. Call after sq_mig_tx_abort.
  */
 int sq_mig_tx_peer_reason(struct sq_mig_tx *tx, int rc);
+/* What the link used (connection 0's TLS kind) into @lr; @tx NULL: nothing
+ * was opened ("off"); @lr NULL: nothing to do. */
+void sq_mig_tx_link_report(const struct sq_mig_tx *tx, struct sq_migrate_link_report *lr);
 /* Bytes written to all sockets so far. */
 uint64_t sq_mig_tx_wire_bytes(const struct sq_mig_tx *tx);
 void sq_mig_tx_close(struct sq_mig_tx *tx);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 
 #include "core/clock.h"
 #include "cli.h"
+#include "cli_link.h"
 #include "migrate_args.h"
 #include "migrate_workload.h"
 
@@ -231,11 +233,13 @@ void sq_demo_print_report_text(const struct sq_migrate_report *r)
 
 struct child_result {
 	int rc;
+	char tls[8];
 	struct sq_migrate_recv_stats st;
 	char msg[256];
 };
 
-static void child_receive(int lfd, uint8_t *dst, size_t size, int wfd)
+static void child_receive(int lfd, uint8_t *dst, size_t size, int wfd,
+			  const struct sq_migrate_link_opts *link)
 {
 	struct sq_migrate_recv_opts ro = { .region = dst, .region_size = size, .mem_fd = -1,
 					   .timeout_ms = 30000 };
@@ -243,12 +247,18 @@ static void child_receive(int lfd, uint8_t *dst, size_t size, int wfd)
 	struct child_result res = { 0 };
 
 	res.rc = sq_migrate_recv_create(&ro, &r);
+	if (!res.rc && link->tls != SQ_MIGRATE_PLAINTEXT)
+		res.rc = sq_migrate_recv_set_link(r, link);
 	if (!res.rc)
 		res.rc = sq_migrate_recv_accept(r, lfd);
 	if (res.rc)
 		snprintf(res.msg, sizeof(res.msg), "%s", sq_last_error());
-	if (r)
+	if (r) {
+		struct sq_migrate_link_report lr;
 		sq_migrate_recv_stats(r, &res.st);
+		sq_migrate_recv_link_report(r, &lr);
+		memcpy(res.tls, lr.tls, sizeof(res.tls));
+	}
 	sq_migrate_recv_destroy(r);
 	if (write(wfd, &res, sizeof(res)) != (ssize_t)sizeof(res))
 		_exit(3);
@@ -259,12 +269,16 @@ static const char demo_usage[] =
 	"usage: squib-snap demo migrate [--size SIZE] [--rate MIB_PER_S] [--conns N]\n"
 	"                               [--downtime MS] [--bandwidth BYTES_PER_S]\n"
 	"                               [--policy auto|fail] [--max-rounds N]\n"
+	"                               [--plaintext | --no-ktls]\n"
 	"\n"
 	"Migrates a live region over loopback: the receiver runs in a child process,\n"
 	"a writer dirties random pages at --rate MiB/s (default 32) while the\n"
 	"pre-copy loop runs, and the destination is compared byte for byte with the\n"
 	"source at the pause point. Defaults: --size 256M, --conns 2, --downtime 300,\n"
-	"--policy auto. --json reports rounds, bytes, downtime, total time, \"verified\".\n";
+	"--policy auto. Both ends authenticate with a fresh random pre-shared key\n"
+	"over TLS 1.3 (kernel TLS when the kernel offers it, unless --no-ktls) unless\n"
+	"--plaintext is given (then with a warning). --json reports rounds, bytes,\n"
+	"downtime, total time, \"tls\" (\"ktls\", \"user\" or \"off\") and \"verified\".\n";
 
 #define CMD "demo migrate"
 
@@ -275,13 +289,14 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 		{ "conns", required_argument, NULL, 'c' },  { "downtime", required_argument, NULL, 'd' },
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "policy", required_argument, NULL, 'p' }, { "max-rounds", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' },         { "plaintext", no_argument, NULL, 'P' },
+		{ "no-ktls", no_argument, NULL, 'K' },      { NULL, 0, NULL, 0 },
 	};
 	unsigned long long size = 256ull << 20, bw = 0, v;
 	double rate = 32, downtime = 0;
 	unsigned conns = 2, max_rounds = 0;
 	enum sq_migrate_policy policy = SQ_MIGRATE_AUTO_CONVERGE;
-	int c;
+	int c, plaintext = 0, no_ktls = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -322,6 +337,12 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 			else
 				return sq_cli_usage_error(cli, "demo migrate", "bad --policy '%s'", optarg);
 			break;
+		case 'P':
+			plaintext = 1;
+			break;
+		case 'K':
+			no_ktls = 1;
+			break;
 		case 'h':
 			if (cli->json)
 				return sq_cli_emit(json_pack("{s:s,s:s}", "command", CMD, "usage",
@@ -335,6 +356,22 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 	}
 	if (optind < argc)
 		return sq_cli_usage_error(cli, "demo migrate", "unexpected argument '%s'", argv[optind]);
+	if (plaintext && no_ktls)
+		return sq_cli_usage_error(cli, CMD, "--no-ktls needs TLS, not --plaintext");
+	/* Both ends share a fresh random key, made here and never written
+	 * anywhere: the child inherits it with the fork. */
+	static unsigned char psk[32];
+	struct sq_migrate_link_opts link = { .tls = SQ_MIGRATE_PLAINTEXT };
+	if (plaintext) {
+		sq_cli_link_warn_plaintext(cli, CMD);
+	} else {
+		if (getrandom(psk, sizeof(psk), 0) != (ssize_t)sizeof(psk)) {
+			fprintf(stderr, "%s demo migrate: getrandom: %s\n", cli->prog, strerror(errno));
+			return SQ_EXIT_FAIL;
+		}
+		link = (struct sq_migrate_link_opts){ .tls = SQ_MIGRATE_TLS_PSK, .psk = psk,
+						      .psk_len = sizeof(psk), .no_ktls = no_ktls };
+	}
 
 	int lfd, rc, pfd[2];
 	unsigned port;
@@ -360,13 +397,14 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 	}
 	if (pid == 0) {
 		close(pfd[0]);
-		child_receive(lfd, dst, size, pfd[1]);
+		child_receive(lfd, dst, size, pfd[1], &link);
 	}
 	close(pfd[1]);
 	close(lfd);
 
 	struct sq_demo_wl *w = NULL;
 	struct sq_migrate_report rep;
+	struct sq_migrate_link_report lrep = { .tls = "off" };
 	memset(&rep, 0, sizeof(rep));
 	rc = sq_demo_wl_create(size, rate * 1048576.0, &w);
 	char smsg[512] = "";
@@ -382,7 +420,7 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 		sq_cli_msg(cli, "migrating %llu MiB to %s over %u connections, writer at %.0f MiB/s\n",
 			   (unsigned long long)(size >> 20), addr, conns, rate);
 		sq_demo_wl_start(w);
-		rc = sq_migrate_send(&o, &rep);
+		rc = sq_migrate_send_link(&o, &link, &rep, &lrep);
 		if (rc)
 			snprintf(smsg, sizeof(smsg), "%s", sq_last_error());
 	}
@@ -392,6 +430,7 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 	if (read(pfd[0], &cr, sizeof(cr)) != (ssize_t)sizeof(cr))
 		cr.rc = SQ_E_DISCONNECTED;
 	close(pfd[0]);
+	explicit_bzero(psk, sizeof(psk));
 	int status = 0;
 	waitpid(pid, &status, 0);
 	int verified = !rc && !cr.rc && w && memcmp(sq_demo_wl_region(w), dst, size) == 0;
@@ -400,8 +439,9 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 	if (cli->json) {
 		json_t *doc = sq_demo_report_json(&rep);
 		json_t *extra = json_pack(
-			"{s:b,s:s,s:s,s:o,s:o,s:o,s:o,s:{s:o,s:o,s:o,s:o,s:o,s:b}}", "verified",
-			verified, "sender_result", sq_error_name(rc), "receiver_result",
+			"{s:b,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:{s:o,s:o,s:o,s:o,s:o,s:b}}", "verified",
+			verified, "tls", lrep.tls, "receiver_tls", cr.tls[0] ? cr.tls : "off",
+			"sender_result", sq_error_name(rc), "receiver_result",
 			sq_error_name(cr.rc), "message", rc ? sq_json_text(smsg) : json_null(),
 			"writer_rate_mibps", sq_json_real(rate), "writes", sq_json_u64(writes),
 			"downtime_target_ms",
@@ -415,6 +455,7 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 		sq_demo_print_report_text(&rep);
 		printf("  writer: %.0f MiB/s, %llu writes during the migration\n", rate,
 		       (unsigned long long)writes);
+		printf("  link: TLS %s (receiver %s)\n", lrep.tls, cr.tls[0] ? cr.tls : "off");
 		if (rc)
 			printf("  sender: %s\n", smsg);
 		if (cr.rc)

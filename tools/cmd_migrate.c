@@ -22,6 +22,7 @@
 #include <squib/migrate.h>
 
 #include "cli.h"
+#include "cli_link.h"
 #include "migrate_args.h"
 #include "migrate_workload.h"
 
@@ -29,12 +30,13 @@ static const char usage[] =
 	"usage: squib-snap migrate recv --listen HOST:PORT [--out DIR] [--pair STEM.snap]\n"
 	"                               [--timeout MS] [--handshake-timeout MS]\n"
 	"                               [--session-timeout MS] [--max-size SIZE]\n"
-	"                               [--port-file PATH]\n"
+	"                               [--port-file PATH] LINK\n"
 	"       squib-snap migrate send --to HOST:PORT (--file PATH | --demo SIZE)\n"
 	"                               [--conns N] [--rate MIB_PER_S] [--downtime MS]\n"
 	"                               [--policy fail|auto] [--bandwidth BYTES_PER_S]\n"
 	"                               [--max-rounds N] [--state PATH] [--timeout MS]\n"
-	"                               [--commit-timeout MS]\n"
+	"                               [--commit-timeout MS] LINK\n"
+	SQ_CLI_LINK_USAGE
 	"\n"
 	"recv  accepts one migration session (port 0 picks a free port; it is printed\n"
 	"      on stderr and written to --port-file, 0600), checks every frame and the\n"
@@ -51,7 +53,13 @@ static const char usage[] =
 	"      pre-copy loop runs. Defaults: 2 connections, 300 ms downtime target,\n"
 	"      policy fail, --commit-timeout 600000 (wait for the receiver's save).\n"
 	"      Exit 0 only when the receiver confirmed it kept everything. --json\n"
-	"      prints the report (rounds, bytes, downtime, time).\n";
+	"      prints the report (rounds, bytes, downtime, time, \"tls\").\n"
+	"link  TLS 1.3 on every connection, both ends authenticated: by certificates\n"
+	"      signed by --tls-ca (peer names are not checked: use a CA of its own)\n"
+	"      or by the same pre-shared key (a file of at least 32 bytes). Kernel TLS\n"
+	"      when the kernel offers it (--no-ktls: never). A TLS receiver refuses\n"
+	"      plaintext and wrong-key peers before it reads a frame. --plaintext: no\n"
+	"      TLS at all, with a warning.\n";
 
 /* ------------------------------------------------------------------ recv */
 
@@ -86,12 +94,15 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 		{ "session-timeout", required_argument, NULL, 'T' },
 		{ "max-size", required_argument, NULL, 'm' },
 		{ "port-file", required_argument, NULL, 'P' }, { "pair", required_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 },
+		SQ_CLI_LINK_OPTIONS, { NULL, 0, NULL, 0 },
 	};
 	const char *listen_at = NULL, *out = NULL, *port_file = NULL, *pair = NULL;
 	struct sq_migrate_recv_opts ro = { .mem_fd = -1, .timeout_ms = 600000 };
 	unsigned long long max = 0;
 	int c;
+	struct sq_cli_link lk = { 0 };
+	struct sq_migrate_link_opts lo;
+	struct sq_migrate_link_report lrep;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -127,21 +138,30 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 				return sq_cli_usage_error(cli, "migrate recv", "bad --max-size '%s'", optarg);
 			break;
 		default:
-			return sq_cli_usage_error(cli, "migrate recv", "unknown option");
+			if (!sq_cli_link_opt(&lk, c, optarg))
+				return sq_cli_usage_error(cli, "migrate recv", "unknown option");
 		}
 	}
 	if (optind < argc)
 		return sq_cli_usage_error(cli, "migrate recv", "unexpected argument '%s'", argv[optind]);
 	if (!listen_at)
 		return sq_cli_usage_error(cli, "migrate recv", "--listen HOST:PORT is required");
+	int bad = sq_cli_link_build(cli, "migrate recv", &lk, &lo);
+	if (bad)
+		return bad;
 	ro.max_region_size = max;
 	ro.save_dir = out;
 	ro.save_pair = pair;
 	/* The save destinations are checked before anything is accepted. */
 	struct sq_migrate_recv *r = NULL;
 	int rc = sq_migrate_recv_create(&ro, &r);
-	if (rc)
+	/* Keys are read and checked before anything is accepted. */
+	if (!rc && lo.tls != SQ_MIGRATE_PLAINTEXT)
+		rc = sq_migrate_recv_set_link(r, &lo);
+	if (rc) {
+		sq_migrate_recv_destroy(r);
 		return sq_cli_fail(cli, "migrate recv", rc);
+	}
 	int lfd;
 	unsigned port;
 	rc = sq_migrate_listen(listen_at, &lfd, &port);
@@ -167,11 +187,12 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 	}
 	struct sq_migrate_recv_stats st;
 	sq_migrate_recv_stats(r, &st);
+	sq_migrate_recv_link_report(r, &lrep);
 	if (cli->json) {
 		char session[24];
 		snprintf(session, sizeof(session), "%016llx", (unsigned long long)st.session_id);
-		sq_cli_emit(json_pack("{s:b,s:s,s:o,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
-				      "complete", 1, "session", session, "region_bytes",
+		sq_cli_emit(json_pack("{s:b,s:s,s:s,s:o,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+				      "complete", 1, "tls", lrep.tls, "session", session, "region_bytes",
 				      sq_json_u64(st.region_size), "conns", (json_int_t)st.nconns,
 				      "rounds", (json_int_t)st.rounds, "frames", sq_json_u64(st.frames),
 				      "pages", sq_json_u64(st.pages), "zero_pages",
@@ -181,10 +202,10 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 				      sq_json_u64(st.state_len), "out", sq_json_text(out), "pair",
 				      sq_json_text(pair)));
 	} else {
-		printf("received session %016llx: %.1f MiB region over %u connections, %u rounds, "
-		       "%llu pages (%llu zero, %llu superseded), state %llu bytes\n",
+		printf("received session %016llx: %.1f MiB region over %u connections (TLS %s), "
+		       "%u rounds, %llu pages (%llu zero, %llu superseded), state %llu bytes\n",
 		       (unsigned long long)st.session_id, (double)st.region_size / 1048576.0,
-		       st.nconns, st.rounds, (unsigned long long)st.pages,
+		       st.nconns, lrep.tls, st.rounds, (unsigned long long)st.pages,
 		       (unsigned long long)st.zero_pages, (unsigned long long)st.stale_pages,
 		       (unsigned long long)st.state_len);
 		if (out)
@@ -249,13 +270,16 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 		{ "max-rounds", required_argument, NULL, 'm' }, { "state", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "commit-timeout", required_argument, NULL, 'C' },
-		{ NULL, 0, NULL, 0 },
+		SQ_CLI_LINK_OPTIONS, { NULL, 0, NULL, 0 },
 	};
 	struct sq_migrate_send_opts o = { .policy = SQ_MIGRATE_FAIL };
 	const char *file = NULL, *state_path = NULL;
 	unsigned long long demo = 0, bw = 0, v;
 	double rate = 32;
 	int c;
+	struct sq_cli_link lk = { 0 };
+	struct sq_migrate_link_opts lo;
+	struct sq_migrate_link_report lrep;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -316,7 +340,8 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 				return sq_cli_usage_error(cli, "migrate send", "bad --policy '%s'", optarg);
 			break;
 		default:
-			return sq_cli_usage_error(cli, "migrate send", "unknown option");
+			if (!sq_cli_link_opt(&lk, c, optarg))
+				return sq_cli_usage_error(cli, "migrate send", "unknown option");
 		}
 	}
 	if (optind < argc)
@@ -325,6 +350,9 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 		return sq_cli_usage_error(cli, "migrate send", "--to HOST:PORT is required");
 	if (!file == !demo)
 		return sq_cli_usage_error(cli, "migrate send", "give exactly one of --file and --demo");
+	int bad = sq_cli_link_build(cli, "migrate send", &lk, &lo);
+	if (bad)
+		return bad;
 
 	void *blob = NULL;
 	size_t blob_len = 0;
@@ -375,19 +403,23 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 	}
 	struct sq_migrate_report rep;
 	memset(&rep, 0, sizeof(rep));
+	memset(&lrep, 0, sizeof(lrep));
+	snprintf(lrep.tls, sizeof(lrep.tls), "off");
 	if (!rc)
-		rc = sq_migrate_send(&o, &rep);
+		rc = sq_migrate_send_link(&o, &lo, &rep, &lrep);
 	int ret = SQ_EXIT_OK;
 	if (rc && !(cli->json && rep.rounds)) {
 		ret = sq_cli_fail(cli, "migrate send", rc);
 	} else if (cli->json) {
 		json_t *doc = sq_demo_report_json(&rep);
-		json_t *head = json_pack("{s:s,s:o}", "result", sq_error_name(rc), "message",
-					 rc ? sq_json_text(sq_last_error()) : json_null());
+		json_t *head = json_pack("{s:s,s:o,s:s}", "result", sq_error_name(rc), "message",
+					 rc ? sq_json_text(sq_last_error()) : json_null(), "tls",
+					 lrep.tls);
 		sq_cli_emit(sq_json_join(head, doc));
 		ret = rc ? SQ_EXIT_FAIL : SQ_EXIT_OK;
 	} else {
 		sq_demo_print_report_text(&rep);
+		printf("  link: TLS %s\n", lrep.tls);
 	}
 	sq_demo_wl_destroy(w);
 	if (map != MAP_FAILED)

@@ -87,7 +87,13 @@ SQ_BEGIN_DECLS
 	X(SQ_E_STREAM_MALFORMED, -69, "migration stream: malformed frame")            \
 	X(SQ_E_DISCONNECTED, -70, "migration peer disconnected")                      \
 	X(SQ_E_NOT_CONVERGED, -71, "pre-copy migration did not converge")             \
-	X(SQ_E_TIMEOUT, -72, "operation timed out")
+	X(SQ_E_TIMEOUT, -72, "operation timed out")                                   \
+	X(SQ_E_TLS, -80, "TLS setup or handshake failed")                             \
+	X(SQ_E_TLS_REQUIRED, -81, "peer did not start TLS (plaintext refused)")       \
+	X(SQ_E_TLS_AUTH, -82, "peer authentication failed (wrong key)")               \
+	X(SQ_E_CERT_UNTRUSTED, -83, "peer certificate not signed by a trusted CA")   \
+	X(SQ_E_CERT_EXPIRED, -84, "peer certificate expired or not yet valid")        \
+	X(SQ_E_KEY_PERMS, -85, "key file readable by others (must be mode 0600)")
 
 enum sq_error {
 #define SQ_ERROR_ENUM_(name, value, text) name = (value),

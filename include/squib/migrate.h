@@ -339,6 +339,82 @@ struct sq_snapshot_report;
 SQ_API int sq_migrate_recv_save_pair(const struct sq_migrate_recv *r, const char *state_path,
 				     struct sq_snapshot_report *rep);
 
+/* ------------------------------------------------------------ link: TLS */
+
+enum sq_migrate_tls {
+	SQ_MIGRATE_PLAINTEXT = 0, /* no TLS: anyone who reaches the port can write pages */
+	SQ_MIGRATE_TLS_CERT = 1,  /* TLS 1.3, X.509 certificates, both sides verified */
+	SQ_MIGRATE_TLS_PSK = 2,   /* TLS 1.3, external pre-shared key (mutual by nature) */
+};
+
+/*
+ * struct sq_migrate_link_opts - how the connections of a session are
+ * secured; both ends must make the same choice. Zero-initialized: plaintext
+ * (SQ_MIGRATE_PLAINTEXT), for callers that bring their own tunnel.
+ *
+ * Key material: @key_file and @psk_file must be regular files of mode 0600
+ * or stricter (else SQ_E_KEY_PERMS); they are read once, when the session
+ * starts, the copies wiped after use, and neither their bytes nor anything
+ * derived from them reach a message. A PSK file's bytes (at least 32) are
+ * the key; @psk / @psk_len give the same in memory (the caller's buffer,
+ * only read during the call that takes the options).
+ */
+struct sq_migrate_link_opts {
+	enum sq_migrate_tls tls;
+	const char *cert_file;    /* CERT: own certificate chain (PEM) */
+	const char *key_file;     /* CERT: own private key (PEM, 0600) */
+	const char *ca_file;      /* CERT: CA certificates that sign the peer's (PEM) */
+	const char *psk_file;     /* PSK: key file (0600), or: */
+	const void *psk;          /* PSK: key bytes in memory */
+	size_t psk_len;           /* at least 32 */
+	int no_ktls;              /* 1: never use kernel TLS, stay in user space */
+};
+
+/* What a session's connections used, known after the handshakes. */
+struct sq_migrate_link_report {
+	/* "off" (plaintext), "user" (OpenSSL record layer) or "ktls" (the
+	 * kernel's TLS offload carries connection 0's records) */
+	char tls[8];
+};
+
+/**
+ * sq_migrate_send_link() - sq_migrate_send() over a secured link.
+ * @link may be NULL (plaintext, the same as sq_migrate_send); it is read
+ * during the call only. @lrep may be NULL; it is filled on every return
+ * ("off" when no connection was secured). Key files are checked before any
+ * connection is made. Additional errors: SQ_E_KEY_PERMS, SQ_E_TLS (setup
+ * or handshake), SQ_E_TLS_AUTH (wrong key), SQ_E_CERT_UNTRUSTED,
+ * SQ_E_CERT_EXPIRED, each with a message naming the file or the peer's
+ * fault; the receiver's own refusal reaches the sender as the TLS alert.
+ * Same calling context as sq_migrate_send.
+ */
+SQ_API int sq_migrate_send_link(const struct sq_migrate_send_opts *opts,
+				const struct sq_migrate_link_opts *link,
+				struct sq_migrate_report *rep, struct sq_migrate_link_report *lrep);
+
+/**
+ * sq_migrate_recv_set_link() - secure the receiver's connections: call
+ * before sq_migrate_recv_accept / _fds, from the thread that owns @r.
+ * Key files are read and checked here (SQ_E_KEY_PERMS, SQ_E_IO, SQ_E_TLS,
+ * SQ_E_INVAL); nothing of @link is kept but the loaded keys, so @link and
+ * its buffers may go once it returns. A later call replaces the keys;
+ * SQ_MIGRATE_PLAINTEXT removes them. With TLS set, a connection that does
+ * not complete a TLS 1.3 handshake with the configured keys is refused
+ * before any of its bytes is taken as a handshake or frame, with
+ * SQ_E_TLS_REQUIRED (plaintext peer), SQ_E_TLS_AUTH, SQ_E_CERT_UNTRUSTED,
+ * SQ_E_CERT_EXPIRED or SQ_E_TLS. Like every refused handshake, it does not
+ * end sq_migrate_recv_accept's wait (the error is named in the message if
+ * the session deadline passes); sq_migrate_recv_fds returns it.
+ * Returns 0 or the code, with the message recorded.
+ */
+SQ_API int sq_migrate_recv_set_link(struct sq_migrate_recv *r,
+				    const struct sq_migrate_link_opts *link);
+
+/** sq_migrate_recv_link_report() - what the session used: call after
+ * sq_migrate_recv_accept / _fds returned; "off" before or without TLS. */
+SQ_API void sq_migrate_recv_link_report(const struct sq_migrate_recv *r,
+					struct sq_migrate_link_report *out);
+
 /** sq_migrate_recv_destroy() - release the receiver (NULL ignored). */
 SQ_API void sq_migrate_recv_destroy(struct sq_migrate_recv *r);
 

@@ -114,14 +114,17 @@ cmp -s "$T/r2.img" "$T/m.mem" || bad "restore -oFILE: image differs"
 	--bandwidth=1G --policy=auto --json > "$T/dm.json" || bad "demo migrate --opt=value"
 batchf "$T/dm.json" 'd["verified"] is True'
 # migrate recv / send, every option in the = form
+head -c 48 /dev/urandom > "$T/psk"
+chmod 600 "$T/psk"
 "$BIN" -q migrate recv --listen=127.0.0.1:0 --port-file="$T/port" --timeout=20000 \
-	--max-size=64M --out="$T" --json > "$T/recv.json" 2>"$T/recv.err" &
+	--max-size=64M --out="$T" --psk-file="$T/psk" --json > "$T/recv.json" 2>"$T/recv.err" &
 rpid=$!
 i=0
 while [ ! -s "$T/port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 port=$(cat "$T/port" 2>/dev/null)
 "$BIN" -q migrate send --to="127.0.0.1:$port" --file="$M1" --conns=1 --rate=0 --downtime=1000 \
-	--bandwidth=1G --max-rounds=3 --policy=fail --state="$S1" --json > "$T/send.json" ||
+	--bandwidth=1G --max-rounds=3 --policy=fail --state="$S1" --psk-file="$T/psk" \
+	--json > "$T/send.json" ||
 	bad "migrate send --opt=value: exit $?: $(cat "$T/send.json")"
 wait $rpid || bad "migrate recv --opt=value: exit $?: $(cat "$T/recv.err")"
 batchf "$T/send.json" 'd["result"] == "SQ_OK"'
@@ -232,8 +235,9 @@ missing merge "$T/none.mem" "$M1" -o "$T/m3.mem"
 missing merge "$M0" "$T/none.mem" -o "$T/m3.mem"
 missing manifest "$T/none.snap" "$T/none.mem" --kind=full
 missing manifest "$S0" "$T/none.mem" --kind=full
-missing migrate send --to 127.0.0.1:1 --file "$T/none.mem"
-missing migrate send --to 127.0.0.1:1 --file "$M0" --state "$T/none.snap"
+missing migrate send --to 127.0.0.1:1 --file "$T/none.mem" --plaintext
+missing migrate send --to 127.0.0.1:1 --file "$M0" --state "$T/none.snap" --plaintext
+missing migrate send --to 127.0.0.1:1 --file "$M0" --psk-file "$T/none.key"
 [ ! -e "$T/r3.img" ] && [ ! -e "$T/m3.mem" ] || bad "a failed command left its output"
 
 # Every JSON document collected above, in one interpreter run.

@@ -129,13 +129,13 @@ for m in 000 077 022; do
 			> /dev/null &&
 		{
 			"$BIN" -q migrate recv --listen 127.0.0.1:0 --port-file "$D/out/port" \
-				--out "$D/out" --timeout 20000 > /dev/null &
+				--out "$D/out" --timeout 20000 --plaintext > /dev/null &
 			rp=$!
 			i=0
 			while [ ! -s "$D/out/port" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
 			"$BIN" -q migrate send --to "127.0.0.1:$(cat "$D/out/port")" \
 				--file "$D/demo/snap-1.mem" --state "$D/demo/snap-1.snap" \
-				--conns 1 > /dev/null
+				--conns 1 --plaintext > /dev/null
 			s=$?
 			wait $rp && [ $s -eq 0 ]
 		}
