@@ -94,7 +94,7 @@ static int open_key(const char *path, const char *what, BIO **out)
 {
 	struct stat st;
 	FILE *fp = NULL;
-	BIO *f;
+	BIO *f = NULL;
 
 	errno = 0;
 	f = BIO_new_file(path, "re");
@@ -136,7 +136,7 @@ static int file_fail(const char *what, const char *file)
 
 static int load_cert_key(SSL_CTX *ctx, const struct sq_migrate_link_opts *o)
 {
-	BIO *f;
+	BIO *f = NULL;
 	int rc;
 
 	if (!o->cert_file || !o->key_file || !o->ca_file)
@@ -169,7 +169,7 @@ static int load_psk(struct sq_mig_tls_ctx *c, const struct sq_migrate_link_opts 
 	int rc = 0;
 
 	if (o->psk_file) {
-		BIO *f;
+		BIO *f = NULL;
 		rc = open_key(o->psk_file, "pre-shared key", &f);
 		if (rc)
 			return rc;
