@@ -6,7 +6,7 @@ _squib_snap()
 	_init_completion || return
 
 	local cmds="demo describe verify merge restore manifest migrate info check help"
-	local global="--json -q -v --help --version"
+	local global="--json -q -v -vv --verbose --help --version"
 	local cmd="" i
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
@@ -16,7 +16,7 @@ _squib_snap()
 	done
 
 	case $prev in
-	-o | --out | --dir | --mem | --file | --state | --port-file | --pair)
+	-o | --output | --out | --dir | --mem | --file | --state | --port-file | --pair)
 		_filedir
 		return
 		;;
@@ -34,7 +34,7 @@ _squib_snap()
 		;;
 	--size | --rounds | --threads | --timeout | --conns | --rate | --downtime | \
 		--bandwidth | --max-rounds | --max-size | --queue-depth | --workers | --round-ms | \
-		--listen | --to | --demo)
+		--listen | --to | --demo | --handshake-timeout | --session-timeout | --commit-timeout)
 		return
 		;;
 	esac
@@ -44,11 +44,23 @@ _squib_snap()
 	"") COMPREPLY=($(compgen -W "$cmds $global" -- "$cur")); return ;;
 	demo) opts="migrate --size --rounds --dir --keep --round-ms --workers --threads --backend --queue-depth --api-marks --plaintext --no-ktls" ;;
 	describe) opts="" ;;
-	verify) opts="--mem --threads" ;;
-	merge) opts="-o" ;;
-	restore) opts="-o --verify --threads" ;;
+	verify) opts="--mem --threads -p --progress" ;;
+	merge) opts="-o --output --in-place -p --progress" ;;
+	restore) opts="-o --output --verify --threads -p --progress" ;;
 	manifest) opts="--kind --parent --replace" ;;
-	migrate) opts="recv send --listen --out --pair --timeout --max-size --port-file --to --file --demo --conns --rate --downtime --policy --bandwidth --max-rounds --state --tls-cert --tls-key --tls-ca --psk-file --plaintext --no-ktls" ;;
+	migrate)
+		local sub="" j
+		for ((j = i + 1; j < cword; j++)); do
+			case ${words[j]} in
+			recv | send) sub=${words[j]}; break ;;
+			esac
+		done
+		case $sub in
+		recv) opts="--listen --out --pair --timeout --handshake-timeout --session-timeout --max-size --port-file --tls-cert --tls-key --tls-ca --psk-file --plaintext --no-ktls" ;;
+		send) opts="--to --file --demo --conns --rate --downtime --policy --bandwidth --max-rounds --state --timeout --commit-timeout -p --progress --tls-cert --tls-key --tls-ca --psk-file --plaintext --no-ktls" ;;
+		*) COMPREPLY=($(compgen -W "recv send" -- "$cur")); return ;;
+		esac
+		;;
 	info | check) opts="" ;;
 	help) COMPREPLY=($(compgen -W "$cmds" -- "$cur")); return ;;
 	esac

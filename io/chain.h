@@ -18,6 +18,8 @@
 #include <squib/manifest.h>
 #include <squib/types.h>
 
+struct sq_prog;
+
 struct sq_layer {
 	char *path;              /* the memory file */
 	int fd;                  /* read-only */
@@ -51,8 +53,12 @@ struct sq_read_stats {
  * dest + p * 4096; without, into per-worker buffers (checking only).
  * @crcs (may be NULL): one CRC per page in extent order; a mismatch fails
  * with SQ_E_VERIFY. @direct: 0 = O_DIRECT where allowed, -1 = buffered.
+ * @pg (may be NULL): a phase begun by the caller; each extent byte read
+ * is counted, and the calling thread reports between its reads (a cancel
+ * stops every worker with SQ_E_CANCELED).
  */
 int sq_read_extents(int fd, const struct sq_run *ext, size_t n, const uint64_t *crcs,
-		    uint8_t *dest, unsigned threads, int direct, struct sq_read_stats *st);
+		    uint8_t *dest, unsigned threads, int direct, struct sq_read_stats *st,
+		    struct sq_prog *pg);
 
 #endif /* SQ_IO_CHAIN_H */

@@ -36,6 +36,7 @@
 #include "core/clock.h"
 #include "core/endian.h"
 #include "core/err.h"
+#include "core/progress.h"
 #include "core/sysio.h"
 #include "io/chain.h"
 #include "io/foreign.h"
@@ -141,6 +142,7 @@ struct apply_job {
 	atomic_uint_fast64_t next_slice;
 	atomic_uint_fast64_t extents, bytes;
 	struct sq_first_err err;
+	struct sq_prog *pg; /* reported by worker 0, the calling thread */
 };
 
 /*
@@ -149,7 +151,7 @@ struct apply_job {
  * for the device one by one: a readahead hint (posix_fadvise WILLNEED, no
  * data moves) runs a 64 MiB window ahead of the copies.
  */
-static int apply_slice(struct apply_job *j, uint64_t p, uint64_t end)
+static int apply_slice(struct apply_job *j, uint64_t p, uint64_t end, int reporter)
 {
 	const struct plan *pl = j->pl;
 	uint64_t hint = p, hs, he, s, e;
@@ -176,7 +178,10 @@ static int apply_slice(struct apply_job *j, uint64_t p, uint64_t end)
 			atomic_fetch_add_explicit(&j->extents, 1, memory_order_relaxed);
 			atomic_fetch_add_explicit(&j->bytes, (e - s) << SQ_PAGE_SHIFT,
 						  memory_order_relaxed);
+			sq_prog_add(j->pg, (e - s) << SQ_PAGE_SHIFT);
 		}
+		if (!rc && reporter)
+			rc = sq_prog_poll(j->pg);
 	}
 	return rc;
 }
@@ -186,14 +191,14 @@ static void apply_worker(void *arg, unsigned wi)
 	struct apply_job *j = arg;
 	uint64_t nslices = (j->pl->pages + MERGE_SLICE_PAGES - 1) / MERGE_SLICE_PAGES;
 
-	(void)wi;
 	while (!sq_first_err_failed(&j->err)) {
 		/* Relaxed: the counter only hands out slice numbers. */
 		uint64_t sl = atomic_fetch_add_explicit(&j->next_slice, 1, memory_order_relaxed);
 		if (sl >= nslices)
 			break;
 		uint64_t a = sl * MERGE_SLICE_PAGES, b = a + MERGE_SLICE_PAGES;
-		int rc = apply_slice(j, a, b < j->pl->pages ? b : j->pl->pages);
+		/* sq_par_run runs worker 0 on the calling thread: it reports. */
+		int rc = apply_slice(j, a, b < j->pl->pages ? b : j->pl->pages, wi == 0);
 		if (rc) {
 			sq_first_err_set(&j->err, rc);
 			break;
@@ -208,11 +213,22 @@ static void apply_worker(void *arg, unsigned wi)
  * parts, by whichever workers take the slices; the result is the same.
  */
 static int apply(struct sq_layer *ls, const struct plan *pl, int with_base, int out,
-		 unsigned threads, struct sq_merge_report *rep)
+		 const struct sq_merge_opts *o, struct sq_merge_report *rep)
 {
 	struct apply_job j = { .ls = ls, .pl = pl, .min_owner = with_base ? 1 : 2, .out = out };
 	uint64_t nslices = (pl->pages + MERGE_SLICE_PAGES - 1) / MERGE_SLICE_PAGES;
+	unsigned threads = o->threads;
+	uint64_t copy_pages = 0;
+	struct sq_prog pg;
 	int rc;
+
+	for (uint64_t p = 0; p < pl->pages; p++)
+		copy_pages += pl->owner[p] >= j.min_owner;
+	rc = sq_prog_begin(&pg, o->progress, o->progress_ctx, SQ_PROGRESS_MERGE_COPY, 0,
+			   copy_pages << SQ_PAGE_SHIFT);
+	if (rc)
+		return rc;
+	j.pg = &pg;
 
 	atomic_init(&j.next_slice, 0);
 	atomic_init(&j.extents, 0);
@@ -225,6 +241,8 @@ static int apply(struct sq_layer *ls, const struct plan *pl, int with_base, int 
 	rc = sq_par_run(threads, apply_worker, &j);
 	if (!rc)
 		rc = sq_first_err_raise(&j.err);
+	if (!rc)
+		rc = sq_prog_end(&pg);
 	rep->extents_copied += atomic_load_explicit(&j.extents, memory_order_relaxed);
 	rep->bytes_copied += atomic_load_explicit(&j.bytes, memory_order_relaxed);
 	sq_first_err_destroy(&j.err);
@@ -340,7 +358,7 @@ static int last_state(const struct sq_layer *l, const struct sq_manifest *m, uin
  */
 static int merge_commit(struct sq_layer *ls, size_t n, const struct plan *pl,
 			const struct sq_manifest *m, const char *out, int in_place,
-			unsigned threads, struct sq_merge_report *rep)
+			const struct sq_merge_opts *o, struct sq_merge_report *rep)
 {
 	char outs[3][4096], rec[4096];
 	struct sq_atomic_group *g = NULL;
@@ -374,7 +392,7 @@ static int merge_commit(struct sq_layer *ls, size_t n, const struct plan *pl,
 			rc = sq_err_sys(SQ_E_MEMORY_IO, -rc, sq_atomic_temp_path(fm));
 	}
 	if (!rc)
-		rc = apply(ls, pl, 1, sq_atomic_fd(fm), threads, rep);
+		rc = apply(ls, pl, 1, sq_atomic_fd(fm), o, rep);
 	if (!rc && (rc = sq_sys_fsync(SQ_SITE_MERGE_FSYNC, sq_atomic_fd(fm))) < 0)
 		rc = sq_err_sys(SQ_E_MEMORY_IO, -rc, sq_atomic_temp_path(fm));
 	if (!rc)
@@ -404,9 +422,12 @@ int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 	struct sq_layer *ls;
 	char *dest = NULL;
 	double t0 = sq_clock_s();
-	int in_place = opts && opts->in_place;
-	unsigned threads = opts ? opts->threads : 0;
+	struct sq_merge_opts o = { 0 };
 	int rc;
+
+	if (opts)
+		o = *opts;
+	int in_place = o.in_place;
 
 	if (n == 0 || n > 255)
 		return sq_err(SQ_E_INVAL, "a merge takes 1 to 255 layers, not %zu", n);
@@ -424,7 +445,7 @@ int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 	if (!rc && !(dest = sq_mem_path_of(in_place ? ls[0].path : out)))
 		rc = sq_err(SQ_E_NOMEM, "out of memory");
 	if (!rc)
-		rc = merge_commit(ls, n, &pl, m, dest, in_place, threads, &rep);
+		rc = merge_commit(ls, n, &pl, m, dest, in_place, &o, &rep);
 	free(dest);
 	rep.pages_out = m ? m->npages : 0;
 	rep.seconds = sq_clock_s() - t0;

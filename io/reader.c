@@ -21,6 +21,7 @@
 #include <squib/crc64.h>
 
 #include "core/err.h"
+#include "core/progress.h"
 #include "core/sysio.h"
 #include "io/chain.h"
 #include "io/io_internal.h"
@@ -43,6 +44,7 @@ struct rd_job {
 	atomic_size_t next;
 	atomic_uint_fast64_t bytes;
 	uint64_t bad_page; /* written under err.lock by the first failing worker */
+	struct sq_prog *pg; /* may be NULL; reported by worker 0 (the caller) */
 	struct sq_first_err err;
 };
 
@@ -74,7 +76,6 @@ static void rd_worker(void *arg, unsigned wi)
 	uint8_t *scratch = NULL;
 	int rc = 0;
 
-	(void)wi;
 	if (!j->dest) {
 		scratch = sq_iobuf_alloc((size_t)RD_PAGES * SQ_PAGE_SIZE);
 		if (!scratch)
@@ -108,6 +109,10 @@ static void rd_worker(void *arg, unsigned wi)
 				break;
 			}
 		}
+		sq_prog_add(j->pg, len);
+		/* sq_par_run runs worker 0 on the calling thread: it reports. */
+		if (!rc && wi == 0)
+			rc = sq_prog_poll(j->pg);
 	}
 	if (scratch)
 		sq_iobuf_free(scratch, (size_t)RD_PAGES * SQ_PAGE_SIZE);
@@ -116,9 +121,10 @@ static void rd_worker(void *arg, unsigned wi)
 }
 
 int sq_read_extents(int fd, const struct sq_run *ext, size_t n, const uint64_t *crcs,
-		    uint8_t *dest, unsigned threads, int direct, struct sq_read_stats *st)
+		    uint8_t *dest, unsigned threads, int direct, struct sq_read_stats *st,
+		    struct sq_prog *pg)
 {
-	struct rd_job j = { .fd = fd, .dest = dest, .crcs = crcs };
+	struct rd_job j = { .fd = fd, .dest = dest, .crcs = crcs, .pg = pg };
 	size_t cnt = 0;
 	uint64_t idx = 0;
 	int rc, oldfl = -1;

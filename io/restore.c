@@ -22,6 +22,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/progress.h"
 #include "io/chain.h"
 
 static void zero_gaps(const struct sq_layer *l, uint8_t *dest, uint64_t size)
@@ -35,6 +36,17 @@ static void zero_gaps(const struct sq_layer *l, uint8_t *dest, uint64_t size)
 		if (i < l->next)
 			pos = (l->ext[i].first_page + l->ext[i].npages) << SQ_PAGE_SHIFT;
 	}
+}
+
+/* The bytes of every layer's extents: what a restore reads. */
+static uint64_t chain_data_bytes(const struct sq_layer *ls, size_t n)
+{
+	uint64_t pages = 0;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t e = 0; e < ls[i].next; e++)
+			pages += ls[i].ext[e].npages;
+	return pages << SQ_PAGE_SHIFT;
 }
 
 static int check_size(const struct sq_layer *ls, uint64_t size)
@@ -65,10 +77,16 @@ int sq_restore_to_memory(const char *const *paths, size_t n, void *dest, uint64_
 	rc = check_size(ls, size);
 	if (!rc && !o.dest_zeroed)
 		zero_gaps(&ls[0], dest, size);
+	struct sq_prog pg;
+	if (!rc)
+		rc = sq_prog_begin(&pg, o.progress, o.progress_ctx, SQ_PROGRESS_RESTORE_READ, 0,
+				   chain_data_bytes(ls, n));
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = sq_read_extents(ls[i].fd, ls[i].ext, ls[i].next,
 				     o.verify && ls[i].m ? ls[i].m->crcs : NULL, dest, o.threads,
-				     o.direct, &st);
+				     o.direct, &st, &pg);
+	if (!rc)
+		rc = sq_prog_end(&pg);
 	if (!rc && r)
 		*r = (struct sq_restore_report){ .layers = (unsigned)n, .pages_read = st.pages,
 						 .bytes_read = st.bytes, .direct = st.direct,
@@ -97,7 +115,7 @@ int sq_restore_map(const char *const *paths, size_t n, uint64_t size, void **add
 	}
 	/* Diffs are small: read them over the private mapping (copy on write). */
 	for (size_t i = 1; i < n && !rc; i++)
-		rc = sq_read_extents(ls[i].fd, ls[i].ext, ls[i].next, NULL, p, 1, -1, NULL);
+		rc = sq_read_extents(ls[i].fd, ls[i].ext, ls[i].next, NULL, p, 1, -1, NULL, NULL);
 	if (rc) {
 		munmap(p, size);
 		goto out;

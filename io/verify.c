@@ -18,6 +18,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/progress.h"
 #include "core/sysio.h"
 #include "io/chain.h"
 #include "io/io_internal.h"
@@ -62,12 +63,24 @@ static int check_outside(struct sq_layer *l, const struct sq_manifest *m,
 int sq_memfile_verify(const char *mem_path, const struct sq_manifest *m, unsigned threads,
 		      struct sq_verify_report *r)
 {
+	struct sq_verify_opts o = { .threads = threads };
+
+	return sq_memfile_verify_ex(mem_path, m, &o, r);
+}
+
+int sq_memfile_verify_ex(const char *mem_path, const struct sq_manifest *m,
+			 const struct sq_verify_opts *opts, struct sq_verify_report *r)
+{
+	struct sq_verify_opts o = { 0 };
 	struct sq_verify_report rep = { 0 };
+	struct sq_prog pg;
 	struct sq_read_stats st = { 0 };
 	struct sq_layer l;
 	double t0 = sq_clock_s();
 	int rc;
 
+	if (opts)
+		o = *opts;
 	struct sq_manifest *own = NULL;
 	struct sq_atomic_group *g = NULL;
 	if (!m) {
@@ -102,13 +115,18 @@ int sq_memfile_verify(const char *mem_path, const struct sq_manifest *m, unsigne
 		rep.bad_page = (l.size < m->region_size ? l.size : m->region_size) / SQ_PAGE_SIZE;
 		goto out;
 	}
-	rc = sq_read_extents(l.fd, m->extents, m->nextents, m->crcs, NULL, threads, 0, &st);
+	rc = sq_prog_begin(&pg, o.progress, o.progress_ctx, SQ_PROGRESS_VERIFY_READ, 0,
+			   m->npages << SQ_PAGE_SHIFT);
+	if (!rc)
+		rc = sq_read_extents(l.fd, m->extents, m->nextents, m->crcs, NULL, o.threads, 0,
+				     &st, &pg);
 	rep.pages_checked = st.pages;
 	rep.bytes_read = st.bytes;
 	rep.bad_page = st.bad_page;
-	if (rc)
-		goto out;
-	rc = check_outside(&l, m, &rep);
+	if (!rc)
+		rc = check_outside(&l, m, &rep);
+	if (!rc)
+		rc = sq_prog_end(&pg);
 out:
 	rep.seconds = sq_clock_s() - t0;
 	if (r)
@@ -169,7 +187,7 @@ int sq_memfile_verify_sample(const char *mem_path, const struct sq_manifest *m, 
 		goto out;
 	}
 	size_t k = pick_samples(m, samples, ext, crc);
-	rc = sq_read_extents(l.fd, ext, k, crc, NULL, 1, -1, NULL);
+	rc = sq_read_extents(l.fd, ext, k, crc, NULL, 1, -1, NULL, NULL);
 	if (!rc)
 		rc = check_outside(&l, m, &rep);
 out:

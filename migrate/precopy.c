@@ -331,6 +331,7 @@ int sq_migrate_send_link(const struct sq_migrate_send_opts *o,
 		.commit_timeout_ms = o->commit_timeout_ms > 0 ? o->commit_timeout_ms
 							      : SQ_MIGRATE_DEFAULT_COMMIT_MS,
 		.link = link,
+		.progress = o->progress, .progress_ctx = o->progress_ctx,
 	};
 	rep->region_bytes = o->region_size;
 	rep->nconns = to.nconns;

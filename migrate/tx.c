@@ -21,6 +21,10 @@
  *  - The first failing worker records its code and message in its
  *    connection and claims tx->failed (compare-exchange, release); the
  *    others stop taking jobs when they see it (acquire).
+ *  - Progress (optional): workers count each job's pages in tx->pg; the
+ *    loop thread reports while it waits for the round (a timed wait) and
+ *    sets tx->pg's cancel flag when the callback asks to stop; workers
+ *    then stop taking jobs, like after a failure.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -37,6 +41,7 @@
 #include <squib/error.h>
 
 #include "core/err.h"
+#include "core/progress.h"
 #include "core/sysio.h"
 #include "migrate/net.h"
 #include "migrate/stream.h"
@@ -82,6 +87,7 @@ struct sq_mig_tx {
 	double pace_start;
 	atomic_uint_fast64_t pace_bytes;
 	uint64_t other_wire;   /* handshake bytes */
+	struct sq_prog pg;     /* the round's progress (core/progress.h) */
 };
 
 static void conn_fail(struct tx_conn *c, int rc)
@@ -166,22 +172,29 @@ static int work_round(struct tx_conn *c)
 	struct sq_mig_tx *tx = c->tx;
 
 	/* acquire: pairs with conn_fail's release (stop early, nothing more). */
-	while (atomic_load_explicit(&tx->failed, memory_order_acquire) < 0) {
+	while (atomic_load_explicit(&tx->failed, memory_order_acquire) < 0 &&
+	       !sq_prog_canceled(&tx->pg)) {
 		/* relaxed: the job table was published under tx->mu. */
 		size_t j = atomic_fetch_add_explicit(&tx->next_job, 1, memory_order_relaxed);
 		if (j >= tx->njobs)
 			return 0;
 		size_t pos = 0;
-		for (size_t i = tx->jobs[j]; i < tx->jobs[j + 1]; i++)
+		uint64_t pages = 0;
+		for (size_t i = tx->jobs[j]; i < tx->jobs[j + 1]; i++) {
 			pos = build(c, tx->pieces[i].first_page, tx->pieces[i].npages, pos);
-		if (!pos)
+			pages += tx->pieces[i].npages;
+		}
+		if (!pos) {
+			sq_prog_add(&tx->pg, pages << SQ_PAGE_SHIFT);
 			continue;
+		}
 		pace(tx, pos);
 		int rc = sq_mig_io_send(SQ_SITE_MIG_TX_SEND, c->fd, c->tls, c->stage, pos, 0);
 		if (rc)
 			return rc;
 		c->wire += pos;
 		c->r_wire += pos;
+		sq_prog_add(&tx->pg, pages << SQ_PAGE_SHIFT);
 	}
 	return 0;
 }
@@ -270,7 +283,11 @@ int sq_mig_tx_open(const struct sq_mig_tx_opts *o, struct sq_mig_tx **out)
 	tx->n = o->nconns;
 	pthread_mutex_init(&tx->mu, NULL);
 	pthread_cond_init(&tx->work, NULL);
-	pthread_cond_init(&tx->done, NULL);
+	pthread_condattr_t ca; /* the progress ticks wait on the monotonic clock */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&tx->done, &ca);
+	pthread_condattr_destroy(&ca);
 	atomic_init(&tx->failed, -1);
 	atomic_init(&tx->next_job, 0);
 	atomic_init(&tx->pace_bytes, 0);
@@ -363,6 +380,32 @@ static int plan(struct sq_mig_tx *tx, const struct sq_run *runs, size_t nruns)
 	return 0;
 }
 
+/*
+ * Wait (tx->mu held) until a worker finishes or, with a progress
+ * callback, 100 ms pass; then report without the mutex, so that the
+ * callback never delays a worker's hand-back.
+ */
+static void wait_round(struct sq_mig_tx *tx)
+{
+	if (!tx->pg.fn) {
+		pthread_cond_wait(&tx->done, &tx->mu);
+		return;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += SQ_PROGRESS_INTERVAL_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&tx->done, &tx->mu, &ts);
+	if (!tx->busy)
+		return;
+	pthread_mutex_unlock(&tx->mu);
+	sq_prog_poll(&tx->pg); /* a cancel sets the flag the workers poll */
+	pthread_mutex_lock(&tx->mu);
+}
+
 int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *runs, size_t nruns,
 		    int skip_zero, struct sq_mig_tx_round_stats *st)
 {
@@ -373,6 +416,12 @@ int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *r
 				      (unsigned long long)runs[i].first_page,
 				      (unsigned long long)runs[i].npages);
 	int rc = plan(tx, runs, nruns);
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < tx->npieces; i++)
+		bytes += tx->pieces[i].npages << SQ_PAGE_SHIFT;
+	if (!rc)
+		rc = sq_prog_begin(&tx->pg, tx->o.progress, tx->o.progress_ctx,
+				   SQ_PROGRESS_MIGRATE_ROUND, round, bytes);
 	if (rc)
 		return rc;
 	double t0 = sq_mig_now();
@@ -389,7 +438,7 @@ int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *r
 	tx->gen++;
 	pthread_cond_broadcast(&tx->work);
 	while (tx->busy)
-		pthread_cond_wait(&tx->done, &tx->mu);
+		wait_round(tx);
 	pthread_mutex_unlock(&tx->mu);
 
 	memset(st, 0, sizeof(*st));
@@ -404,7 +453,9 @@ int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *r
 		struct tx_conn *c = &tx->conns[first];
 		return sq_err(c->err, "%s", c->msg);
 	}
-	return 0;
+	if (sq_prog_canceled(&tx->pg))
+		return sq_err(SQ_E_CANCELED, "migration canceled by its progress callback");
+	return sq_prog_end(&tx->pg);
 }
 
 static int send_frame(struct tx_conn *c, struct sq_mig_frame *f, const void *payload, size_t plen)

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include <squib/migrate.h>
+#include <squib/progress.h>
 #include <squib/types.h>
 
 struct sq_mig_tx;
@@ -35,6 +36,9 @@ struct sq_mig_tx_opts {
 	int timeout_ms;
 	int commit_timeout_ms;    /* longest wait for the commit reply */
 	const struct sq_migrate_link_opts *link; /* NULL: plaintext */
+	sq_progress_fn progress;  /* optional: one phase per round, reported by
+				   * the thread in sq_mig_tx_round */
+	void *progress_ctx;
 };
 
 struct sq_mig_tx_round_stats {
@@ -48,6 +52,8 @@ int sq_mig_tx_open(const struct sq_mig_tx_opts *o, struct sq_mig_tx **out);
  * round @round. @skip_zero: all-zero pages are not sent at all (round 1:
  * the destination starts zero-filled); otherwise they go as zero-page
  * frames, so that a page that became zero overwrites its older copy.
+ * Returns 0, a worker's error, or SQ_E_CANCELED (the progress callback
+ * asked to stop; the workers stopped after their current job).
  */
 int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *runs, size_t nruns,
 		    int skip_zero, struct sq_mig_tx_round_stats *st);

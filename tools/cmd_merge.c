@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * squib-snap merge BASE DIFF... -o OUT | --in-place
+ * squib-snap merge BASE DIFF... -o OUT | --in-place [-p]
  *
  * Squashes a chain (a full memory file, then its diffs in order) into one
  * full memory file with a manifest. Arguments may be .mem or .snap paths.
@@ -12,9 +12,11 @@
 #include <squib/merge.h>
 
 #include "cli.h"
+#include "cli_progress.h"
 
 static const struct sq_opt merge_opts[] = {
-	{ "output", 'o', 1, 'o' }, { "in-place", 0, 0, 'i' }, { NULL, 0, 0, 0 },
+	{ "output", 'o', 1, 'o' }, { "in-place", 0, 0, 'i' }, { "progress", 'p', 0, 'p' },
+	{ NULL, 0, 0, 0 },
 };
 
 static int run_merge(const struct sq_cli *cli, int argc, char **argv)
@@ -25,7 +27,8 @@ static int run_merge(const struct sq_cli *cli, int argc, char **argv)
 	struct sq_merge_report r = { 0 };
 	size_t n = 0;
 	struct sq_opt_parser p;
-	int rc, k;
+	struct sq_cli_progress pr;
+	int rc, k, progress = 0;
 
 	if (!chain)
 		return sq_cli_fail(cli, "merge", SQ_E_NOMEM);
@@ -39,6 +42,8 @@ static int run_merge(const struct sq_cli *cli, int argc, char **argv)
 			out = p.arg;
 		else if (k == 'i')
 			o.in_place = 1;
+		else if (k == 'p')
+			progress = 1;
 		else
 			chain[n++] = p.arg;
 	}
@@ -48,7 +53,11 @@ static int run_merge(const struct sq_cli *cli, int argc, char **argv)
 							"--in-place");
 	}
 	sq_cli_warn_foreign(cli, "merge", chain, n);
+	sq_cli_progress_init(&pr, cli, "merge", progress);
+	o.progress = sq_cli_progress_fn(&pr);
+	o.progress_ctx = &pr;
 	rc = sq_merge_chain(chain, n, out, &o, &r);
+	sq_cli_progress_end(&pr);
 	if (rc) {
 		free(chain);
 		return sq_cli_fail(cli, "merge", rc);
@@ -71,11 +80,12 @@ static int run_merge(const struct sq_cli *cli, int argc, char **argv)
 }
 
 SQ_CLI_COMMAND(.name = "merge", .summary = "squash a full memory file and its diffs into one",
-	       .usage = "usage: squib-snap merge BASE DIFF... -o OUT [--json]\n"
-			"       squib-snap merge BASE DIFF... --in-place [--json]\n"
+	       .usage = "usage: squib-snap merge BASE DIFF... -o OUT [-p] [--json]\n"
+			"       squib-snap merge BASE DIFF... --in-place [-p] [--json]\n"
 			"  BASE is a full memory file, the DIFFs follow it in order (checked\n"
 			"  through the manifests' parent ids). OUT gets a manifest beside it and\n"
 			"  pairs with the last DIFF's state file. Files without a manifest (the\n"
 			"  original crate's, Firecracker's) are described from the file, with a\n"
-			"  warning (holes in a diff are unchanged pages; order not checked).\n",
+			"  warning (holes in a diff are unchanged pages; order not checked).\n"
+			"  -p, --progress  a progress line on stderr when it is a terminal.\n",
 	       .run = run_merge)

@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "cli_link.h"
+#include "cli_progress.h"
 #include "migrate_args.h"
 #include "migrate_workload.h"
 
@@ -35,7 +36,7 @@ static const char usage[] =
 	"                               [--conns N] [--rate MIB_PER_S] [--downtime MS]\n"
 	"                               [--policy fail|auto] [--bandwidth BYTES_PER_S]\n"
 	"                               [--max-rounds N] [--state PATH] [--timeout MS]\n"
-	"                               [--commit-timeout MS] LINK\n"
+	"                               [--commit-timeout MS] [-p] LINK\n"
 	SQ_CLI_LINK_USAGE
 	"\n"
 	"recv  accepts one migration session (port 0 picks a free port; it is printed\n"
@@ -59,7 +60,9 @@ static const char usage[] =
 	"      or by the same pre-shared key (a file of at least 32 bytes). Kernel TLS\n"
 	"      when the kernel offers it (--no-ktls: never). A TLS receiver refuses\n"
 	"      plaintext and wrong-key peers before it reads a frame. --plaintext: no\n"
-	"      TLS at all, with a warning.\n";
+	"      TLS at all, with a warning.\n"
+	"-p, --progress (send): a progress line per round on stderr when it is a\n"
+	"      terminal.\n";
 
 /* ------------------------------------------------------------------ recv */
 
@@ -266,13 +269,16 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 		{ "to", required_argument, NULL, 't' },        { "file", required_argument, NULL, 'f' },
 		{ "demo", required_argument, NULL, 'D' },      { "conns", required_argument, NULL, 'c' },
 		{ "rate", required_argument, NULL, 'r' },      { "downtime", required_argument, NULL, 'd' },
-		{ "policy", required_argument, NULL, 'p' },    { "bandwidth", required_argument, NULL, 'b' },
+		{ "policy", required_argument, NULL, 'y' },    { "bandwidth", required_argument, NULL, 'b' },
 		{ "max-rounds", required_argument, NULL, 'm' }, { "state", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "commit-timeout", required_argument, NULL, 'C' },
-		SQ_CLI_LINK_OPTIONS, { NULL, 0, NULL, 0 },
+		SQ_CLI_LINK_OPTIONS, { "progress", no_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct sq_migrate_send_opts o = { .policy = SQ_MIGRATE_FAIL };
+	struct sq_cli_progress pr;
+	int progress = 0;
 	const char *file = NULL, *state_path = NULL;
 	unsigned long long demo = 0, bw = 0, v;
 	double rate = 32;
@@ -282,8 +288,11 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 	struct sq_migrate_link_report lrep;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'p':
+			progress = 1;
+			break;
 		case 't':
 			o.to = optarg;
 			break;
@@ -331,7 +340,7 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 				return sq_cli_usage_error(cli, "migrate send", "bad --commit-timeout '%s'",
 							  optarg);
 			break;
-		case 'p':
+		case 'y':
 			if (!strcmp(optarg, "auto"))
 				o.policy = SQ_MIGRATE_AUTO_CONVERGE;
 			else if (!strcmp(optarg, "fail"))
@@ -405,8 +414,12 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 	memset(&rep, 0, sizeof(rep));
 	memset(&lrep, 0, sizeof(lrep));
 	snprintf(lrep.tls, sizeof(lrep.tls), "off");
+	sq_cli_progress_init(&pr, cli, "migrate send", progress);
+	o.progress = sq_cli_progress_fn(&pr);
+	o.progress_ctx = &pr;
 	if (!rc)
 		rc = sq_migrate_send_link(&o, &lo, &rep, &lrep);
+	sq_cli_progress_end(&pr);
 	int ret = SQ_EXIT_OK;
 	if (rc && !(cli->json && rep.rounds)) {
 		ret = sq_cli_fail(cli, "migrate send", rc);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * squib-snap restore STATE... -o FILE [--verify] [--threads N]
+ * squib-snap restore STATE... -o FILE [--verify] [--threads N] [-p]
  *
  * Materializes a chain (a full snapshot, then diffs in order) into FILE,
  * a plain memory image of the region's size: the chain is read in
@@ -22,6 +22,7 @@
 #include <squib/restore.h>
 
 #include "cli.h"
+#include "cli_progress.h"
 
 static int sys_fail(const struct sq_cli *cli, const char *what, const char *path)
 {
@@ -30,7 +31,7 @@ static int sys_fail(const struct sq_cli *cli, const char *what, const char *path
 
 static const struct sq_opt restore_opts[] = {
 	{ "output", 'o', 1, 'o' }, { "verify", 0, 0, 'V' }, { "threads", 0, 1, 't' },
-	{ NULL, 0, 0, 0 },
+	{ "progress", 'p', 0, 'p' }, { NULL, 0, 0, 0 },
 };
 
 static int run_restore(const struct sq_cli *cli, int argc, char **argv)
@@ -40,8 +41,9 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 	struct sq_restore_opts o = { .dest_zeroed = 1 };
 	struct sq_restore_report r = { 0 };
 	struct sq_opt_parser p;
+	struct sq_cli_progress pr;
 	size_t n = 0;
-	int rc, k;
+	int rc, k, progress = 0;
 
 	if (!chain)
 		return sq_cli_fail(cli, "restore", SQ_E_NOMEM);
@@ -57,6 +59,8 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 			out = p.arg;
 		else if (k == 'V')
 			o.verify = 1;
+		else if (k == 'p')
+			progress = 1;
 		else if (k == SQ_OPT_POSITIONAL)
 			chain[n++] = p.arg;
 	}
@@ -105,8 +109,12 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 	}
 	if (!rc)
 		sq_cli_warn_foreign(cli, "restore", chain, n);
+	sq_cli_progress_init(&pr, cli, "restore", progress);
+	o.progress = sq_cli_progress_fn(&pr);
+	o.progress_ctx = &pr;
 	if (!rc)
 		rc = sq_restore_to_memory(chain, n, dst, size, &o, &r);
+	sq_cli_progress_end(&pr);
 	int sync_bad = !rc && size && msync(dst, size, MS_SYNC) < 0;
 	if (dst)
 		munmap(dst, size);
@@ -139,10 +147,12 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 }
 
 SQ_CLI_COMMAND(.name = "restore", .summary = "materialize a snapshot chain into a memory image",
-	       .usage = "usage: squib-snap restore STATE... -o FILE [--verify] [--threads N] [--json]\n"
+	       .usage = "usage: squib-snap restore STATE... -o FILE [--verify] [--threads N] [-p]\n"
+			"                          [--json]\n"
 			"  STATE... is a full snapshot followed by its diffs, in order (checked\n"
 			"  through the manifests). Files without one (the original crate's,\n"
 			"  Firecracker's) are read by SEEK_DATA / SEEK_HOLE, with a warning: their\n"
 			"  order and CRCs cannot be checked (squib-snap manifest builds one).\n"
-			"  --verify compares every page read with its manifest CRC.\n",
+			"  --verify compares every page read with its manifest CRC.\n"
+			"  -p, --progress  a progress line on stderr when it is a terminal.\n",
 	       .run = run_restore)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * squib-snap verify STATE [--mem MEM] [--threads N]
+ * squib-snap verify STATE [--mem MEM] [--threads N] [-p]
  *
  * Checks a snapshot pair: the state file's envelope and its binding to
  * the manifest (size and CRC), then the memory file against the manifest
@@ -24,6 +24,7 @@
 
 #include "core/endian.h"
 #include "cli.h"
+#include "cli_progress.h"
 
 /* The state file, bounded; a FIFO, socket, device or directory is refused
  * at once (opened non-blocking, then fstat). -1 with errno, -2 not regular. */
@@ -74,14 +75,17 @@ static int state_error(const struct sq_cli *cli, const char *why, const char *pa
 }
 
 static const struct sq_opt verify_opts[] = {
-	{ "mem", 0, 1, 'm' }, { "threads", 0, 1, 't' }, { NULL, 0, 0, 0 },
+	{ "mem", 0, 1, 'm' }, { "threads", 0, 1, 't' }, { "progress", 'p', 0, 'p' },
+	{ NULL, 0, 0, 0 },
 };
 
 static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 		       struct sq_atomic_group **gp)
 {
 	const char *state = NULL, *mem = NULL;
-	unsigned threads = 0;
+	struct sq_verify_opts vo = { 0 };
+	struct sq_cli_progress pr;
+	int progress = 0;
 	char mpath[4096];
 	struct sq_manifest *m = NULL;
 	struct sq_verify_report r = { 0 };
@@ -94,8 +98,10 @@ static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 			return SQ_EXIT_USAGE;
 		if (k == 'm')
 			mem = p.arg;
+		else if (k == 'p')
+			progress = 1;
 		else if (k == 't' && sq_cli_opt_uint(cli, "verify", p.opt, p.arg, 0,
-						     SQ_CLI_MAX_THREADS, &threads))
+						     SQ_CLI_MAX_THREADS, &vo.threads))
 			return SQ_EXIT_USAGE;
 		else if (k == SQ_OPT_POSITIONAL && state)
 			return sq_cli_usage_error(cli, "verify", "one state file only");
@@ -153,7 +159,11 @@ static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 		sq_manifest_free(m);
 		return state_error(cli, bad, state);
 	}
-	rc = sq_memfile_verify(mem, m, threads, &r);
+	sq_cli_progress_init(&pr, cli, "verify", progress);
+	vo.progress = sq_cli_progress_fn(&pr);
+	vo.progress_ctx = &pr;
+	rc = sq_memfile_verify_ex(mem, m, &vo, &r);
+	sq_cli_progress_end(&pr);
 	if (rc && rc != SQ_E_VERIFY) {
 		free(own_mem);
 		sq_manifest_free(m);
@@ -202,10 +212,11 @@ static int run_verify(const struct sq_cli *cli, int argc, char **argv)
 }
 
 SQ_CLI_COMMAND(.name = "verify", .summary = "check a snapshot pair's memory file against its manifest",
-	       .usage = "usage: squib-snap verify STATE [--mem MEM] [--threads N] [--json]\n"
+	       .usage = "usage: squib-snap verify STATE [--mem MEM] [--threads N] [-p] [--json]\n"
 			"  Checks that STATE is the state file the manifest names (the manifest\n"
 			"  beside MEM if it has one, else beside STATE), and that the\n"
 			"  memory file (default: STATE with .snap replaced by .mem) has the\n"
 			"  manifest's size, page CRCs and zeros outside its extents.\n"
-			"  Exit 0 when it matches, 1 when it does not.\n",
+			"  Exit 0 when it matches, 1 when it does not.\n"
+			"  -p, --progress  a progress line on stderr when it is a terminal.\n",
 	       .run = run_verify)

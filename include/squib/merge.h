@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <squib/export.h>
+#include <squib/progress.h>
 
 SQ_BEGIN_DECLS
 
@@ -30,6 +31,12 @@ struct sq_merge_opts {
 		       * unit, like any output, so a crash leaves the old or
 		       * the new base */
 	unsigned threads; /* copy workers; 0 = online CPUs */
+	/* Optional progress reports and cancellation (squib/progress.h):
+	 * phase SQ_PROGRESS_MERGE_COPY, total = the bytes of page data the
+	 * output gets. A cancel returns SQ_E_CANCELED before the commit: the
+	 * previous output is intact and no temp file is left. */
+	sq_progress_fn progress;
+	void *progress_ctx;
 };
 
 struct sq_merge_report {
@@ -58,7 +65,8 @@ struct sq_merge_report {
  * file is an input's memory file or manifest, by device and inode);
  * SQ_E_OUTPUT_BUSY (another process writes the output); SQ_E_NOT_REGULAR
  * (an input is a FIFO, socket, device or directory); SQ_E_NO_SPACE;
- * SQ_E_MEMORY_IO / SQ_E_IO; SQ_E_INVAL. On failure no temp file is left
+ * SQ_E_MEMORY_IO / SQ_E_IO; SQ_E_INVAL; SQ_E_CANCELED (the progress
+ * callback asked to stop). On failure no temp file is left
  * and the previous output is intact. Any thread.
  */
 SQ_API int sq_merge_chain(const char *const *paths, size_t n, const char *out,

@@ -17,8 +17,8 @@
  *   sq_migrate_recv_destroy    release everything
  *
  * Threads: sq_migrate_send runs on the caller's thread plus one worker per
- * connection; its callbacks (source, pause, throttle, state, on_round) are
- * called from the caller's thread only. A receiver runs one thread per
+ * connection; its callbacks (source, pause, throttle, state, on_round,
+ * progress) are called from the caller's thread only. A receiver runs one thread per
  * connection inside sq_migrate_recv_accept / _fds and is used by one
  * caller thread at a time. Everything a call wrote (destination bytes,
  * state, statistics) is visible to the caller when it returns.
@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <squib/export.h>
+#include <squib/progress.h>
 #include <squib/types.h>
 
 SQ_BEGIN_DECLS
@@ -165,6 +166,15 @@ struct sq_migrate_send_opts {
 	/* on_round: statistics after each round (optional, sending thread). */
 	void (*on_round)(void *ctx, const struct sq_migrate_round *r);
 	void *ctx;
+	/*
+	 * Optional progress reports and cancellation (squib/progress.h), on
+	 * the sending thread: one phase SQ_PROGRESS_MIGRATE_ROUND per round
+	 * (the final one included), total = the round's pages in bytes, zero
+	 * pages included. A cancel aborts the migration with SQ_E_CANCELED:
+	 * the receiver is told, the unsent pages go back to the source.
+	 */
+	sq_progress_fn progress;
+	void *progress_ctx;
 };
 
 /**
@@ -190,8 +200,8 @@ struct sq_migrate_send_opts {
  * max_seconds run out. A set that could not be sent is put back into the
  * source; the receiver is told the migration was aborted.
  *
- * Returns 0; SQ_E_INVAL; SQ_E_NOT_CONVERGED; SQ_E_DISCONNECTED (peer went
- * away); SQ_E_TIMEOUT; SQ_E_IO (connect, socket); a code the receiver
+ * Returns 0; SQ_E_INVAL; SQ_E_NOT_CONVERGED; SQ_E_CANCELED (the progress
+ * callback asked to stop); SQ_E_DISCONNECTED (peer went away); SQ_E_TIMEOUT; SQ_E_IO (connect, socket); a code the receiver
  * reported (for example SQ_E_SIZE_MISMATCH); a code from a callback.
  * Blocking; creates nconns threads. The region may be written concurrently
  * until pause() returns.

@@ -3,6 +3,7 @@
  * squib/restore.h - reading memory files back: verify, restore, lazy map.
  *
  *   sq_memfile_verify     check a memory file against its manifest
+ *   sq_memfile_verify_ex  the same with options (progress reports)
  *   sq_memfile_verify_sample  the same with CRCs of sampled pages only
  *   sq_restore_to_memory  materialize a chain (full + diffs) into a region
  *   sq_restore_map        lazy restore: MAP_PRIVATE of the full file, diffs
@@ -23,6 +24,7 @@
 #include <stdint.h>
 #include <squib/export.h>
 #include <squib/manifest.h>
+#include <squib/progress.h>
 
 SQ_BEGIN_DECLS
 
@@ -44,6 +46,23 @@ struct sq_verify_report {
  */
 SQ_API int sq_memfile_verify(const char *mem_path, const struct sq_manifest *m,
 			     unsigned threads, struct sq_verify_report *r);
+
+struct sq_verify_opts {
+	unsigned threads;        /* 0 = online CPUs */
+	/* Optional progress reports and cancellation (squib/progress.h):
+	 * phase SQ_PROGRESS_VERIFY_READ, total = the manifest's data bytes. */
+	sq_progress_fn progress;
+	void *progress_ctx;
+};
+
+/**
+ * sq_memfile_verify_ex() - sq_memfile_verify() with options (@opts NULL:
+ * the defaults). Same checks and results, plus SQ_E_CANCELED when the
+ * progress callback asks to stop (then @r->bytes_read says how far it
+ * got, and no page is reported bad). Any thread; the callback runs on it.
+ */
+SQ_API int sq_memfile_verify_ex(const char *mem_path, const struct sq_manifest *m,
+				const struct sq_verify_opts *opts, struct sq_verify_report *r);
 
 /* The most pages sq_memfile_verify_sample() checks in one call. */
 #define SQ_VERIFY_MAX_SAMPLES 4096u
@@ -69,6 +88,11 @@ struct sq_restore_opts {
 	int dest_zeroed;   /* 1 = @dest is known to read as zeros (fresh mmap):
 			    * the holes of the full file are not cleared */
 	int direct;        /* 0 = O_DIRECT where possible, -1 = buffered */
+	/* Optional progress reports and cancellation (squib/progress.h):
+	 * phase SQ_PROGRESS_RESTORE_READ, total = the data bytes of all
+	 * layers (a page held by several layers counts once per layer). */
+	sq_progress_fn progress;
+	void *progress_ctx;
 };
 
 struct sq_restore_report {
@@ -83,8 +107,9 @@ struct sq_restore_report {
  * sq_restore_to_memory() - read the chain @paths[0..n) into @dest
  * (@size bytes, page aligned, the region size of every layer).
  * Returns 0; SQ_E_CHAIN (order, kinds), SQ_E_SIZE_MISMATCH, SQ_E_VERIFY
- * (with opts->verify), SQ_E_MANIFEST, SQ_E_IO / SQ_E_MEMORY_IO. On
- * failure @dest holds a partial image. Any thread; uses its own workers.
+ * (with opts->verify), SQ_E_MANIFEST, SQ_E_IO / SQ_E_MEMORY_IO,
+ * SQ_E_CANCELED (the progress callback asked to stop). On failure @dest
+ * holds a partial image. Any thread; uses its own workers.
  */
 SQ_API int sq_restore_to_memory(const char *const *paths, size_t n, void *dest, uint64_t size,
 				const struct sq_restore_opts *opts, struct sq_restore_report *r);
