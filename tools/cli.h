@@ -46,7 +46,7 @@ enum { SQ_EXIT_OK = 0, SQ_EXIT_FAIL = 1, SQ_EXIT_USAGE = 2, SQ_EXIT_UNSUPPORTED 
 struct sq_cli {
 	int json;    /* --json given anywhere on the command line */
 	int quiet;   /* -q */
-	int verbose; /* -v */
+	int verbose; /* -v: 1, -vv: 2 (tools/cli_verbose.h) */
 	int tty;     /* stderr is a terminal */
 	const char *prog;
 };

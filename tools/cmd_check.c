@@ -70,5 +70,6 @@ SQ_CLI_COMMAND(.name = "check", .summary = "probe what this host offers (like cr
 			"  O_TMPFILE and SEEK_DATA in DIR (default: .), membarrier and kernel\n"
 			"  TLS, each by making the call the library makes. -v shows details.\n"
 			"  Exit 0 when the probes ran (missing features are reported),\n"
-			"  1 when DIR cannot be probed.\n",
+			"  1 when DIR cannot be probed.\n"
+			"  -v  also the detail of the probes that passed.\n",
 	       .run = run_check)

@@ -14,6 +14,7 @@
 #include <squib/manifest.h>
 
 #include "cli.h"
+#include "cli_verbose.h"
 #include "demo.h"
 #include "demo_live.h"
 
@@ -135,6 +136,30 @@ static int demo_option(const struct sq_opt_parser *p, int k, struct demo_cfg *cf
 	}
 }
 
+/* -v: what each step did, on stderr (after the run: the live status line is gone). */
+static void verbose_run(const struct sq_cli *cli, const struct demo_cfg *cfg,
+			const struct demo_result *res)
+{
+	sq_cli_verbose(cli, 1, "demo", "directory %s (%s), %u workload threads, tracking %s", res->dir,
+		       res->kept ? "kept" : "removed", cfg->workers, res->tracking);
+	sq_cli_verbose(cli, 1, "demo", "writer: %s, %s, %u threads, queue depth %u (0 = the "
+		       "default)", res->backend, res->direct ? "O_DIRECT" : "buffered + fdatasync",
+		       sq_cli_threads(cfg->io.threads), cfg->io.queue_depth);
+	for (unsigned i = 0; i < res->nsnaps; i++) {
+		const struct demo_snap *s = &res->snaps[i];
+		sq_cli_verbose(cli, 1, "demo", "%s: %s, %llu pages dirty, %llu pages (%llu bytes) "
+			       "written in %.3f s, workload paused %.1f ms; files %s/%s.{snap,mem,"
+			       "manifest}", s->name, s->diff ? "diff" : "full",
+			       (unsigned long long)s->pages_dirty, (unsigned long long)s->pages_written,
+			       (unsigned long long)s->bytes_written, s->write_s, s->pause_ms, res->dir,
+			       s->name);
+	}
+	sq_cli_verbose(cli, 1, "demo", "merge: %llu bytes in %.3f s; restore: %llu bytes in %.3f s; "
+		       "%llu workload writes", (unsigned long long)res->merge_bytes, res->merge_s,
+		       (unsigned long long)res->restore_bytes, res->restore_s,
+		       (unsigned long long)res->workload_writes);
+}
+
 static int run_demo(const struct sq_cli *cli, int argc, char **argv)
 {
 	struct demo_cfg cfg = { .size = 1ull << 30, .rounds = 5, .round_ms = 300, .workers = 2,
@@ -175,6 +200,7 @@ static int run_demo(const struct sq_cli *cli, int argc, char **argv)
 			sq_demo_reraise(sig);
 		return e;
 	}
+	verbose_run(cli, &cfg, res);
 	if (cli->json)
 		sq_cli_emit(result_json(&cfg, res));
 	else
@@ -203,5 +229,6 @@ SQ_CLI_COMMAND(.name = "demo", .summary = "snapshot a live region: full + diffs,
 			"  lazily (userfaultfd) while a reader checks random pages, and compared.\n"
 			"  On SIGINT, SIGTERM or a failure, a directory the main demo created is\n"
 			"  removed (unless --keep) before it exits; a --dir that existed before\n"
-			"  is never removed. Numbers: digits only, sizes with k/M/G/T.\n",
+			"  is never removed. Numbers: digits only, sizes with k/M/G/T.\n"
+			"  -v, -vv  details on stderr: files, extents, IO path, bytes, timing.\n",
 	       .run = run_demo)

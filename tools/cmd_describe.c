@@ -16,6 +16,7 @@
 #include <squib/state.h>
 
 #include "cli.h"
+#include "cli_verbose.h"
 
 /* The original's to_json() object, key for key, with the CLI's string rule. */
 static json_t *describe_json(const struct sq_state_description *d)
@@ -68,7 +69,10 @@ static int run_describe(const struct sq_cli *cli, int argc, char **argv)
 	}
 	if (!path)
 		return sq_cli_usage_error(cli, "describe", "missing the state file");
+	double t0 = sq_cli_now();
 	rc = sq_state_describe(path, &d);
+	sq_cli_verbose(cli, 1, "describe", "read and decoded %s (envelope CRC-64 checked): %s in "
+		       "%.3f s", path, rc ? sq_error_name(rc) : "ok", sq_cli_now() - t0);
 	if (rc)
 		return sq_cli_fail(cli, "describe", rc);
 	if (cli->json) {
@@ -91,5 +95,6 @@ SQ_CLI_COMMAND(.name = "describe", .summary = "describe a state file (header, vC
 			"Prints the state file's magic, version, vCPU count, memory size, devices,\n"
 			"MMDS presence, the inferred memory file (FILE with .snap replaced by .mem)\n"
 			"and whether its CRC-64 holds. A file whose CRC is wrong is still described\n"
-			"(crc_ok: NO). Exit 0 on a describable file, 1 otherwise.\n",
+			"(crc_ok: NO). Exit 0 on a describable file, 1 otherwise.\n"
+			"  -v, -vv  details on stderr: files, extents, IO path, bytes, timing.\n",
 	       .run = run_describe)

@@ -23,6 +23,7 @@
 #include <squib/manifest.h>
 
 #include "cli.h"
+#include "cli_verbose.h"
 
 /* Extents the filesystem reports as data (SEEK_DATA / SEEK_HOLE). */
 struct disk_map {
@@ -161,7 +162,13 @@ static int run_info(const struct sq_cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
+	if (have_mem)
+		sq_cli_verbose(cli, 1, "info", "memory file %s: %llu bytes, %llu allocated on disk",
+			       mem, (unsigned long long)st.st_size,
+			       (unsigned long long)st.st_blocks * 512);
 	rc = sq_manifest_load(mpath, &m);
+	sq_cli_verbose(cli, 1, "info", "manifest %s: %s", mpath,
+		       rc == SQ_E_NOT_FOUND ? "none" : rc ? sq_error_name(rc) : "loaded");
 	if (rc && rc != SQ_E_NOT_FOUND) {
 		rc = sq_cli_fail(cli, "info", rc);
 		goto out;
@@ -170,8 +177,11 @@ static int run_info(const struct sq_cli *cli, int argc, char **argv)
 		rc = sq_cli_fail(cli, "info", rc);
 		goto out;
 	}
-	if (m && !sq_id_is_zero(&m->parent))
+	if (m && !sq_id_is_zero(&m->parent)) {
 		parent_file = find_by_id(mpath, &m->parent);
+		sq_cli_verbose(cli, 1, "info", "parent: %s", parent_file ? parent_file
+					 : "no manifest with its id in the same directory");
+	}
 
 	char id[2 * SQ_ID_BYTES + 1] = "", parent[2 * SQ_ID_BYTES + 1] = "";
 	uint64_t mdata = 0, mhole = 0;
@@ -257,5 +267,6 @@ SQ_CLI_COMMAND(.name = "info", .summary = "what a memory file or manifest holds"
 			"  FILE is a memory file (its manifest is looked up beside it) or a\n"
 			"  .manifest. Prints the layout (full / diff), page size, region size,\n"
 			"  extents, data and hole bytes by the manifest and on disk, the CRC\n"
-			"  state, the snapshot id and the chain parent. Reads metadata only.\n",
+			"  state, the snapshot id and the chain parent. Reads metadata only.\n"
+			"  -v, -vv  details on stderr: files, extents, IO path, bytes, timing.\n",
 	       .run = run_info)

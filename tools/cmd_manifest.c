@@ -21,6 +21,7 @@
 #include <squib/manifest.h>
 
 #include "cli.h"
+#include "cli_verbose.h"
 
 static int has_manifest(const char *path)
 {
@@ -144,8 +145,14 @@ static int run_manifest(const struct sq_cli *cli, int argc, char **argv)
 		pid = pm->id;
 		sq_manifest_free(pm);
 	}
+	sq_cli_verbose(cli, 1, "manifest", "scanning %s (SEEK_DATA / SEEK_HOLE, a CRC-64 per data "
+		       "page) as a %s snapshot, bound to %s%s%s", pos[1], diff ? "diff" : "full",
+		       pos[0], parent ? ", parent " : "", parent ? parent : "");
+	double t0 = sq_cli_now();
 	rc = sq_manifest_build_save(pos[1], diff ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL, pos[0],
 				    parent ? &pid : NULL, replace, NULL);
+	sq_cli_verbose(cli, 1, "manifest", "%s in %.3f s", rc ? sq_error_name(rc) : "built and saved",
+		       sq_cli_now() - t0);
 	if (rc)
 		return sq_cli_fail(cli, "manifest", rc);
 	if (diff)
@@ -171,5 +178,6 @@ SQ_CLI_COMMAND(.name = "manifest",
 			"  a chain's manifests from the full image up. Written atomically; an\n"
 			"  existing manifest is replaced only with --replace. Afterwards load,\n"
 			"  verify, restore --verify and merge apply as to any pair. The file must\n"
-			"  be whole 4 KiB pages.\n",
+			"  be whole 4 KiB pages.\n"
+			"  -v, -vv  details on stderr: files, extents, IO path, bytes, timing.\n",
 	       .run = run_manifest)

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "cli_progress.h"
+#include "cli_verbose.h"
 
 static const struct sq_opt merge_opts[] = {
 	{ "output", 'o', 1, 'o' }, { "in-place", 0, 0, 'i' }, { "progress", 'p', 0, 'p' },
@@ -53,6 +54,11 @@ static int run_merge(const struct sq_cli *cli, int argc, char **argv)
 							"--in-place");
 	}
 	sq_cli_warn_foreign(cli, "merge", chain, n);
+	sq_cli_verbose_chain(cli, "merge", chain, n);
+	sq_cli_verbose(cli, 1, "merge", "output %s%s, %u copy threads, "
+		       "copy_file_range (the filesystem may share the blocks)",
+		       o.in_place ? chain[0] : out, o.in_place ? " (in place)" : "",
+		       sq_cli_threads(o.threads));
 	sq_cli_progress_init(&pr, cli, "merge", progress);
 	o.progress = sq_cli_progress_fn(&pr);
 	o.progress_ctx = &pr;
@@ -63,6 +69,11 @@ static int run_merge(const struct sq_cli *cli, int argc, char **argv)
 		return sq_cli_fail(cli, "merge", rc);
 	}
 	const char *dest = o.in_place ? chain[0] : out;
+	sq_cli_verbose(cli, 1, "merge", "wrote %s: %llu extents, %llu bytes copied, %llu data "
+		       "pages, committed in %.3f s (%.1f MiB/s)", dest,
+		       (unsigned long long)r.extents_copied, (unsigned long long)r.bytes_copied,
+		       (unsigned long long)r.pages_out, r.seconds,
+		       r.seconds > 0 ? (double)r.bytes_copied / r.seconds / 1048576.0 : 0.0);
 	if (cli->json) {
 		sq_cli_emit(json_pack("{s:o,s:b,s:I,s:o,s:o,s:o,s:o}", "output", sq_json_text(dest),
 				      "in_place", o.in_place, "layers", (json_int_t)r.layers,
@@ -87,5 +98,6 @@ SQ_CLI_COMMAND(.name = "merge", .summary = "squash a full memory file and its di
 			"  pairs with the last DIFF's state file. Files without a manifest (the\n"
 			"  original crate's, Firecracker's) are described from the file, with a\n"
 			"  warning (holes in a diff are unchanged pages; order not checked).\n"
-			"  -p, --progress  a progress line on stderr when it is a terminal.\n",
+			"  -p, --progress  a progress line on stderr when it is a terminal.\n"
+			"  -v, -vv  details on stderr: files, extents, IO path, bytes, timing.\n",
 	       .run = run_merge)

@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "cli_link.h"
 #include "cli_progress.h"
+#include "cli_verbose.h"
 #include "migrate_args.h"
 #include "migrate_workload.h"
 
@@ -62,7 +63,8 @@ static const char usage[] =
 	"      plaintext and wrong-key peers before it reads a frame. --plaintext: no\n"
 	"      TLS at all, with a warning.\n"
 	"-p, --progress (send): a progress line per round on stderr when it is a\n"
-	"      terminal.\n";
+	"      terminal. -v: the set-up and each round's figures on stderr (-vv: dirty\n"
+	"      rate, prediction).\n";
 
 /* ------------------------------------------------------------------ recv */
 
@@ -414,12 +416,15 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 	memset(&rep, 0, sizeof(rep));
 	memset(&lrep, 0, sizeof(lrep));
 	snprintf(lrep.tls, sizeof(lrep.tls), "off");
+	if (!rc)
+		sq_cli_verbose_send(cli, &o, file);
 	sq_cli_progress_init(&pr, cli, "migrate send", progress);
 	o.progress = sq_cli_progress_fn(&pr);
 	o.progress_ctx = &pr;
 	if (!rc)
 		rc = sq_migrate_send_link(&o, &lo, &rep, &lrep);
 	sq_cli_progress_end(&pr);
+	sq_cli_verbose_send_report(cli, rc, &rep);
 	int ret = SQ_EXIT_OK;
 	if (rc && !(cli->json && rep.rounds)) {
 		ret = sq_cli_fail(cli, "migrate send", rc);

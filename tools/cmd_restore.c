@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "cli_progress.h"
+#include "cli_verbose.h"
 
 static int sys_fail(const struct sq_cli *cli, const char *what, const char *path)
 {
@@ -107,14 +108,24 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 		free(chain);
 		return e;
 	}
-	if (!rc)
+	if (!rc) {
 		sq_cli_warn_foreign(cli, "restore", chain, n);
+		sq_cli_verbose_chain(cli, "restore", chain, n);
+		sq_cli_verbose(cli, 1, "restore", "output %s: %llu bytes, mapped shared, %u read "
+			       "threads, CRC check %s", out,
+			       (unsigned long long)size, sq_cli_threads(o.threads), o.verify ? "on" : "off");
+	}
 	sq_cli_progress_init(&pr, cli, "restore", progress);
 	o.progress = sq_cli_progress_fn(&pr);
 	o.progress_ctx = &pr;
 	if (!rc)
 		rc = sq_restore_to_memory(chain, n, dst, size, &o, &r);
 	sq_cli_progress_end(&pr);
+	if (!rc)
+		sq_cli_verbose(cli, 1, "restore", "read %llu pages (%llu bytes) in %.3f s with %s",
+			       (unsigned long long)r.pages_read, (unsigned long long)r.bytes_read,
+			       r.seconds, r.direct ? "O_DIRECT" : "buffered reads");
+	double t_sync = sq_cli_now();
 	int sync_bad = !rc && size && msync(dst, size, MS_SYNC) < 0;
 	if (dst)
 		munmap(dst, size);
@@ -127,6 +138,9 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 	if (!rc)
 		rc = sq_atomic_commit(af);
 	sq_atomic_close(af);
+	if (!rc)
+		sq_cli_verbose(cli, 1, "restore", "synced and committed %s in %.3f s", out,
+			       sq_cli_now() - t_sync);
 	if (rc) {
 		free(chain);
 		return sq_cli_fail(cli, "restore", rc);
@@ -154,5 +168,6 @@ SQ_CLI_COMMAND(.name = "restore", .summary = "materialize a snapshot chain into 
 			"  Firecracker's) are read by SEEK_DATA / SEEK_HOLE, with a warning: their\n"
 			"  order and CRCs cannot be checked (squib-snap manifest builds one).\n"
 			"  --verify compares every page read with its manifest CRC.\n"
-			"  -p, --progress  a progress line on stderr when it is a terminal.\n",
+			"  -p, --progress  a progress line on stderr when it is a terminal.\n"
+			"  -v, -vv  details on stderr: files, extents, IO path, bytes, timing.\n",
 	       .run = run_restore)

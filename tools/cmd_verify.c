@@ -25,6 +25,7 @@
 #include "core/endian.h"
 #include "cli.h"
 #include "cli_progress.h"
+#include "cli_verbose.h"
 
 /* The state file, bounded; a FIFO, socket, device or directory is refused
  * at once (opened non-blocking, then fstat). -1 with errno, -2 not regular. */
@@ -154,11 +155,20 @@ static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 			  : (m->state_size != slen || m->state_crc != trailer)
 				  ? "the manifest names another state file" : NULL;
 	free(sb);
+	sq_cli_verbose(cli, 1, "verify", "state file %s: %zu bytes: %s", state, slen,
+		       bad ? bad : "CRC-64 good, the one the manifest names");
+	sq_cli_verbose(cli, 1, "verify", "manifest %s: %s snapshot, region %llu bytes, %zu "
+		       "extents, %llu data pages", mpath,
+		       m->kind == SQ_SNAPSHOT_DIFF ? "diff" : "full",
+		       (unsigned long long)m->region_size, m->nextents,
+		       (unsigned long long)m->npages);
 	if (bad) {
 		free(own_mem);
 		sq_manifest_free(m);
 		return state_error(cli, bad, state);
 	}
+	sq_cli_verbose(cli, 1, "verify", "memory file %s: %u read threads, O_DIRECT where "
+		       "the filesystem allows", mem, sq_cli_threads(vo.threads));
 	sq_cli_progress_init(&pr, cli, "verify", progress);
 	vo.progress = sq_cli_progress_fn(&pr);
 	vo.progress_ctx = &pr;
@@ -169,6 +179,9 @@ static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 		sq_manifest_free(m);
 		return sq_cli_fail(cli, "verify", rc);
 	}
+	sq_cli_verbose(cli, 1, "verify", "checked %llu pages (%llu bytes read) in %.3f s: %s",
+		       (unsigned long long)r.pages_checked, (unsigned long long)r.bytes_read,
+		       r.seconds, rc ? "mismatch" : "match");
 	char id[33], parent[33];
 	sq_id_format(&m->id, id);
 	sq_id_format(&m->parent, parent);
@@ -218,5 +231,6 @@ SQ_CLI_COMMAND(.name = "verify", .summary = "check a snapshot pair's memory file
 			"  memory file (default: STATE with .snap replaced by .mem) has the\n"
 			"  manifest's size, page CRCs and zeros outside its extents.\n"
 			"  Exit 0 when it matches, 1 when it does not.\n"
-			"  -p, --progress  a progress line on stderr when it is a terminal.\n",
+			"  -p, --progress  a progress line on stderr when it is a terminal.\n"
+			"  -v, -vv  details on stderr: files, extents, IO path, bytes, timing.\n",
 	       .run = run_verify)

@@ -37,7 +37,7 @@ static struct sq_cli_command *find(const char *name)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: squib-snap [--json] [-q] [-v] <command> [args]\n"
+		"usage: squib-snap [--json] [-q] [-v|-vv] <command> [args]\n"
 		"       squib-snap --help | --version | help <command>\n"
 		"\n"
 		"Track written pages of memory regions and move exactly those pages to\n"
@@ -52,7 +52,10 @@ static void usage(FILE *f)
 		"global options:\n"
 		"  --json     print one JSON document on stdout (errors too)\n"
 		"  -q         no messages on stderr\n"
-		"  -v         more messages on stderr\n"
+		"  -v         details on stderr: files opened and what they hold, options\n"
+		"             in force, IO path (O_DIRECT, io_uring / pwritev2), bytes and\n"
+		"             time of each step; -vv adds extents and per-round figures.\n"
+		"             stdout (text or --json) is the same with or without -v\n"
 		"\n"
 		"exit codes: 0 ok, 1 failure, 2 usage error, 77 unsupported on this system\n");
 }
@@ -137,8 +140,11 @@ int main(int argc, char **argv)
 			cli.json = 1;
 		else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
 			cli.quiet = 1;
-		else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
-			cli.verbose = 1;
+		else if (strcmp(argv[i], "--verbose") == 0)
+			cli.verbose++;
+		else if (argv[i][0] == '-' && argv[i][1] == 'v' &&
+			 strspn(argv[i] + 1, "v") == strlen(argv[i] + 1))
+			cli.verbose += (int)strlen(argv[i] + 1); /* -v, -vv, -vvv */
 		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			help = 1;
 		else if (strcmp(argv[i], "--version") == 0 && n == 0)

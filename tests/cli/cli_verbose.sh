@@ -1,0 +1,122 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# -v and -vv: for merge, restore, verify, info, describe, manifest, demo and
+# migrate send, -v adds "squib-snap CMD: ..." lines on stderr (none without
+# it), -vv adds more, -q silences them, and stdout is the same: text equal
+# once measured times and fresh snapshot ids are masked, --json documents
+# equal but for those members.
+set -u
+BIN="$SQ_BUILD_DIR/squib-snap"
+[ -x "$BIN" ] || { echo "SKIP: $BIN not built"; exit 77; }
+T=$(mktemp -d "$SQ_TEST_TMP_DIR/cli_verbose.XXXXXX")
+RPID=
+trap '[ -n "$RPID" ] && kill "$RPID" 2>/dev/null; rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$BIN" -q demo --size 8M --rounds 2 --dir "$T" --keep >/dev/null 2>&1 || fail "demo"
+cp "$T/snap-1.mem" "$T/bare.mem"
+
+# run NAME CMD ARGS...: stdout/stderr of "squib-snap [-v|-vv|-q -v] ..." in
+# $T/NAME.{0,1,2,q}.{out,err} and of "--json [-v]" in $T/NAME.{j0,j1}.out.
+run() {
+	n=$1
+	shift
+	"$BIN" "$@" >"$T/$n.0.out" 2>"$T/$n.0.err" || fail "$n: exit $?"
+	"$BIN" -v "$@" >"$T/$n.1.out" 2>"$T/$n.1.err" || fail "$n -v: exit $?"
+	"$BIN" -vv "$@" >"$T/$n.2.out" 2>"$T/$n.2.err" || fail "$n -vv: exit $?"
+	"$BIN" -q -v "$@" >"$T/$n.q.out" 2>"$T/$n.q.err" || fail "$n -q -v: exit $?"
+	"$BIN" --json "$@" >"$T/$n.j0.out" 2>/dev/null || fail "$n --json: exit $?"
+	"$BIN" --json -v "$@" >"$T/$n.j1.out" 2>"$T/$n.j1.err" || fail "$n --json -v: exit $?"
+}
+# check NAME CMD [text|json-keys]: the properties above.
+check() {
+	n=$1 c=$2
+	[ -s "$T/$n.0.err" ] && fail "$n wrote on stderr without -v: $(cat "$T/$n.0.err")"
+	[ -s "$T/$n.q.err" ] && fail "$n -q -v wrote on stderr: $(cat "$T/$n.q.err")"
+	for f in 1 2 j1; do
+		grep -q "^squib-snap $c: " "$T/$n.$f.err" || fail "$n ($f): no detail lines"
+		if grep -v "^squib-snap $c: " "$T/$n.$f.err" | grep -q .; then
+			fail "$n ($f): other lines on stderr: $(cat "$T/$n.$f.err")"
+		fi
+	done
+	[ "$(wc -l <"$T/$n.2.err")" -ge "$(wc -l <"$T/$n.1.err")" ] || fail "$n: -vv says less"
+	if [ "$3" = text ]; then
+		for f in 1 2 q; do
+			sed -E 's/[0-9a-f]{32}/ID/g; s/[0-9]+\.[0-9]+/N/g' "$T/$n.0.out" >"$T/a"
+			sed -E 's/[0-9a-f]{32}/ID/g; s/[0-9]+\.[0-9]+/N/g' "$T/$n.$f.out" >"$T/b"
+			cmp -s "$T/a" "$T/b" || fail "$n: stdout differs with ($f): $(diff "$T/a" "$T/b")"
+		done
+	fi
+	python3 - "$T/$n.j0.out" "$T/$n.j1.out" "$3" <<'PY' || fail "$n: --json output differs with -v"
+import json, sys
+varies = {"seconds", "total_s", "downtime_ms", "commit_ms", "bandwidth", "dirty_rate",
+          "predicted_downtime_ms", "session", "session_id", "round", "rounds", "remaining",
+          "wire_bytes", "pages", "zero_pages", "throttle_pct", "converged", "state_bytes",
+          "pause_ms", "write_s", "gbps", "merge_s", "restore_s", "restore_chain_s", "dir",
+          "workload_writes", "pages_dirty", "pages_written", "bytes_written", "snapshots",
+          "merge_bytes", "restore_bytes", "id"}
+def strip(d):
+    if isinstance(d, dict):
+        return {k: strip(v) for k, v in d.items() if k not in varies}
+    if isinstance(d, list):
+        return [strip(v) for v in d]
+    return d
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+if sys.argv[3] == "keys":
+    assert sorted(a) == sorted(b), (sorted(a), sorted(b))
+else:
+    assert strip(a) == strip(b), (a, b)
+PY
+}
+
+run merge merge "$T/snap-0.mem" "$T/snap-1.mem" "$T/snap-2.mem" -o "$T/m.mem"
+check merge merge text
+grep -q "layer 2: .*snap-2.mem, manifest" "$T/merge.1.err" || fail "merge -v: no layer line"
+grep -q "copy threads" "$T/merge.1.err" || fail "merge -v: no options line"
+run restore restore "$T/snap-0.snap" "$T/snap-1.snap" -o "$T/r.img"
+check restore restore text
+grep -Eq "with (O_DIRECT|buffered reads)" "$T/restore.1.err" || fail "restore -v: no IO path"
+grep -q "extent pages" "$T/restore.2.err" || fail "restore -vv: no extents"
+grep -q "extent pages" "$T/restore.1.err" && fail "restore -v lists extents"
+run verify verify "$T/snap-2.snap"
+check verify verify text
+grep -q "state file .*CRC-64 good" "$T/verify.1.err" || fail "verify -v: no state file line"
+run info info "$T/snap-2.mem"
+check info info text
+run describe describe "$T/snap-1.snap"
+check describe describe text
+run manifest manifest "$T/snap-1.snap" "$T/bare.mem" --kind full --replace
+check manifest manifest text
+run demo demo --size 4M --rounds 1
+check demo demo keys
+grep -Eq "writer: (io_uring|pwritev2), (O_DIRECT|buffered)" "$T/demo.1.err" ||
+	fail "demo -v: no writer backend"
+
+# migrate send (-v and --json -v; the sessions differ, so JSON keys only)
+head -c 1000000 /dev/urandom >"$T/src"
+send() {
+	rm -f "$T/port"
+	"$BIN" -q migrate recv --listen 127.0.0.1:0 --port-file "$T/port" --timeout 20000 \
+		>/dev/null 2>&1 &
+	RPID=$!
+	i=0
+	while [ ! -s "$T/port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	"$BIN" "$@" migrate send --to "127.0.0.1:$(cat "$T/port")" --file "$T/src" ||
+		fail "migrate send $*"
+	wait "$RPID" || fail "receiver"
+	RPID=
+}
+send >"$T/s.0.out" 2>"$T/s.0.err"
+send -v >"$T/s.1.out" 2>"$T/s.1.err"
+send --json >"$T/s.j0.out" 2>/dev/null
+send --json -v >"$T/s.j1.out" 2>"$T/s.j1.err"
+[ -s "$T/s.0.err" ] && fail "migrate send wrote on stderr without -v"
+grep -q "^squib-snap migrate send: destination 127.0.0.1:.* over 2 TCP" "$T/s.1.err" ||
+	fail "migrate send -v: $(cat "$T/s.1.err")"
+grep -q "^squib-snap migrate send: round 1: " "$T/s.j1.err" || fail "migrate send --json -v"
+python3 - "$T/s.j0.out" "$T/s.j1.out" <<'PY' || fail "migrate send --json differs with -v"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert sorted(a) == sorted(b) and a["result"] == b["result"] == "SQ_OK"
+PY
+echo "cli_verbose: -v and -vv ok"
