@@ -17,6 +17,7 @@
 #include <squib/snapshot.h>
 #include <squib/state.h>
 #include "helpers.h"
+#include "io/chain_build.h"
 
 #define PG 4096u
 #define NPAGES 700u
@@ -28,45 +29,14 @@ static uint8_t *gen_copy[3]; /* the region at each snapshot */
 static char snap[3][1024], mem[3][1024];
 static uint64_t seed;
 
-/* A real state file per generation (gen + 1 vCPUs: the files differ). */
-static uint8_t *make_state(unsigned gen, size_t *len)
-{
-	struct sq_microvm_state *vm;
-	uint8_t *buf = NULL;
-
-	assert_int_equal(sq_state_demo_vcpus(gen + 1, &vm), 0);
-	assert_int_equal(sq_state_encode(vm, &buf, len), 0);
-	sq_state_free(vm);
-	return buf;
-}
-
 static void randomize(uint32_t first, uint32_t n)
 {
-	for (uint32_t p = first; p < first + n; p++)
-		for (unsigned i = 0; i < PG; i += 8) {
-			uint64_t v = sq_test_rand(&seed);
-			memcpy(region + (size_t)p * PG + i, &v, 8);
-		}
+	chain_randomize(region, &seed, first, n);
 }
 
 static void save(unsigned gen, const struct sq_run *runs, size_t n)
 {
-	size_t stlen;
-	uint8_t *st = make_state(gen, &stlen);
-	struct sq_mem_source src = { .base = region, .size = SIZE };
-	struct sq_snapshot_id parent;
-	struct sq_snapshot_save_req q = { .state_path = snap[gen], .mem = &src, .state = st,
-					  .state_len = stlen };
-
-	if (gen) {
-		assert_int_equal(sq_snapshot_id_of(snap[gen - 1], &parent), 0);
-		q.kind = SQ_SNAPSHOT_DIFF;
-		q.parent = &parent;
-		q.runs = runs;
-		q.nruns = n;
-	}
-	assert_int_equal(sq_snapshot_save(&q, NULL), 0);
-	free(st);
+	chain_save(snap[gen], gen ? snap[gen - 1] : NULL, gen, region, SIZE, runs, n);
 	gen_copy[gen] = malloc(SIZE);
 	memcpy(gen_copy[gen], region, SIZE);
 }

@@ -21,9 +21,8 @@
 #include <squib/merge.h>
 #include <squib/progress.h>
 #include <squib/restore.h>
-#include <squib/snapshot.h>
-#include <squib/state.h>
 #include "helpers.h"
+#include "io/chain_build.h"
 
 #define PG 4096u
 #define NPAGES 2048u /* 8 MiB: 8 reads of 1 MiB for a full layer */
@@ -87,36 +86,12 @@ static void check_complete(const struct seen *s, uint64_t total)
 
 static void randomize(uint32_t first, uint32_t n)
 {
-	for (uint32_t p = first; p < first + n; p++)
-		for (unsigned i = 0; i < PG; i += 8) {
-			uint64_t v = sq_test_rand(&seed);
-			memcpy(region + (size_t)p * PG + i, &v, 8);
-		}
+	chain_randomize(region, &seed, first, n);
 }
 
 static void save(unsigned gen, const struct sq_run *runs, size_t n)
 {
-	struct sq_microvm_state *vm;
-	uint8_t *state = NULL;
-	size_t slen = 0;
-	struct sq_mem_source src = { .base = region, .size = SIZE };
-	struct sq_snapshot_id parent;
-
-	assert_int_equal(sq_state_demo_vcpus(gen + 1, &vm), 0);
-	assert_int_equal(sq_state_encode(vm, &state, &slen), 0);
-	sq_state_free(vm);
-	struct sq_snapshot_save_req q = { .state_path = snap[gen], .mem = &src, .state = state,
-					  .state_len = slen };
-
-	if (gen) {
-		assert_int_equal(sq_snapshot_id_of(snap[gen - 1], &parent), 0);
-		q.kind = SQ_SNAPSHOT_DIFF;
-		q.parent = &parent;
-		q.runs = runs;
-		q.nruns = n;
-	}
-	assert_int_equal(sq_snapshot_save(&q, NULL), 0);
-	free(state);
+	chain_save(snap[gen], gen ? snap[gen - 1] : NULL, gen, region, SIZE, runs, n);
 }
 
 static int setup(void **state)

@@ -61,26 +61,36 @@ static int on_progress(void *ctx, const struct sq_progress *p)
 	return s->cancel_at && s->calls == s->cancel_at;
 }
 
+/* An 8 MiB workload sent to a fresh receiver at @bw bytes/s, reported to @s. */
+static int send_watched(struct wl *w, struct rx_thread *x, struct seen *s, uint64_t bw,
+			struct sq_migrate_report *rep)
+{
+	struct sq_migrate_send_opts o;
+
+	assert_int_equal(wl_init(w, 8u << 20, 4.0 * 1048576, seed + s->cancel_at), 0);
+	wl_opts(w, &o);
+	o.nconns = 2;
+	o.bandwidth_limit = bw;
+	o.progress = on_progress;
+	o.progress_ctx = s;
+	x->timeout_ms = 5000;
+	assert_int_equal(rx_thread_start(x, NULL), 0);
+	o.to = x->addr;
+	o.timeout_ms = 5000;
+	wl_start(w);
+	return sq_migrate_send(&o, rep);
+}
+
 static void rounds_reported(void **state)
 {
 	(void)state;
 	struct wl w;
-	struct sq_migrate_send_opts o;
 	struct sq_migrate_report rep;
-	struct rx_thread x = { .timeout_ms = 5000 };
+	struct rx_thread x = { 0 };
 	struct seen s = { .caller = pthread_self() };
 
-	assert_int_equal(wl_init(&w, 8u << 20, 4.0 * 1048576, seed), 0);
-	wl_opts(&w, &o);
-	o.nconns = 2;
-	o.bandwidth_limit = 32u << 20; /* ~0.25 s per full pass: reports during it */
-	o.progress = on_progress;
-	o.progress_ctx = &s;
-	assert_int_equal(rx_thread_start(&x, NULL), 0);
-	o.to = x.addr;
-	o.timeout_ms = 5000;
-	wl_start(&w);
-	assert_int_equal(sq_migrate_send(&o, &rep), 0);
+	/* ~0.25 s per full pass: reports during it. */
+	assert_int_equal(send_watched(&w, &x, &s, 32u << 20, &rep), 0);
 	assert_int_equal(rx_thread_join(&x), 0);
 	assert_false(s.off_thread);
 	assert_false(s.bad);
@@ -96,21 +106,12 @@ static void rounds_reported(void **state)
 static void cancel(unsigned at)
 {
 	struct wl w;
-	struct sq_migrate_send_opts o;
 	struct sq_migrate_report rep;
-	struct rx_thread x = { .timeout_ms = 5000 };
+	struct rx_thread x = { 0 };
 	struct seen s = { .caller = pthread_self(), .cancel_at = at };
 
-	assert_int_equal(wl_init(&w, 8u << 20, 4.0 * 1048576, seed + at), 0);
-	wl_opts(&w, &o);
-	o.bandwidth_limit = 16u << 20; /* round 1 takes ~0.5 s */
-	o.progress = on_progress;
-	o.progress_ctx = &s;
-	assert_int_equal(rx_thread_start(&x, NULL), 0);
-	o.to = x.addr;
-	o.timeout_ms = 5000;
-	wl_start(&w);
-	assert_int_equal(sq_migrate_send(&o, &rep), SQ_E_CANCELED);
+	/* Round 1 takes ~0.5 s: call 2 comes during it. */
+	assert_int_equal(send_watched(&w, &x, &s, 16u << 20, &rep), SQ_E_CANCELED);
 	assert_int_equal(rep.result, SQ_E_CANCELED);
 	assert_false(rep.converged);
 	assert_int_equal(s.calls, at); /* nothing reported after the cancel */
