@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cli_progress.h"
-#include "cli_verbose.h"
+#include "core/clock.h"
 
 /* @v bytes as "512 B", "1.5 KiB", ... "2.0 TiB". */
 static void human(char *buf, size_t len, double v)
@@ -40,7 +40,7 @@ void sq_cli_progress_init(struct sq_cli_progress *pr, const struct sq_cli *cli,
 static int draw(void *ctx, const struct sq_progress *p)
 {
 	struct sq_cli_progress *pr = ctx;
-	double now = sq_cli_now();
+	double now = sq_clock_s();
 	char line[256], head[64], done[32], total[32], rate[32], eta[32] = "";
 
 	if (p->phase != pr->phase || p->round != pr->round) {

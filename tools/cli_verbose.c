@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <squib/error.h>
@@ -17,14 +16,6 @@
 
 /* -vv lists at most this many extents of a file. */
 #define VERBOSE_MAX_EXTENTS 64u
-
-double sq_cli_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 unsigned sq_cli_threads(unsigned threads)
 {

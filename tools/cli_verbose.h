@@ -23,9 +23,6 @@
 void sq_cli_verbose(const struct sq_cli *cli, int level, const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* sq_cli_now() - CLOCK_MONOTONIC in seconds (step timings, the progress rate). */
-double sq_cli_now(void);
-
 /* sq_cli_threads() - @threads, or the online CPUs when 0 (the library's default). */
 unsigned sq_cli_threads(unsigned threads);
 

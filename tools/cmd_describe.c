@@ -16,6 +16,7 @@
 #include <squib/state.h>
 
 #include "cli.h"
+#include "core/clock.h"
 #include "cli_verbose.h"
 
 /* The original's to_json() object, key for key, with the CLI's string rule. */
@@ -69,10 +70,10 @@ static int run_describe(const struct sq_cli *cli, int argc, char **argv)
 	}
 	if (!path)
 		return sq_cli_usage_error(cli, "describe", "missing the state file");
-	double t0 = sq_cli_now();
+	double t0 = sq_clock_s();
 	rc = sq_state_describe(path, &d);
 	sq_cli_verbose(cli, 1, "describe", "read and decoded %s (envelope CRC-64 checked): %s in "
-		       "%.3f s", path, rc ? sq_error_name(rc) : "ok", sq_cli_now() - t0);
+		       "%.3f s", path, rc ? sq_error_name(rc) : "ok", sq_clock_s() - t0);
 	if (rc)
 		return sq_cli_fail(cli, "describe", rc);
 	if (cli->json) {

@@ -21,6 +21,7 @@
 #include <squib/manifest.h>
 
 #include "cli.h"
+#include "core/clock.h"
 #include "cli_verbose.h"
 
 static int has_manifest(const char *path)
@@ -148,11 +149,11 @@ static int run_manifest(const struct sq_cli *cli, int argc, char **argv)
 	sq_cli_verbose(cli, 1, "manifest", "scanning %s (SEEK_DATA / SEEK_HOLE, a CRC-64 per data "
 		       "page) as a %s snapshot, bound to %s%s%s", pos[1], diff ? "diff" : "full",
 		       pos[0], parent ? ", parent " : "", parent ? parent : "");
-	double t0 = sq_cli_now();
+	double t0 = sq_clock_s();
 	rc = sq_manifest_build_save(pos[1], diff ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL, pos[0],
 				    parent ? &pid : NULL, replace, NULL);
 	sq_cli_verbose(cli, 1, "manifest", "%s in %.3f s", rc ? sq_error_name(rc) : "built and saved",
-		       sq_cli_now() - t0);
+		       sq_clock_s() - t0);
 	if (rc)
 		return sq_cli_fail(cli, "manifest", rc);
 	if (diff)

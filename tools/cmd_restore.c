@@ -22,6 +22,7 @@
 #include <squib/restore.h>
 
 #include "cli.h"
+#include "core/clock.h"
 #include "cli_progress.h"
 #include "cli_verbose.h"
 
@@ -125,7 +126,7 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 		sq_cli_verbose(cli, 1, "restore", "read %llu pages (%llu bytes) in %.3f s with %s",
 			       (unsigned long long)r.pages_read, (unsigned long long)r.bytes_read,
 			       r.seconds, r.direct ? "O_DIRECT" : "buffered reads");
-	double t_sync = sq_cli_now();
+	double t_sync = sq_clock_s();
 	int sync_bad = !rc && size && msync(dst, size, MS_SYNC) < 0;
 	if (dst)
 		munmap(dst, size);
@@ -140,7 +141,7 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 	sq_atomic_close(af);
 	if (!rc)
 		sq_cli_verbose(cli, 1, "restore", "synced and committed %s in %.3f s", out,
-			       sq_cli_now() - t_sync);
+			       sq_clock_s() - t_sync);
 	if (rc) {
 		free(chain);
 		return sq_cli_fail(cli, "restore", rc);
