@@ -370,6 +370,8 @@ static int merge_commit(struct sq_layer *ls, size_t n, const struct plan *pl,
 
 	if (!out)
 		return sq_err(SQ_E_INVAL, "merge: no output path");
+	if (!m)
+		return sq_err(SQ_E_INTERNAL, "merge: no output manifest");
 	on = strlen(out);
 
 	snprintf(outs[0], sizeof(outs[0]), "%s", out);

@@ -416,12 +416,13 @@ int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *r
 				      (unsigned long long)runs[i].first_page,
 				      (unsigned long long)runs[i].npages);
 	int rc = plan(tx, runs, nruns);
-	uint64_t bytes = 0;
-	for (size_t i = 0; i < tx->npieces; i++)
-		bytes += tx->pieces[i].npages << SQ_PAGE_SHIFT;
-	if (!rc)
-		rc = sq_prog_begin(&tx->pg, tx->o.progress, tx->o.progress_ctx,
-				   SQ_PROGRESS_MIGRATE_ROUND, round, bytes);
+	if (rc)
+		return rc;
+	uint64_t pages = 0;
+	for (size_t i = 0; i < nruns; i++)
+		pages += runs[i].npages;
+	rc = sq_prog_begin(&tx->pg, tx->o.progress, tx->o.progress_ctx, SQ_PROGRESS_MIGRATE_ROUND,
+			   round, pages << SQ_PAGE_SHIFT);
 	if (rc)
 		return rc;
 	double t0 = sq_mig_now();
