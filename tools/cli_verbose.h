@@ -43,12 +43,13 @@ struct sq_migrate_report;
 /*
  * sq_cli_verbose_send() / sq_cli_verbose_send_report() - migrate send: the
  * destination, connections, limits and the source (@file, or a demo
- * workload when NULL) before; after, the outcome and each round's figures
+ * workload when NULL) before; after, the outcome, the link's TLS mode
+ * (@tls: "off", "user" or "ktls") and each round's figures
  * (tools/migrate_verbose.c).
  */
 void sq_cli_verbose_send(const struct sq_cli *cli, const struct sq_migrate_send_opts *o,
 			 const char *file);
 void sq_cli_verbose_send_report(const struct sq_cli *cli, int rc,
-				const struct sq_migrate_report *r);
+				const struct sq_migrate_report *r, const char *tls);
 
 #endif /* SQ_TOOLS_CLI_VERBOSE_H */

@@ -424,7 +424,7 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 	if (!rc)
 		rc = sq_migrate_send_link(&o, &lo, &rep, &lrep);
 	sq_cli_progress_end(&pr);
-	sq_cli_verbose_send_report(cli, rc, &rep);
+	sq_cli_verbose_send_report(cli, rc, &rep, lrep.tls);
 	int ret = SQ_EXIT_OK;
 	if (rc && !(cli->json && rep.rounds)) {
 		ret = sq_cli_fail(cli, "migrate send", rc);

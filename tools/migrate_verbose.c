@@ -30,7 +30,7 @@ void sq_cli_verbose_send(const struct sq_cli *cli, const struct sq_migrate_send_
 }
 
 void sq_cli_verbose_send_report(const struct sq_cli *cli, int rc,
-				const struct sq_migrate_report *r)
+				const struct sq_migrate_report *r, const char *tls)
 {
 	if (!sq_cli_verbose_on(cli, 1))
 		return;
@@ -45,8 +45,8 @@ void sq_cli_verbose_send_report(const struct sq_cli *cli, int rc,
 			       s->dirty_rate / 1048576.0, (unsigned long long)s->remaining,
 			       s->predicted_downtime_ms, s->throttle_pct);
 	}
-	sq_cli_verbose(cli, 1, CMD, "session %016llx: %s after %u rounds, %llu wire bytes, "
-		       "downtime %.1f ms, commit %.1f ms, total %.3f s",
-		       (unsigned long long)r->session_id, rc ? sq_error_name(rc) : "done", r->rounds,
+	sq_cli_verbose(cli, 1, CMD, "session %016llx over TLS %s: %s after %u rounds, %llu wire "
+		       "bytes, downtime %.1f ms, commit %.1f ms, total %.3f s",
+		       (unsigned long long)r->session_id, tls, rc ? sq_error_name(rc) : "done", r->rounds,
 		       (unsigned long long)r->wire_bytes, r->downtime_ms, r->commit_ms, r->total_s);
 }
