@@ -12,12 +12,21 @@
  *   migrate/loopback/1g/idle/c{1,2}         nothing writes the region
  *   migrate/loopback/1g/32mibps/c{1,2}      a writer dirties 32 MiB/s
  *   migrate/loopback/1g/128mibps/c{1,2}     ... 128 MiB/s
+ *   migrate/loopback/1g/idle/tls=off/c{1,2} idle, plaintext: the baseline of
+ *                                           the two below
+ *   migrate/loopback/1g/idle/tls=user/c{1,2} idle over TLS 1.3 (pre-shared
+ *                                           key, AES-128-GCM), OpenSSL's
+ *                                           record layer
+ *   migrate/loopback/1g/idle/tls=ktls/c{1,2} the same with kernel TLS; skipped
+ *                                           (with the reason) where the
+ *                                           kernel does not take the session
  *
  * c1 / c2: TCP connections. One iteration = one whole migration (manual
  * time = the sender's total time, connect to verified final ack). Counters:
  * rounds, wire_bytes, bytes_ratio (wire / region), downtime_ms, total_s,
  * cpu_s (process CPU time of the transfer: both ends, and the writer),
- * converged, verified (destination == source at the pause point).
+ * converged, verified (destination == source at the pause point); the TLS
+ * variants also report tls (0 off, 1 user, 2 ktls: what the session used).
  *
  * The region is 1 GiB unless SQ_BENCH_MIGRATE_SIZE says otherwise (e.g.
  * "256M"); the label names the size used. Source and destination are
@@ -204,7 +213,16 @@ RAW("scratch", 2, 0x102, "migrate/raw/loopback_tcp_limit/c2")
 
 /* ------------------------------------------------------------- migrations */
 
-static void migrate_once(struct sq_bench *b, double rate)
+/* What a session reported as its TLS kind, as a counter value. */
+static double tls_code(const char *kind)
+{
+	return !strcmp(kind, "ktls") ? 2 : !strcmp(kind, "user") ? 1 : 0;
+}
+
+/* One migration per iteration; @link NULL: plaintext. @want: the TLS kind
+ * the session must have used, else the benchmark is skipped with the reason. */
+static void migrate_once(struct sq_bench *b, double rate, const struct sq_migrate_link_opts *link,
+			 const char *want)
 {
 	struct wl w;
 	struct sq_migrate_send_opts o;
@@ -227,12 +245,13 @@ static void migrate_once(struct sq_bench *b, double rate)
 	}
 	w.tctx = (struct sq_migrate_tracker_ctx){ w.t, w.id };
 	wl_opts(&w, &o);
-	o.nconns = (unsigned)sq_bench_arg(b);
+	o.nconns = (unsigned)(sq_bench_arg(b) & 0xff);
 	o.timeout_ms = 60000;
 	struct sq_migrate_recv_opts ro = { .region = dst, .region_size = size, .mem_fd = -1,
 					   .timeout_ms = 60000 };
 	while (sq_bench_running(b)) {
-		if (rx_thread_start(&x, &ro)) {
+		struct sq_migrate_link_report lr = { .tls = "off" };
+		if (rx_thread_start(&x, &ro) || (link && sq_migrate_recv_set_link(x.r, link))) {
 			sq_bench_skip(b, "receiver");
 			break;
 		}
@@ -242,7 +261,7 @@ static void migrate_once(struct sq_bench *b, double rate)
 		atomic_store(&w.throttle, 0);
 		double c0 = cpu_now();
 		wl_start(&w);
-		int rc = sq_migrate_send(&o, &rep);
+		int rc = sq_migrate_send_link(&o, link, &rep, &lr);
 		int rrc = rx_thread_join(&x);
 		double cpu = cpu_now() - c0;
 		wl_pause(&w);
@@ -259,6 +278,18 @@ static void migrate_once(struct sq_bench *b, double rate)
 		sq_bench_counter(b, "verified", verified);
 		if (rep.nstats)
 			sq_bench_counter(b, "round1_mibps", rep.round[0].bandwidth / 1048576.0);
+		if (want) {
+			sq_bench_counter(b, "tls", tls_code(lr.tls));
+			if (verified && strcmp(lr.tls, want)) {
+				char msg[160];
+				snprintf(msg, sizeof(msg), "the session used TLS \"%s\", not \"%s\" (%s)",
+					 lr.tls, want,
+					 !strcmp(want, "ktls") ? "the kernel offers no TLS offload here"
+							       : "unexpected");
+				sq_bench_skip(b, msg);
+				break;
+			}
+		}
 		if (!verified) {
 			char msg[256];
 			snprintf(msg, sizeof(msg), "migration failed: sender %d receiver %d", rc, rrc);
@@ -272,17 +303,28 @@ static void migrate_once(struct sq_bench *b, double rate)
 
 static void bm_idle(struct sq_bench *b)
 {
-	migrate_once(b, 0);
+	migrate_once(b, 0, NULL, NULL);
 }
 
 static void bm_32(struct sq_bench *b)
 {
-	migrate_once(b, 32.0 * 1048576);
+	migrate_once(b, 32.0 * 1048576, NULL, NULL);
 }
 
 static void bm_128(struct sq_bench *b)
 {
-	migrate_once(b, 128.0 * 1048576);
+	migrate_once(b, 128.0 * 1048576, NULL, NULL);
+}
+
+/* arg: connections | kind << 8 (0 plaintext, 1 user-space TLS, 2 kernel TLS). */
+static void bm_idle_tls(struct sq_bench *b)
+{
+	static const char key[] = "squib-bench pre-shared key, 32+ bytes";
+	int kind = (int)(sq_bench_arg(b) >> 8);
+	struct sq_migrate_link_opts l = { .tls = SQ_MIGRATE_TLS_PSK, .psk = key,
+					  .psk_len = sizeof(key) - 1, .no_ktls = kind == 1 };
+
+	migrate_once(b, 0, kind ? &l : NULL, kind == 2 ? "ktls" : kind == 1 ? "user" : "off");
 }
 
 #define MIG(load_, body_, c_)                                                               \
@@ -295,3 +337,14 @@ MIG("32mibps", bm_32, 1)
 MIG("32mibps", bm_32, 2)
 MIG("128mibps", bm_128, 1)
 MIG("128mibps", bm_128, 2)
+
+#define TLS(kind_, code_, c_, base_)                                                        \
+	SQ_BENCH_DEF(.name = "migrate/loopback/1g/idle/tls=" kind_ "/c" #c_, .fn = bm_idle_tls, \
+		     .arg = (c_) | ((code_) << 8), .iterations = 1, .manual_time = 1,          \
+		     .baseline = (base_))
+TLS("off", 0, 1, "migrate/raw/loopback_tcp_limit/c1")
+TLS("off", 0, 2, "migrate/raw/loopback_tcp_limit/c2")
+TLS("user", 1, 1, "migrate/loopback/1g/idle/tls=off/c1")
+TLS("user", 1, 2, "migrate/loopback/1g/idle/tls=off/c2")
+TLS("ktls", 2, 1, "migrate/loopback/1g/idle/tls=off/c1")
+TLS("ktls", 2, 2, "migrate/loopback/1g/idle/tls=off/c2")
