@@ -110,14 +110,14 @@ int sq_check_same_filesystem(const char *dest, const char *temp)
 	return rc;
 }
 
-int sq_atomic_dir_sync(const char *dir)
+int sq_atomic_dir_sync(int open_site, int fsync_site, const char *dir)
 {
-	int dfd = sq_sys_open(SQ_SITE_ATOMIC_DIROPEN, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	int dfd = sq_sys_open(open_site, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	int r;
 
 	if (dfd < 0)
 		return sq_err_sys(SQ_E_IO, -dfd, dir);
-	r = sq_sys_fsync(SQ_SITE_ATOMIC_DIRFSYNC, dfd);
+	r = sq_sys_fsync(fsync_site, dfd);
 	close(dfd);
 	return r < 0 ? sq_err_sys(SQ_E_IO, -r, dir) : 0;
 }
@@ -316,7 +316,7 @@ int sq_atomic_publish(struct sq_atomic_file *f)
 	}
 	f->temp_live = 0;
 	f->published = 1;
-	return sq_atomic_dir_sync(f->dir);
+	return sq_atomic_dir_sync(SQ_SITE_ATOMIC_DIROPEN, SQ_SITE_ATOMIC_DIRFSYNC, f->dir);
 }
 
 int sq_atomic_commit(struct sq_atomic_file *f)

@@ -31,6 +31,7 @@
 
 #include "core/endian.h"
 #include "core/err.h"
+#include "core/input.h"
 #include "core/sysio.h"
 #include "core/atomic_internal.h"
 #include "core/temp_lock.h"
@@ -46,18 +47,6 @@ struct sq_atomic_group {
 	size_t n;
 	struct sq_atomic_file *m[SQ_GROUP_MAX];
 };
-
-static int group_dir_sync(const char *dir)
-{
-	int fd = sq_sys_open(SQ_SITE_PAIR_DIROPEN, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	int r;
-
-	if (fd < 0)
-		return sq_err_sys(SQ_E_IO, -fd, dir);
-	r = sq_sys_fsync(SQ_SITE_PAIR_DIRFSYNC, fd);
-	close(fd);
-	return r < 0 ? sq_err_sys(SQ_E_IO, -r, dir) : 0;
-}
 
 static int valid_name(const char *s, size_t len)
 {
@@ -92,19 +81,12 @@ static int read_record(const char *record, uint8_t **buf, size_t *len)
 	if (st.st_size < 20 || (uint64_t)st.st_size > RECORD_MAX) {
 		rc = sq_err(SQ_E_CORRUPT, "commit record %s: bad size %lld", record,
 			    (long long)st.st_size);
-	} else if (!(*buf = malloc((size_t)st.st_size))) {
-		rc = sq_err(SQ_E_NOMEM, "out of memory");
 	} else {
-		int r = sq_sys_pread_all(SQ_SITE_GROUP_RECORD_READ, fd, *buf, (size_t)st.st_size, 0);
-		if (r < 0)
-			rc = sq_err_sys(SQ_E_IO, -r, record);
+		rc = sq_read_dense(SQ_SITE_GROUP_RECORD_READ, fd, (uint64_t)st.st_size, SQ_E_CORRUPT,
+				   record, buf);
 		*len = (size_t)st.st_size;
 	}
 	close(fd);
-	if (rc) {
-		free(*buf);
-		*buf = NULL;
-	}
 	return rc;
 }
 
@@ -185,11 +167,11 @@ static int roll_forward(const char *record, const char *dir)
 	}
 	free(b);
 	if (!rc)
-		rc = group_dir_sync(dir);
+		rc = sq_atomic_dir_sync(SQ_SITE_PAIR_DIROPEN, SQ_SITE_PAIR_DIRFSYNC, dir);
 	if (!rc && unlink(record) < 0 && errno != ENOENT)
 		rc = sq_err_sys(SQ_E_IO, errno, record);
 	if (!rc)
-		rc = group_dir_sync(dir);
+		rc = sq_atomic_dir_sync(SQ_SITE_PAIR_DIROPEN, SQ_SITE_PAIR_DIRFSYNC, dir);
 	return rc;
 }
 
@@ -315,7 +297,7 @@ static int prepare(struct sq_atomic_group *g, uint8_t **rec, size_t *len)
 	if (!rc)
 		rc = encode_record(g, rec, len);
 	if (!rc)
-		rc = group_dir_sync(g->dir);
+		rc = sq_atomic_dir_sync(SQ_SITE_PAIR_DIROPEN, SQ_SITE_PAIR_DIRFSYNC, g->dir);
 	return rc;
 }
 
@@ -379,7 +361,7 @@ int sq_atomic_group_commit(struct sq_atomic_group *g)
 			return sq_err(rc, "%s (committed: the next recovery completes it)", msg);
 		return 0;
 	}
-	rc = group_dir_sync(g->dir);
+	rc = sq_atomic_dir_sync(SQ_SITE_PAIR_DIROPEN, SQ_SITE_PAIR_DIRFSYNC, g->dir);
 	/* A record whose temps are all gone is inert (recovery only removes
 	 * it), so its removal needs no directory fsync of its own. */
 	if (!rc && unlink(g->record) < 0)

@@ -26,8 +26,8 @@ int sq_atomic_open_ex(const char *dest, const struct sq_atomic_opts *opts, unsig
 		      struct sq_atomic_file **out);
 /* Give an anonymous temp its unique name (no-op when already named). */
 int sq_atomic_link_temp(struct sq_atomic_file *f);
-/* fsync of a directory: 0 or SQ_E_IO. */
-int sq_atomic_dir_sync(const char *dir);
+/* fsync of a directory (opened and synced at the two IO sites): 0 or SQ_E_IO. */
+int sq_atomic_dir_sync(int open_site, int fsync_site, const char *dir);
 
 /*
  * sq_atomic_group_commit_point() - the first half of sq_atomic_group_commit:

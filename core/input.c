@@ -35,7 +35,7 @@ int sq_read_dense(int site, int fd, uint64_t size, int sparse_code, const char *
 	uint64_t got = 0;
 
 	*out = NULL;
-	if (size) {
+	if (size && sparse_code) {
 		off_t h = lseek(fd, 0, SEEK_HOLE);
 		if (h >= 0 && (uint64_t)h < size)
 			return sq_err(sparse_code, "%s has a hole at offset %lld: this file is never "

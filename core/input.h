@@ -17,7 +17,8 @@ int sq_err_input(int r, int cls, const char *path);
 /*
  * sq_read_dense() - read the first @size bytes of @fd (a regular file) into
  * *@out (malloc'ed, caller frees). A file with a hole before @size is
- * refused with @sparse_code before anything is read, and the buffer grows
+ * refused with @sparse_code before anything is read (@sparse_code 0: holes
+ * are read as zeros), and the buffer grows
  * with the bytes actually read (1 MiB steps), so memory follows the file's
  * stored content, not its apparent size. Returns 0, @sparse_code,
  * SQ_E_IO (read error, or end of file before @size), SQ_E_NOMEM.

@@ -2,9 +2,8 @@
 /*
  * io/io_internal.h - helpers shared by the writer, verify, restore and merge.
  *
- *   struct sq_first_err  the first failure of a group of worker threads,
- *                        carried back to the calling thread (sq_err's
- *                        message is thread-local)
+ *   struct sq_first_err  the first failure of a group of worker threads
+ *                        (core/first_error.h)
  *   sq_par_run           run fn(arg, worker index) on N threads and join
  *   sq_dio_enable        set O_DIRECT on an fd when the filesystem allows
  *   sq_online_cpus       online CPUs, at least 1
@@ -16,25 +15,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "core/first_error.h"
 #include "core/input.h"
-
-struct sq_first_err {
-	pthread_mutex_t lock;
-	atomic_int code; /* 0 until a worker fails */
-	char msg[512];
-};
-
-void sq_first_err_init(struct sq_first_err *e);
-/* Record @code with the calling thread's sq_last_error() if first; returns @code. */
-int sq_first_err_set(struct sq_first_err *e, int code);
-/* Relaxed poll: workers stop taking new work once this is non-zero. */
-static inline int sq_first_err_failed(struct sq_first_err *e)
-{
-	return atomic_load_explicit(&e->code, memory_order_relaxed) != 0;
-}
-/* On the calling thread after the join: re-raise the recorded error (or 0). */
-int sq_first_err_raise(struct sq_first_err *e);
-void sq_first_err_destroy(struct sq_first_err *e);
 
 /*
  * sq_par_run() - run @fn(@arg, i) for i in [0, n) on n threads (the caller

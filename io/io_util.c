@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * io/io_util.c - worker threads, first-error capture, O_DIRECT switching.
+ * io/io_util.c - worker threads, O_DIRECT switching (the first error of a
+ * group of workers: core/first_error.c).
  *
  * Invariants:
- *  - sq_first_err.code goes from 0 to a code once, under the lock, and the
- *    message is written before the code is published (release); the
- *    caller reads both after pthread_join, which orders everything.
  *  - sq_dio_enable never leaves O_DIRECT set when it returns 0.
  */
 #include <errno.h>
@@ -21,40 +19,6 @@
 #include "core/err.h"
 #include "core/sysio.h"
 #include "io/io_internal.h"
-
-void sq_first_err_init(struct sq_first_err *e)
-{
-	pthread_mutex_init(&e->lock, NULL);
-	atomic_init(&e->code, 0);
-	e->msg[0] = 0;
-}
-
-int sq_first_err_set(struct sq_first_err *e, int code)
-{
-	pthread_mutex_lock(&e->lock);
-	if (atomic_load_explicit(&e->code, memory_order_relaxed) == 0) {
-		strncpy(e->msg, sq_last_error(), sizeof(e->msg) - 1);
-		e->msg[sizeof(e->msg) - 1] = 0;
-		/* Release: a worker that sees the code also sees the message. */
-		atomic_store_explicit(&e->code, code, memory_order_release);
-	}
-	pthread_mutex_unlock(&e->lock);
-	return code;
-}
-
-int sq_first_err_raise(struct sq_first_err *e)
-{
-	int code = atomic_load_explicit(&e->code, memory_order_acquire);
-
-	if (!code)
-		return 0;
-	return sq_err(code, "%s", e->msg);
-}
-
-void sq_first_err_destroy(struct sq_first_err *e)
-{
-	pthread_mutex_destroy(&e->lock);
-}
 
 struct par_thread {
 	pthread_t tid;

@@ -21,8 +21,10 @@
 #include <squib/crc64.h>
 #include <squib/lazy.h>
 
+#include "core/atomic_write.h"
 #include "core/endian.h"
 #include "core/err.h"
+#include "core/input.h"
 #include "core/sysio.h"
 #include "io/chain.h"
 #include "io/lazy_internal.h"
@@ -32,7 +34,6 @@
 
 int sq_lazy_hotset_save(struct sq_lazy *l, const char *path)
 {
-	struct sq_atomic_file *f = NULL;
 	uint8_t *b;
 	size_t len;
 	int rc;
@@ -51,12 +52,7 @@ int sq_lazy_hotset_save(struct sq_lazy *l, const char *path)
 	if (!b)
 		return sq_err(SQ_E_NOMEM, "hot set: out of memory");
 	sq_le_put64(b + len - 8, sq_crc64(b, len - 8));
-	rc = sq_atomic_open(path, NULL, &f);
-	if (!rc)
-		rc = sq_atomic_write(f, b, len, SQ_E_IO);
-	if (!rc)
-		rc = sq_atomic_commit(f);
-	sq_atomic_close(f);
+	rc = sq_atomic_write_file(path, b, len, 0);
 	free(b);
 	return rc;
 }
@@ -89,16 +85,9 @@ int sq_lazy_hotset_load(const char *path, uint64_t npages, struct sq_run **runs,
 		rc = sq_err(SQ_E_CORRUPT, "hot set %s: bad size %lld", path, (long long)st.st_size);
 		goto out;
 	}
-	b = malloc((size_t)st.st_size);
-	if (!b) {
-		rc = sq_err(SQ_E_NOMEM, "hot set: out of memory");
+	rc = sq_read_dense(SQ_SITE_HOTSET_READ, fd, (uint64_t)st.st_size, SQ_E_CORRUPT, path, &b);
+	if (rc)
 		goto out;
-	}
-	rc = sq_sys_pread_all(SQ_SITE_HOTSET_READ, fd, b, (size_t)st.st_size, 0);
-	if (rc) {
-		rc = sq_err_sys(SQ_E_IO, -rc, path);
-		goto out;
-	}
 	uint64_t count = sq_le_get64(b + 16);
 	if (memcmp(b, HOT_MAGIC, 8) || sq_le_get64(b + 8) != npages ||
 	    count != ((uint64_t)st.st_size - HOT_HDR - 8) / 8 ||
@@ -174,5 +163,6 @@ void sq_lazy_free(struct sq_lazy *l, bool unmap)
 	free(l->hot);
 	free(l->fault_buf);
 	pthread_mutex_destroy(&l->hot_lock);
+	sq_first_err_destroy(&l->failed);
 	free(l);
 }

@@ -15,6 +15,8 @@
 
 #include <squib/types.h>
 
+#include "core/first_error.h"
+
 #define SQ_LAZY_MAX_FILL 16 /* fill threads at most */
 
 struct sq_layer;
@@ -43,7 +45,7 @@ struct sq_lazy {
 	pthread_mutex_t hot_lock;      /* hot_rec / nhot_rec */
 	uint64_t *hot_rec;             /* pages faulted, first-touch order */
 	uint64_t nhot_rec;
-	_Atomic int failed;            /* first error, 0 = none */
+	struct sq_first_err failed;    /* first error of the fill and fault threads */
 	_Atomic uint64_t faults, pages_faulted, pages_filled, pages_present, hot_pages;
 	_Atomic uint64_t bytes_read, first_ns;
 	uint64_t t0, ready_ns, fill_ns;

@@ -111,7 +111,7 @@ static int serve_range(struct sq_lazy *l, uint64_t first, uint64_t n, uint8_t *b
 		       uint64_t *placed)
 {
 	uint64_t p = first, end = first + n;
-	int rc = atomic_load_explicit(&l->failed, memory_order_relaxed);
+	int rc = sq_first_err_code(&l->failed);
 
 	while (p < end) {
 		if (page_done(l, p)) {
@@ -129,11 +129,8 @@ static int serve_range(struct sq_lazy *l, uint64_t first, uint64_t n, uint8_t *b
 			int got = sq_sys_pread_all(SQ_SITE_LAZY_LAYER_READ, l->layers[s].fd, buf, len,
 						   (off_t)(p << SQ_PAGE_SHIFT));
 			if (got) {
-				rc = sq_err_sys(SQ_E_MEMORY_IO, -got, l->layers[s].path);
-				int zero = 0;
-				atomic_compare_exchange_strong_explicit(&l->failed, &zero, rc,
-									memory_order_relaxed,
-									memory_order_relaxed);
+				rc = sq_first_err_set(&l->failed, sq_err_sys(SQ_E_MEMORY_IO, -got,
+									      l->layers[s].path));
 				continue; /* zero-filled on the next pass */
 			}
 			atomic_fetch_add_explicit(&l->bytes_read, len, memory_order_relaxed);
@@ -205,11 +202,8 @@ static void *fill_main(void *arg)
 	uint8_t *buf = malloc((size_t)CHUNK_PAGES << SQ_PAGE_SHIFT);
 	uint64_t placed = 0, hot = 0;
 
-	if (!buf) {
-		int zero = 0;
-		atomic_compare_exchange_strong_explicit(&l->failed, &zero, SQ_E_NOMEM,
-							memory_order_relaxed, memory_order_relaxed);
-	}
+	if (!buf)
+		sq_first_err_set(&l->failed, sq_err(SQ_E_NOMEM, "lazy restore: out of memory"));
 	for (;;) {
 		/* Relaxed: the cursors only hand out work items. */
 		size_t h = atomic_fetch_add_explicit(&l->hot_next, 1, memory_order_relaxed);
@@ -293,6 +287,7 @@ int sq_lazy_start(const char *const *paths, size_t n, uint64_t size,
 	if (l->nfill > SQ_LAZY_MAX_FILL)
 		l->nfill = SQ_LAZY_MAX_FILL;
 	pthread_mutex_init(&l->hot_lock, NULL);
+	sq_first_err_init(&l->failed);
 	l->base = MAP_FAILED;
 	rc = sq_chain_open(paths, n, 0, &l->layers);
 	if (rc)
@@ -362,7 +357,7 @@ int sq_lazy_wait(struct sq_lazy *l)
 		if (l->nstarted)
 			l->fill_ns = sq_clock_ns();
 	}
-	return atomic_load_explicit(&l->failed, memory_order_relaxed);
+	return sq_first_err_raise(&l->failed);
 }
 
 static int cmp_u32(const void *a, const void *b)

@@ -38,6 +38,7 @@
 #include <squib/crc64.h>
 #include <squib/manifest.h>
 
+#include "core/atomic_write.h"
 #include "core/endian.h"
 #include "core/err.h"
 #include "core/sysio.h"
@@ -246,20 +247,13 @@ fail:
 
 int sq_manifest_save(const char *path, const struct sq_manifest *m)
 {
-	struct sq_atomic_file *f;
 	void *buf;
 	size_t len;
 	int rc = sq_manifest_encode(m, &buf, &len);
 
 	if (rc)
 		return rc;
-	rc = sq_atomic_open(path, NULL, &f);
-	if (!rc) {
-		rc = sq_atomic_write(f, buf, len, SQ_E_IO);
-		if (!rc)
-			rc = sq_atomic_commit(f);
-		sq_atomic_close(f);
-	}
+	rc = sq_atomic_write_file(path, buf, len, 0);
 	free(buf);
 	return rc;
 }

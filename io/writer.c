@@ -131,12 +131,12 @@ static void worker_main(void *arg, unsigned i)
 			break;
 		rc = do_piece(w, &j->pieces[n]);
 	}
-	int d = wb_drain(w);
-	if (!rc)
-		rc = d;
+	/* A failed drain after a failed piece keeps the piece's error. */
+	struct sq_err_first first = { 0 };
+	sq_err_first_keep(&first, rc);
+	sq_err_first_keep(&first, wb_drain(w));
 	wb_fini(w);
-	if (rc)
-		sq_first_err_set(&j->err, rc);
+	sq_first_err_set(&j->err, sq_err_first_result(&first));
 }
 
 static int check_runs(const struct sq_run *runs, size_t nruns, uint64_t npages, uint64_t *total)

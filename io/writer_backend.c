@@ -79,8 +79,8 @@ static int complete_one(struct wr_worker *w, struct io_uring_cqe *cqe)
 /* Submit what is queued and reap at least @min completions. */
 static int reap(struct wr_worker *w, unsigned min)
 {
+	struct sq_err_first first = { 0 };
 	struct io_uring_cqe *cqe;
-	int rc = 0;
 
 	if (w->unsubmitted) {
 		int r = io_uring_submit_and_wait(&w->ring, min);
@@ -95,17 +95,12 @@ static int reap(struct wr_worker *w, unsigned min)
 			continue;
 		if (r < 0)
 			return sq_err_sys(SQ_E_MEMORY_IO, -r, "io_uring_wait_cqe");
-		int c = complete_one(w, cqe);
-		if (c && !rc)
-			rc = c;
+		sq_err_first_keep(&first, complete_one(w, cqe));
 		min--;
 	}
-	while (io_uring_peek_cqe(&w->ring, &cqe) == 0) {
-		int c = complete_one(w, cqe);
-		if (c && !rc)
-			rc = c;
-	}
-	return rc;
+	while (io_uring_peek_cqe(&w->ring, &cqe) == 0)
+		sq_err_first_keep(&first, complete_one(w, cqe));
+	return sq_err_first_result(&first);
 }
 #endif
 
@@ -212,19 +207,18 @@ int wb_write(struct wr_worker *w, const uint8_t *buf, size_t len, uint64_t off, 
 
 int wb_drain(struct wr_worker *w)
 {
-	int rc = 0;
+	struct sq_err_first first = { 0 };
 #ifdef SQ_WITH_URING
 	while (w->use_uring && w->inflight) {
 		int r = reap(w, w->inflight);
-		if (r && !rc)
-			rc = r;
+		sq_err_first_keep(&first, r);
 		if (r && w->unsubmitted)
 			break; /* the ring itself failed; nothing more will complete */
 	}
 #else
 	(void)w;
 #endif
-	return rc;
+	return sq_err_first_result(&first);
 }
 
 void wb_fini(struct wr_worker *w)

@@ -26,6 +26,7 @@
 #include <squib/snapshot.h>
 #include <squib/types.h>
 
+#include "core/atomic_write.h"
 #include "core/err.h"
 #include "core/sysio.h"
 #include "migrate/recv_internal.h"
@@ -80,22 +81,6 @@ static int write_memory(const struct sq_migrate_recv *r, const char *path)
 	return rc;
 }
 
-static int write_state(const struct sq_migrate_recv *r, const char *path)
-{
-	struct sq_atomic_file *f = NULL;
-	int rc = sq_atomic_open(path, NULL, &f);
-
-	if (rc)
-		return rc;
-	rc = private_mode(sq_atomic_fd(f));
-	if (!rc && r->state_len)
-		rc = sq_atomic_write(f, r->state, r->state_len, SQ_E_IO);
-	if (!rc)
-		rc = sq_atomic_commit(f);
-	sq_atomic_close(f);
-	return rc;
-}
-
 int sq_migrate_recv_save(const struct sq_migrate_recv *r, const char *dir)
 {
 	char path[4096];
@@ -111,7 +96,7 @@ int sq_migrate_recv_save(const struct sq_migrate_recv *r, const char *dir)
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "%s/state", dir);
-	return write_state(r, path);
+	return sq_atomic_write_file(path, r->state, r->state_len, 0600);
 }
 
 int sq_migrate_recv_save_pair(const struct sq_migrate_recv *r, const char *state_path,

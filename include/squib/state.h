@@ -310,9 +310,10 @@ SQ_API int sq_state_save(const char *path, const struct sq_microvm_state *s);
  * sq_state_verify_compatible().
  * @hdr: NULL, or receives the header (its version is the file's
  *       "source_version").
- * Returns 0, SQ_E_IO (open/read, "snapshot I/O error: ..."), or any
- * error of sq_state_decode() and SQ_E_INCOMPATIBLE. *@out is set only on
- * success.
+ * Returns 0, SQ_E_IO (open/read, "snapshot I/O error: ..."),
+ * SQ_E_NOT_REGULAR (a FIFO, socket, device or directory: refused without
+ * blocking), or any error of sq_state_decode() and SQ_E_INCOMPATIBLE.
+ * *@out is set only on success.
  */
 SQ_API int sq_state_load(const char *path, struct sq_microvm_state **out,
 			 struct sq_state_header *hdr);
@@ -350,7 +351,8 @@ struct sq_state_description {
  * extension is exactly "snap", and stat'ed.
  * @out: receives a description owned by the caller
  *       (sq_state_description_free).
- * Returns 0, SQ_E_IO, or the decode errors other than SQ_E_CRC_MISMATCH.
+ * Returns 0, SQ_E_IO, SQ_E_NOT_REGULAR, or the decode errors other than
+ * SQ_E_CRC_MISMATCH.
  */
 SQ_API int sq_state_describe(const char *path, struct sq_state_description **out);
 

@@ -297,6 +297,15 @@ static void short_missing_and_oversized_files(void **state)
 	assert_string_equal(sq_last_error(), "snapshot exceeds 10000000 byte deserialization limit");
 	assert_null(d);
 	free(p);
+	/* A FIFO nobody writes to is refused at once, never waited on. */
+	p = path_of("fifo.snap");
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(sq_state_load(p, &d, NULL), SQ_E_NOT_REGULAR);
+	assert_non_null(strstr(sq_last_error(), "not a regular file"));
+	assert_int_equal(sq_state_describe(p, &desc), SQ_E_NOT_REGULAR);
+	assert_null(d);
+	unlink(p);
+	free(p);
 }
 
 static void io_faults_at_state_sites(void **state)
