@@ -175,23 +175,38 @@ static int roll_forward(const char *record, const char *dir)
 	return rc;
 }
 
-int sq_atomic_group_open(const char *record, int wait, struct sq_atomic_group **out)
+/* A handle for @record, its names set, not locked yet; NULL (SQ_E_NOMEM
+ * recorded) on failure. */
+static struct sq_atomic_group *group_alloc(const char *record, int shared)
 {
 	struct sq_atomic_group *g = calloc(1, sizeof(*g));
-	int rc;
 
-	*out = NULL;
-	if (!g)
-		return sq_err(SQ_E_NOMEM, "out of memory");
+	if (!g) {
+		sq_err(SQ_E_NOMEM, "out of memory");
+		return NULL;
+	}
 	g->lock_fd = -1;
+	g->shared = shared;
 	g->record = strdup(record);
 	g->dir = sq_path_dir(record);
 	if (asprintf(&g->lock, "%s%s", record, SQ_LOCK_SUFFIX) < 0)
 		g->lock = NULL;
 	if (!g->record || !g->dir || !g->lock) {
 		sq_atomic_group_close(g);
-		return sq_err(SQ_E_NOMEM, "out of memory");
+		sq_err(SQ_E_NOMEM, "out of memory");
+		return NULL;
 	}
+	return g;
+}
+
+int sq_atomic_group_open(const char *record, int wait, struct sq_atomic_group **out)
+{
+	struct sq_atomic_group *g;
+	int rc;
+
+	*out = NULL;
+	if (!(g = group_alloc(record, 0)))
+		return sq_err_keep(SQ_E_NOMEM);
 	rc = sq_lock_acquire(g->lock, wait);
 	if (rc < 0) {
 		free(g->lock);
@@ -406,19 +421,8 @@ int sq_atomic_group_read(const char *record, struct sq_atomic_group **out)
 	rc = sq_atomic_group_recover(record, 1);
 	if (rc)
 		return rc;
-	g = calloc(1, sizeof(*g));
-	if (!g)
-		return sq_err(SQ_E_NOMEM, "out of memory");
-	g->lock_fd = -1;
-	g->shared = 1;
-	g->record = strdup(record);
-	g->dir = sq_path_dir(record);
-	if (asprintf(&g->lock, "%s%s", record, SQ_LOCK_SUFFIX) < 0)
-		g->lock = NULL;
-	if (!g->record || !g->dir || !g->lock) {
-		sq_atomic_group_close(g);
-		return sq_err(SQ_E_NOMEM, "out of memory");
-	}
+	if (!(g = group_alloc(record, 1)))
+		return sq_err_keep(SQ_E_NOMEM);
 	rc = sq_lock_acquire_mode(g->lock, 1, LOCK_SH);
 	if (rc < 0) {
 		free(g->lock);
