@@ -26,6 +26,10 @@
  *                  at every further such step (at most 99); only
  *                  max_rounds / max_seconds end it with SQ_E_NOT_CONVERGED.
  *
+ * Compression (opts->compression): before each round the meter (compress.h)
+ * picks the round's codec from what the rounds so far measured: compress
+ * while the compressor removes bytes faster than the link carries them.
+ *
  * Invariants:
  *  - A harvested set is either sent (release) or merged back (put_back):
  *    on every failure path the source again holds every page not known to
@@ -43,6 +47,7 @@
 #include <squib/migrate.h>
 
 #include "core/err.h"
+#include "migrate/compress.h"
 #include "migrate/net.h"
 #include "migrate/stream.h"
 #include "migrate/tx.h"
@@ -126,6 +131,8 @@ static int check_opts(const struct sq_migrate_send_opts *o)
 		return sq_err(SQ_E_INVAL, "migration: unknown policy %d", (int)o->policy);
 	if (o->max_rounds >= SQ_MIG_MAX_ROUND)
 		return sq_err(SQ_E_INVAL, "migration: at most %u rounds", SQ_MIG_MAX_ROUND - 1);
+	if ((unsigned)o->compression > SQ_MIGRATE_COMPRESS_AUTO)
+		return sq_err(SQ_E_INVAL, "migration: unknown compression %d", (int)o->compression);
 	if (o->nconns > SQ_MIGRATE_MAX_CONNS)
 		return sq_err(SQ_E_INVAL, "migration: at most %d connections", SQ_MIGRATE_MAX_CONNS);
 	if (o->state_len > SQ_MIGRATE_MAX_STATE)
@@ -142,6 +149,7 @@ struct loop {
 	const struct sq_migrate_send_opts *o;
 	struct sq_migrate_report *rep;
 	struct sq_mig_tx *tx;
+	struct sq_mig_meter meter;
 	double t0, target_ms, bw;
 	unsigned max_rounds, round;
 };
@@ -163,8 +171,22 @@ static struct sq_migrate_round *stat_slot(struct loop *L)
 static int send_round(struct loop *L, const struct sq_run *runs, size_t nruns, int skip_zero)
 {
 	struct sq_mig_tx_round_stats st;
+	struct sq_migrate_report *rep = L->rep;
+
+	sq_mig_tx_codec(L->tx, sq_mig_meter_choose(&L->meter, L->o->compression));
 	int rc = sq_mig_tx_round(L->tx, L->round, runs, nruns, skip_zero, &st);
 	struct sq_migrate_round *s = stat_slot(L);
+	struct sq_mig_round_meas m = { .codec = st.codec, .comp_in = st.comp_in,
+				       .comp_out = st.comp_out, .comp_s = st.comp_s,
+				       .wire = st.wire_bytes, .send_s = st.send_s };
+
+	sq_mig_meter_update(&L->meter, &m);
+	if (st.codec != SQ_MIG_CODEC_NONE)
+		rep->compressed_rounds++;
+	rep->compressed_frames += st.comp_frames;
+	rep->raw_frames += st.raw_frames;
+	rep->compress_in += st.comp_in;
+	rep->compress_out += st.comp_out;
 
 	memset(s, 0, sizeof(*s));
 	s->round = L->round;
@@ -318,6 +340,8 @@ int sq_migrate_send_link(const struct sq_migrate_send_opts *o,
 		return rc;
 	}
 	struct loop L = { .o = o, .rep = rep, .t0 = sq_mig_now() };
+	sq_mig_meter_init(&L.meter);
+	rep->compression = o->compression;
 	L.target_ms = o->downtime_ms > 0 ? o->downtime_ms : SQ_MIGRATE_DEFAULT_DOWNTIME_MS;
 	L.max_rounds = o->max_rounds ? o->max_rounds : SQ_MIGRATE_DEFAULT_MAX_ROUNDS;
 	uint64_t sid = o->session_id;
@@ -332,6 +356,7 @@ int sq_migrate_send_link(const struct sq_migrate_send_opts *o,
 							      : SQ_MIGRATE_DEFAULT_COMMIT_MS,
 		.link = link,
 		.progress = o->progress, .progress_ctx = o->progress_ctx,
+		.compress = o->compression != SQ_MIGRATE_COMPRESS_OFF,
 	};
 	rep->region_bytes = o->region_size;
 	rep->nconns = to.nconns;

@@ -169,7 +169,7 @@ static int admit(struct sq_migrate_recv *r, const uint8_t raw[SQ_MIG_HELLO_LEN],
 		if (rc)
 			return rc;
 	} else if (h.session_id != r->hello.session_id || h.region_size != r->hello.region_size ||
-		   h.conn_count != r->hello.conn_count) {
+		   h.conn_count != r->hello.conn_count || h.version != r->hello.version) {
 		return sq_err(SQ_E_STREAM_MALFORMED,
 			      "migration stream: connection of session %016llx (%u connections) "
 			      "joined session %016llx (%u connections)",
@@ -550,8 +550,10 @@ void sq_migrate_recv_destroy(struct sq_migrate_recv *r)
 {
 	if (!r)
 		return;
-	for (unsigned i = 0; i < r->nconns; i++)
+	for (unsigned i = 0; i < r->nconns; i++) {
 		sq_mem_free(r->conns[i].buf, SQ_MIG_RX_BUF, 4096);
+		sq_mig_rx_conn_fini(&r->conns[i]);
+	}
 	sq_mig_rx_drop_tls(r);
 	sq_mig_tls_ctx_free(r->tls_ctx);
 	free(r->conns);

@@ -18,11 +18,16 @@
  *    per chunk received, not per page declared (recv_tags.c).
  *  - Zero pages never commit memory: a receiver-owned region drops them
  *    with MADV_DONTNEED, a file sink punches a hole.
+ *  - A compressed page frame (version 3 only) is decoded, after its CRC
+ *    was checked, into the connection's own SQ_MIG_MAX_PAYLOAD buffer and
+ *    applied only when it decoded to exactly its declared length
+ *    (compress.c); a lying frame changes nothing.
  *  - The state blob arrives on connection 0 only, in order, bounded by
  *    SQ_MIGRATE_MAX_STATE; only that connection's thread touches it.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -32,6 +37,7 @@
 
 #include "core/err.h"
 #include "core/sysio.h"
+#include "migrate/compress.h"
 #include "migrate/net.h"
 #include "migrate/recv_internal.h"
 #include "migrate/transport.h"
@@ -217,6 +223,40 @@ static int check_final(struct rx_conn *c, const struct sq_mig_frame *f, const ui
 	return 0;
 }
 
+/* Decode a compressed page frame into c->zbuf; *out = the pages. */
+static int inflate(struct rx_conn *c, const struct sq_mig_frame *f, const uint8_t *payload,
+		   size_t plen, const uint8_t **out)
+{
+	if (!c->dz) {
+		int rc = sq_mig_dctx_new(&c->dz);
+		if (rc)
+			return rc;
+	}
+	if (!c->zbuf) {
+		c->zbuf = malloc(SQ_MIG_MAX_PAYLOAD);
+		if (!c->zbuf)
+			return sq_err(SQ_E_NOMEM, "migration: out of memory for a decompression buffer");
+	}
+	enum sq_mig_codec codec = (f->flags & SQ_MIG_F_LZ4) ? SQ_MIG_CODEC_LZ4 : SQ_MIG_CODEC_ZSTD;
+	int rc = sq_mig_decompress(c->dz, codec, c->zbuf, f->length, payload, plen);
+	if (rc) {
+		char why[256];
+		snprintf(why, sizeof(why), "%s", sq_last_error());
+		return sq_err(rc, "%s (frame %llu, offset %llu, connection %u)", why,
+			      (unsigned long long)f->seq, (unsigned long long)f->offset, c->index);
+	}
+	*out = c->zbuf;
+	return 0;
+}
+
+void sq_mig_rx_conn_fini(struct rx_conn *c)
+{
+	sq_mig_dctx_free(c->dz);
+	free(c->zbuf);
+	c->dz = NULL;
+	c->zbuf = NULL;
+}
+
 /* Read, validate and apply one frame. 1 = the final frame was applied. */
 static int one_frame(struct rx_conn *c)
 {
@@ -260,6 +300,10 @@ static int one_frame(struct rx_conn *c)
 		return sq_err(SQ_E_STREAM_RANGE,
 			      "migration stream: pages at %llu+%u outside the %zu-byte region",
 			      (unsigned long long)f.offset, f.length, r->size);
+	if ((f.flags & SQ_MIG_F_CODECS) && r->hello.version < 3)
+		return sq_err(SQ_E_STREAM_MALFORMED,
+			      "migration stream: compressed frame %llu in a version %u stream",
+			      (unsigned long long)f.seq, r->hello.version);
 	rc = sq_mig_rx_need(c, SQ_MIG_FRAME_HDR + plen, &hdr, &got);
 	if (rc < 0)
 		return rc;
@@ -273,6 +317,11 @@ static int one_frame(struct rx_conn *c)
 			      "migration stream: CRC mismatch in frame %llu (round %u, offset %llu) "
 			      "on connection %u",
 			      (unsigned long long)f.seq, f.round, (unsigned long long)f.offset, c->index);
+	if (f.flags & SQ_MIG_F_CODECS) {
+		rc = inflate(c, &f, payload, plen, &payload);
+		if (rc)
+			return rc;
+	}
 
 	switch (f.type) {
 	case SQ_MIG_PAGES:

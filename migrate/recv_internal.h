@@ -63,6 +63,8 @@ struct rx_conn {
 	uint64_t seq;            /* last frame's sequence number */
 	uint32_t round;          /* last frame's round */
 	uint64_t frames, pages, zero_pages, stale_pages, payload;
+	struct sq_mig_dctx *dz;  /* compressed frames: decoder and its output, */
+	uint8_t *zbuf;           /* SQ_MIG_MAX_PAYLOAD bytes, made at the first one */
 	int final_seen;
 	struct sq_mig_final fin;
 	double deadline;         /* monotonic seconds: the session's end, 0 = none */
@@ -101,6 +103,8 @@ int sq_mig_rx_setup(struct sq_migrate_recv *r, const struct sq_mig_hello *h);
 /* Read and apply frames until the final frame (or, for a memory-fed
  * connection, until the end of its bytes). */
 int sq_mig_rx_conn_run(struct rx_conn *c);
+/* Free a connection's decoder (recv_conn.c). */
+void sq_mig_rx_conn_fini(struct rx_conn *c);
 /* Socket connections: anything readable after the final frame is an error. */
 int sq_mig_rx_check_trailing(struct rx_conn *c);
 /*

@@ -49,10 +49,10 @@ int sq_mig_hello_decode(const uint8_t in[SQ_MIG_HELLO_LEN], struct sq_mig_hello 
 			      "migration stream: bad magic 0x%016llx (expected 0x%016llx)",
 			      (unsigned long long)magic, (unsigned long long)SQ_MIG_MAGIC);
 	h->version = sq_mig_get16(in + 8);
-	if (h->version != SQ_MIG_VERSION)
+	if (h->version < SQ_MIG_VERSION_MIN || h->version > SQ_MIG_VERSION)
 		return sq_err(SQ_E_STREAM_VERSION,
-			      "migration stream: version %u is not supported (this side speaks %u)",
-			      h->version, SQ_MIG_VERSION);
+			      "migration stream: version %u is not supported (this side speaks %u..%u)",
+			      h->version, SQ_MIG_VERSION_MIN, SQ_MIG_VERSION);
 	if (sq_mig_get16(in + 10) != SQ_MIG_HELLO_LEN)
 		return sq_err(SQ_E_STREAM_MALFORMED, "migration stream: handshake length %u",
 			      sq_mig_get16(in + 10));
@@ -148,7 +148,7 @@ void sq_mig_frame_encode(struct sq_mig_frame *f, uint8_t out[SQ_MIG_FRAME_HDR],
 	sq_mig_put64(out + 8, f->seq);
 	sq_mig_put64(out + 16, f->offset);
 	sq_mig_put32(out + 24, f->length);
-	sq_mig_put32(out + 28, 0);
+	sq_mig_put32(out + 28, f->zlen);
 	f->crc = sq_crc64_update(sq_crc64(out, 32), payload, plen);
 	sq_mig_put64(out + 32, f->crc);
 }
@@ -161,6 +161,7 @@ int sq_mig_frame_decode(const uint8_t in[SQ_MIG_FRAME_HDR], struct sq_mig_frame 
 	f->seq = sq_mig_get64(in + 8);
 	f->offset = sq_mig_get64(in + 16);
 	f->length = sq_mig_get32(in + 24);
+	f->zlen = sq_mig_get32(in + 28);
 	f->crc = sq_mig_get64(in + 32);
 
 	if (f->type < SQ_MIG_PAGES || f->type > SQ_MIG_ABORT)
@@ -170,11 +171,13 @@ int sq_mig_frame_decode(const uint8_t in[SQ_MIG_FRAME_HDR], struct sq_mig_frame 
 		return sq_err(SQ_E_STREAM_OVERSIZE,
 			      "migration stream: frame length %u exceeds the limit %u", f->length,
 			      SQ_MIG_MAX_PAYLOAD);
-	if (sq_mig_get32(in + 28) != 0)
-		return sq_err(SQ_E_STREAM_MALFORMED, "migration stream: reserved header bytes set");
-	if (f->flags & ~SQ_MIG_F_ZERO || (f->flags && f->type != SQ_MIG_PAGES))
+	unsigned codec = f->flags & SQ_MIG_F_CODECS;
+	if (f->flags & ~(SQ_MIG_F_ZERO | SQ_MIG_F_CODECS) || (f->flags && f->type != SQ_MIG_PAGES) ||
+	    codec == SQ_MIG_F_CODECS || (codec && (f->flags & SQ_MIG_F_ZERO)))
 		return sq_err(SQ_E_STREAM_MALFORMED, "migration stream: bad flags 0x%x on type %u",
 			      f->flags, f->type);
+	if (!codec && f->zlen != 0)
+		return sq_err(SQ_E_STREAM_MALFORMED, "migration stream: reserved header bytes set");
 	if (f->round == 0 || f->round > SQ_MIG_MAX_ROUND)
 		return sq_err(SQ_E_STREAM_MALFORMED, "migration stream: round %u out of range",
 			      f->round);
@@ -184,7 +187,12 @@ int sq_mig_frame_decode(const uint8_t in[SQ_MIG_FRAME_HDR], struct sq_mig_frame 
 			return sq_err(SQ_E_STREAM_MALFORMED,
 				      "migration stream: page frame offset %llu length %u not page aligned",
 				      (unsigned long long)f->offset, f->length);
-		*plen = (f->flags & SQ_MIG_F_ZERO) ? 0 : f->length;
+		if (codec && (f->zlen == 0 || f->zlen >= f->length))
+			return sq_err(SQ_E_STREAM_COMPRESSION,
+				      "migration stream: compressed frame of %u bytes claims a %u-byte "
+				      "payload (must be 1..%u)",
+				      f->length, f->zlen, f->length - 1);
+		*plen = codec ? f->zlen : (f->flags & SQ_MIG_F_ZERO) ? 0 : f->length;
 		return 0;
 	case SQ_MIG_STATE:
 		if (f->length == 0)

@@ -24,7 +24,8 @@
 
 #define SQ_MIG_MAGIC 0x47494d4249555153ull        /* "SQUIBMIG" */
 #define SQ_MIG_RESULT_MAGIC 0x5345524249555153ull /* "SQUIBRES" */
-#define SQ_MIG_VERSION 2u
+#define SQ_MIG_VERSION 3u     /* compressed page frames */
+#define SQ_MIG_VERSION_MIN 2u /* raw page frames only: still accepted, still sent when not compressing */
 
 #define SQ_MIG_HELLO_LEN 64u
 #define SQ_MIG_RESULT_LEN 40u      /* header; the message follows */
@@ -44,6 +45,9 @@ enum sq_mig_type {
 };
 
 #define SQ_MIG_F_ZERO 0x0001u /* PAGES: every page of the range is zero */
+#define SQ_MIG_F_LZ4 0x0002u  /* PAGES (version 3): payload is one lz4 block of zlen bytes */
+#define SQ_MIG_F_ZSTD 0x0004u /* PAGES (version 3): payload is one zstd frame of zlen bytes */
+#define SQ_MIG_F_CODECS (SQ_MIG_F_LZ4 | SQ_MIG_F_ZSTD)
 
 /*
  * Replies: HELLO answers each handshake; FINAL is the verdict on the final
@@ -77,6 +81,7 @@ struct sq_mig_frame {
 	uint64_t seq;
 	uint64_t offset;
 	uint32_t length;
+	uint32_t zlen; /* compressed PAGES: payload bytes (< length); else 0 */
 	uint64_t crc;
 };
 
@@ -130,8 +135,10 @@ void sq_mig_frame_encode(struct sq_mig_frame *f, uint8_t out[SQ_MIG_FRAME_HDR],
  * sq_mig_frame_decode() - decode a header and check what the header alone
  * can show (type, flags, reserved field, length limits, round range).
  * Returns 0 and the payload length in *plen, or SQ_E_STREAM_MALFORMED /
- * SQ_E_STREAM_OVERSIZE. Region bounds, sequence and CRC are the caller's
- * (the CRC needs the payload: sq_mig_frame_crc_ok).
+ * SQ_E_STREAM_OVERSIZE / SQ_E_STREAM_COMPRESSION (a compressed frame whose
+ * zlen is 0 or not below its length). Region bounds, sequence, the
+ * stream version a codec flag needs, and CRC are the caller's (the CRC
+ * needs the payload: sq_mig_frame_crc_ok).
  */
 int sq_mig_frame_decode(const uint8_t in[SQ_MIG_FRAME_HDR], struct sq_mig_frame *f, size_t *plen);
 int sq_mig_frame_crc_ok(const uint8_t hdr[SQ_MIG_FRAME_HDR], const void *payload, size_t plen);

@@ -18,6 +18,11 @@
  *    stretch of data or zero pages) fit the staging buffer of
  *    SQ_MIG_MAX_PAYLOAD + (SQ_MIG_MAX_FRAME_PAGES + 1) headers, and go out
  *    in one send.
+ *  - With a codec set for the round (sq_mig_tx_codec), each data frame is
+ *    compressed from the staged copy (never from the live region) into
+ *    the connection's zbuf and replaces the copy only when smaller; the
+ *    CRC covers the bytes sent. The time spent compressing and sending is
+ *    measured per worker for the per-round rule (compress.h).
  *  - The first failing worker records its code and message in its
  *    connection and claims tx->failed (compare-exchange, release); the
  *    others stop taking jobs when they see it (acquire).
@@ -43,6 +48,7 @@
 #include "core/err.h"
 #include "core/progress.h"
 #include "core/sysio.h"
+#include "migrate/compress.h"
 #include "migrate/net.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
@@ -58,7 +64,11 @@ struct tx_conn {
 	struct sq_mig_tls *tls;  /* NULL: plaintext */
 	uint64_t seq, frames, pages, payload, wire;
 	uint64_t r_pages, r_zero, r_wire; /* the current round */
+	uint64_t r_comp_in, r_comp_out, r_comp_frames, r_raw_frames;
+	double r_comp_s, r_send_s;
 	uint8_t *stage;
+	struct sq_mig_cctx *cz;           /* when compressing: codec state, */
+	uint8_t *zbuf;                    /* and SQ_MIG_MAX_PAYLOAD bytes of output */
 	pthread_t thread;
 	int thread_live;
 	int err;
@@ -78,6 +88,7 @@ struct sq_mig_tx {
 	/* The round being sent: written by the loop thread under mu. */
 	uint32_t round;
 	int skip_zero;
+	enum sq_mig_codec codec, next_codec; /* this round's; the next one's (loop thread) */
 	struct sq_run *pieces; /* runs cut to at most JOB_PAGES pages */
 	size_t npieces, pieces_cap;
 	size_t *jobs;          /* job j = pieces [jobs[j], jobs[j + 1]) */
@@ -131,6 +142,29 @@ __attribute__((noinline)) static void sq_mig_copy_live(void *dst, const void *sr
 	memcpy(dst, src, len);
 }
 
+/* Compress the staged @len bytes at @payload in place when that shrinks
+ * them; returns the payload length and sets the frame's codec fields. */
+static size_t squeeze(struct tx_conn *c, struct sq_mig_frame *f, uint8_t *payload, size_t len)
+{
+	enum sq_mig_codec codec = c->tx->codec;
+	double t0 = sq_mig_now();
+	size_t zl = sq_mig_compress(c->cz, codec, c->zbuf, payload, len);
+
+	c->r_comp_s += sq_mig_now() - t0;
+	c->r_comp_in += len;
+	if (!zl) {
+		c->r_comp_out += len;
+		c->r_raw_frames++;
+		return len;
+	}
+	memcpy(payload, c->zbuf, zl);
+	f->flags = codec == SQ_MIG_CODEC_LZ4 ? SQ_MIG_F_LZ4 : SQ_MIG_F_ZSTD;
+	f->zlen = (uint32_t)zl;
+	c->r_comp_out += zl;
+	c->r_comp_frames++;
+	return zl;
+}
+
 /* Frames for pages [first, first + n) appended at @pos; returns the new end. */
 static size_t build(struct tx_conn *c, uint64_t first, uint64_t n, size_t pos)
 {
@@ -149,11 +183,14 @@ static size_t build(struct tx_conn *c, uint64_t first, uint64_t n, size_t pos)
 		}
 		size_t len = (size_t)(q - p) << SQ_PAGE_SHIFT, plen = zero ? 0 : len;
 		uint8_t *hdr = c->stage + pos;
-		if (!zero)
-			sq_mig_copy_live(hdr + SQ_MIG_FRAME_HDR, src, len);
 		struct sq_mig_frame f = { .type = SQ_MIG_PAGES, .flags = zero ? SQ_MIG_F_ZERO : 0,
 					  .round = tx->round, .seq = ++c->seq,
 					  .offset = p << SQ_PAGE_SHIFT, .length = (uint32_t)len };
+		if (!zero) {
+			sq_mig_copy_live(hdr + SQ_MIG_FRAME_HDR, src, len);
+			if (tx->codec != SQ_MIG_CODEC_NONE)
+				plen = squeeze(c, &f, hdr + SQ_MIG_FRAME_HDR, len);
+		}
 		sq_mig_frame_encode(&f, hdr, hdr + SQ_MIG_FRAME_HDR, plen);
 		pos += SQ_MIG_FRAME_HDR + plen;
 		c->frames++;
@@ -188,8 +225,10 @@ static int work_round(struct tx_conn *c)
 			sq_prog_add(&tx->pg, pages << SQ_PAGE_SHIFT);
 			continue;
 		}
+		double t0 = sq_mig_now();
 		pace(tx, pos);
 		int rc = sq_mig_io_send(SQ_SITE_MIG_TX_SEND, c->fd, c->tls, c->stage, pos, 0);
+		c->r_send_s += sq_mig_now() - t0;
 		if (rc)
 			return rc;
 		c->wire += pos;
@@ -308,13 +347,22 @@ int sq_mig_tx_open(const struct sq_mig_tx_opts *o, struct sq_mig_tx **out)
 			rc = sq_err(SQ_E_NOMEM, "migration: out of memory for staging");
 			break;
 		}
+		if (o->compress) {
+			c->zbuf = malloc(SQ_MIG_MAX_PAYLOAD);
+			rc = c->zbuf ? sq_mig_cctx_new(&c->cz)
+				     : sq_err(SQ_E_NOMEM, "migration: out of memory for compression");
+			if (rc)
+				break;
+		}
 		rc = sq_mig_connect(o->to, o->timeout_ms, &c->fd);
 		if (!rc && tx->tls_ctx)
 			rc = sq_mig_tls_connect(tx->tls_ctx, c->fd,
 						sq_mig_now() + o->timeout_ms / 1000.0, &c->tls);
 		if (rc)
 			break;
-		struct sq_mig_hello h = { .version = SQ_MIG_VERSION, .page_size = SQ_PAGE_SIZE,
+		/* Raw streams stay version 2: receivers of the previous release take them. */
+		struct sq_mig_hello h = { .version = o->compress ? SQ_MIG_VERSION : SQ_MIG_VERSION_MIN,
+					  .page_size = SQ_PAGE_SIZE,
 					  .session_id = o->session_id, .region_size = o->size,
 					  .conn_index = (uint16_t)i, .conn_count = (uint16_t)tx->n };
 		uint8_t raw[SQ_MIG_HELLO_LEN];
@@ -430,11 +478,16 @@ int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *r
 	pthread_mutex_lock(&tx->mu);
 	tx->round = round;
 	tx->skip_zero = skip_zero;
+	tx->codec = tx->o.compress ? tx->next_codec : SQ_MIG_CODEC_NONE;
 	tx->pace_start = t0;
 	atomic_store_explicit(&tx->pace_bytes, 0, memory_order_relaxed);
 	atomic_store_explicit(&tx->next_job, 0, memory_order_relaxed);
-	for (unsigned i = 0; i < tx->n; i++)
-		tx->conns[i].r_pages = tx->conns[i].r_zero = tx->conns[i].r_wire = 0;
+	for (unsigned i = 0; i < tx->n; i++) {
+		struct tx_conn *c = &tx->conns[i];
+		c->r_pages = c->r_zero = c->r_wire = 0;
+		c->r_comp_in = c->r_comp_out = c->r_comp_frames = c->r_raw_frames = 0;
+		c->r_comp_s = c->r_send_s = 0;
+	}
 	tx->busy = tx->n;
 	tx->gen++;
 	pthread_cond_broadcast(&tx->work);
@@ -444,10 +497,18 @@ int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *r
 
 	memset(st, 0, sizeof(*st));
 	st->seconds = sq_mig_now() - t0;
+	st->codec = tx->codec;
 	for (unsigned i = 0; i < tx->n; i++) {
-		st->pages += tx->conns[i].r_pages;
-		st->zero_pages += tx->conns[i].r_zero;
-		st->wire_bytes += tx->conns[i].r_wire;
+		const struct tx_conn *c = &tx->conns[i];
+		st->pages += c->r_pages;
+		st->zero_pages += c->r_zero;
+		st->wire_bytes += c->r_wire;
+		st->comp_in += c->r_comp_in;
+		st->comp_out += c->r_comp_out;
+		st->comp_frames += c->r_comp_frames;
+		st->raw_frames += c->r_raw_frames;
+		st->comp_s += c->r_comp_s;
+		st->send_s += c->r_send_s;
 	}
 	int first = atomic_load_explicit(&tx->failed, memory_order_acquire);
 	if (first >= 0) {
@@ -553,6 +614,11 @@ void sq_mig_tx_link_report(const struct sq_mig_tx *tx, struct sq_migrate_link_re
 		 sq_mig_tls_kind_name(tx ? sq_mig_tls_kind(tx->conns[0].tls) : SQ_MIG_TLS_OFF));
 }
 
+void sq_mig_tx_codec(struct sq_mig_tx *tx, enum sq_mig_codec codec)
+{
+	tx->next_codec = codec;
+}
+
 uint64_t sq_mig_tx_wire_bytes(const struct sq_mig_tx *tx)
 {
 	uint64_t w = tx->other_wire;
@@ -578,6 +644,8 @@ void sq_mig_tx_close(struct sq_mig_tx *tx)
 		if (c->fd >= 0)
 			close(c->fd);
 		sq_mem_free(c->stage, STAGE_BYTES, 4096);
+		sq_mig_cctx_free(c->cz);
+		free(c->zbuf);
 	}
 	free(tx->conns);
 	sq_mig_tls_ctx_free(tx->tls_ctx);

@@ -24,6 +24,8 @@
 #include <squib/progress.h>
 #include <squib/types.h>
 
+#include "migrate/compress.h"
+
 struct sq_mig_tx;
 
 struct sq_mig_tx_opts {
@@ -39,11 +41,16 @@ struct sq_mig_tx_opts {
 	sq_progress_fn progress;  /* optional: one phase per round, reported by
 				   * the thread in sq_mig_tx_round */
 	void *progress_ctx;
+	int compress;             /* 1: make codec state, speak version 3 */
 };
 
 struct sq_mig_tx_round_stats {
 	uint64_t pages, zero_pages, wire_bytes;
 	double seconds;
+	enum sq_mig_codec codec;          /* the round's codec */
+	uint64_t comp_in, comp_out;       /* data bytes compressed, payload sent for them */
+	uint64_t comp_frames, raw_frames; /* frames that shrank, frames that went raw */
+	double comp_s, send_s;            /* worker seconds compressing, sending */
 };
 
 int sq_mig_tx_open(const struct sq_mig_tx_opts *o, struct sq_mig_tx **out);
@@ -75,6 +82,12 @@ int sq_mig_tx_peer_reason(struct sq_mig_tx *tx, int rc);
 /* What the link used (connection 0's TLS kind) into @lr; @tx NULL: nothing
  * was opened ("off"); @lr NULL: nothing to do. */
 void sq_mig_tx_link_report(const struct sq_mig_tx *tx, struct sq_migrate_link_report *lr);
+/*
+ * sq_mig_tx_codec() - the codec of the rounds from the next one on (NONE
+ * unless the transport was opened with compress). Loop thread, between
+ * rounds.
+ */
+void sq_mig_tx_codec(struct sq_mig_tx *tx, enum sq_mig_codec codec);
 /* Bytes written to all sockets so far. */
 uint64_t sq_mig_tx_wire_bytes(const struct sq_mig_tx *tx);
 void sq_mig_tx_close(struct sq_mig_tx *tx);

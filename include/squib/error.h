@@ -88,6 +88,7 @@ SQ_BEGIN_DECLS
 	X(SQ_E_DISCONNECTED, -70, "migration peer disconnected")                      \
 	X(SQ_E_NOT_CONVERGED, -71, "pre-copy migration did not converge")             \
 	X(SQ_E_TIMEOUT, -72, "operation timed out")                                   \
+	X(SQ_E_STREAM_COMPRESSION, -73, "migration stream: compressed frame does not decode") \
 	X(SQ_E_TLS, -80, "TLS setup or handshake failed")                             \
 	X(SQ_E_TLS_REQUIRED, -81, "peer did not start TLS (plaintext refused)")       \
 	X(SQ_E_TLS_AUTH, -82, "peer authentication failed (wrong key)")               \

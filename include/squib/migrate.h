@@ -96,6 +96,21 @@ enum sq_migrate_policy {
 	SQ_MIGRATE_AUTO_CONVERGE = 1, /* ask the application to throttle writers */
 };
 
+/*
+ * Compression of page frames (docs/FORMAT.md, "Migration stream"): OFF
+ * sends pages raw (stream version 2, which receivers of the previous
+ * release accept); LZ4 and ZSTD compress each page frame with that codec
+ * (version 3) in every round where the measured compressor beats the link
+ * (docs/ARCHITECTURE.md, "Migration"); AUTO picks zstd, else lz4, by the
+ * same rule. A frame that does not shrink is always sent raw.
+ */
+enum sq_migrate_compression {
+	SQ_MIGRATE_COMPRESS_OFF = 0,
+	SQ_MIGRATE_COMPRESS_LZ4 = 1,
+	SQ_MIGRATE_COMPRESS_ZSTD = 2,
+	SQ_MIGRATE_COMPRESS_AUTO = 3,
+};
+
 /* Statistics of one round, as measured by the sender. */
 struct sq_migrate_round {
 	unsigned round;          /* 1 = the full pass */
@@ -127,6 +142,13 @@ struct sq_migrate_report {
 	uint64_t session_id;
 	unsigned nstats;         /* entries used in round[] (first rounds kept) */
 	struct sq_migrate_round round[SQ_MIGRATE_MAX_ROUND_STATS];
+	/* Compression (send opts .compression). */
+	enum sq_migrate_compression compression; /* the mode asked for */
+	unsigned compressed_rounds;   /* rounds sent with a codec (the rule said it pays) */
+	uint64_t compressed_frames;   /* page frames sent compressed */
+	uint64_t raw_frames;          /* page frames in those rounds that did not shrink: sent raw */
+	uint64_t compress_in;         /* page bytes of those rounds' data frames */
+	uint64_t compress_out;        /* payload bytes sent for them (compressed or raw) */
 };
 
 struct sq_migrate_send_opts {
@@ -175,6 +197,8 @@ struct sq_migrate_send_opts {
 	 */
 	sq_progress_fn progress;
 	void *progress_ctx;
+	/* Per-frame compression of pages; SQ_MIGRATE_COMPRESS_OFF (0) = raw. */
+	enum sq_migrate_compression compression;
 };
 
 /**
