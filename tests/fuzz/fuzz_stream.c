@@ -9,6 +9,8 @@
  *             so mutations reach the frames at once
  *   mode & 2  every frame whose header parses gets a correct CRC-64, so
  *             mutations also reach what lies behind the CRC check
+ *             (for a compressed page frame, over its zlen payload bytes, so
+ *             mutations reach the lz4 and zstd decoders)
  *   mode & 4  two connections: the stream is split in the middle and each
  *             half gets its own generated handshake (index 0 and 1)
  *
@@ -42,7 +44,9 @@ static void fix_crcs(uint8_t *p, size_t len)
 		uint16_t type = sq_mig_get16(h), flags = sq_mig_get16(h + 2);
 		uint32_t length = sq_mig_get32(h + 24);
 		size_t plen;
-		if (type == SQ_MIG_PAGES)
+		if (type == SQ_MIG_PAGES && (flags & SQ_MIG_F_CODECS))
+			plen = sq_mig_get32(h + 28); /* compressed: zlen */
+		else if (type == SQ_MIG_PAGES)
 			plen = (flags & SQ_MIG_F_ZERO) ? 0 : length;
 		else if (type == SQ_MIG_STATE)
 			plen = length;

@@ -84,6 +84,28 @@ static inline size_t bld_zero(struct bld *b, uint32_t round, uint64_t page, uint
 			 n * SQ_PAGE_SIZE, NULL, 0);
 }
 
+/* Pages [page, page + n) as a compressed frame: @codec_flag (SQ_MIG_F_LZ4 /
+ * SQ_MIG_F_ZSTD, or anything else to lie) and @zlen payload bytes at @z. */
+static inline size_t bld_cpages(struct bld *b, uint16_t codec_flag, uint32_t round, uint64_t page,
+				uint32_t n, const void *z, uint32_t zlen)
+{
+	struct sq_mig_frame f = { .type = SQ_MIG_PAGES, .flags = codec_flag, .round = round,
+				  .seq = ++b->seq, .offset = page * SQ_PAGE_SIZE,
+				  .length = n * SQ_PAGE_SIZE, .zlen = zlen };
+	uint8_t hdr[SQ_MIG_FRAME_HDR];
+	size_t at = b->len;
+
+	sq_mig_frame_encode(&f, hdr, z, zlen);
+	bld_put(b, hdr, sizeof(hdr));
+	bld_put(b, z, zlen);
+	b->frames++;
+	b->payload += zlen;
+	b->pages += n;
+	if (round > b->round)
+		b->round = round;
+	return at;
+}
+
 /*
  * The final frame. @tot: totals of all connections of the session (NULL =
  * this connection alone); @state/@state_len: the blob sent on connection 0.

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -112,6 +113,56 @@ static inline int wl_init(struct wl *w, size_t size, double rate, uint64_t seed)
 		return -1;
 	w->tctx = (struct sq_migrate_tracker_ctx){ w->t, w->id };
 	return 0;
+}
+
+/*
+ * Refill the region's non-zero pages (every 8th stays zero) with text-like
+ * bytes: log lines of words from a small vocabulary, numbers and
+ * identifiers, which lz4 and zstd shrink to roughly a half and a third.
+ */
+static inline void wl_fill_text(uint8_t *region, size_t size, uint64_t seed)
+{
+	static const char *const words[] = {
+		"request", "worker", "session", "memory", "page",    "dirty", "round", "send",
+		"receive", "the",    "a",       "of",     "to",      "and",   "in",    "for",
+		"INFO",    "WARN",   "DEBUG",   "cache",  "miss",    "hit",   "user",  "id",
+		"took",    "ms",     "bytes",   "queue",  "flushed", "open",  "close", "state",
+	};
+	uint64_t s = seed ^ 0x7e47;
+
+	for (size_t p = 0; p < size / 4096; p++) {
+		char *q = (char *)region + p * 4096;
+		size_t n = 0;
+		if (p % 8 == 7) {
+			memset(q, 0, 4096);
+			continue;
+		}
+		while (n < 4096) {
+			uint64_t r = wl_rand(&s);
+			char tok[32];
+			int k;
+			if (r % 11 == 0)
+				k = snprintf(tok, sizeof(tok), "%llu ", (unsigned long long)(r >> 40));
+			else if (r % 23 == 0)
+				k = snprintf(tok, sizeof(tok), "\n2026-12-04 %02u:%02u ",
+					     (unsigned)(r >> 8) % 24, (unsigned)(r >> 16) % 60);
+			else
+				k = snprintf(tok, sizeof(tok), "%s ", words[(r >> 20) % 32]);
+			for (int i = 0; i < k && n < 4096; i++)
+				q[n++] = tok[i];
+		}
+	}
+}
+
+/* Refill every page with uniformly random bytes (nothing compresses). */
+static inline void wl_fill_random(uint8_t *region, size_t size, uint64_t seed)
+{
+	uint64_t s = seed ^ 0x4a4d;
+
+	for (size_t i = 0; i + 8 <= size; i += 8) {
+		uint64_t v = wl_rand(&s);
+		memcpy(region + i, &v, 8);
+	}
 }
 
 static inline void wl_start(struct wl *w)
