@@ -201,6 +201,13 @@ int sq_cli_opt_size(const struct sq_cli *cli, const char *cmd, const char *opt, 
 		    uint64_t min, uint64_t max, uint64_t *out);
 int sq_cli_opt_double(const struct sq_cli *cli, const char *cmd, const char *opt, const char *s,
 		      double min, double max, double *out);
+/*
+ * sq_cli_opt_choice() - the value @s of option @opt must be one of @names
+ * (NULL-terminated): 0 and its index in *out, or SQ_EXIT_USAGE after a
+ * usage error that lists the accepted values.
+ */
+int sq_cli_opt_choice(const struct sq_cli *cli, const char *cmd, const char *opt, const char *s,
+		      const char *const *names, int *out);
 
 /*
  * sq_cli_warn_foreign() - on stderr (unless -q), for each layer of @chain

@@ -343,3 +343,21 @@ int sq_cli_opt_double(const struct sq_cli *cli, const char *cmd, const char *opt
 	snprintf(range, sizeof(range), "%g to %g", min, max);
 	return bad_number(cli, cmd, opt, s, rc, "a finite decimal number", range);
 }
+
+int sq_cli_opt_choice(const struct sq_cli *cli, const char *cmd, const char *opt, const char *s,
+		      const char *const *names, int *out)
+{
+	char list[256] = "";
+	size_t used = 0;
+
+	for (int i = 0; names[i]; i++) {
+		if (s && !strcmp(s, names[i])) {
+			*out = i;
+			return 0;
+		}
+		int n = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", names[i]);
+		if (n > 0 && (size_t)n < sizeof(list) - used)
+			used += (size_t)n;
+	}
+	return sq_cli_usage_error(cli, cmd, "%s '%s' is not one of %s", opt, s ? s : "", list);
+}

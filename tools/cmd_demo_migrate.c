@@ -178,6 +178,25 @@ void sq_demo_wl_destroy(struct sq_demo_wl *w)
 	free(w);
 }
 
+const char *const sq_demo_compression_names[] = { "off", "lz4", "zstd", "auto", NULL };
+
+static const char *compression_name(enum sq_migrate_compression c)
+{
+	return (unsigned)c <= SQ_MIGRATE_COMPRESS_AUTO ? sq_demo_compression_names[c] : "unknown";
+}
+
+/* What compression did: the mode, rounds that used a codec, frames, bytes. */
+static json_t *compression_json(const struct sq_migrate_report *r)
+{
+	return json_pack("{s:s,s:I,s:o,s:o,s:o,s:o,s:o}", "mode", compression_name(r->compression),
+			 "rounds", (json_int_t)r->compressed_rounds, "frames",
+			 sq_json_u64(r->compressed_frames), "raw_frames", sq_json_u64(r->raw_frames),
+			 "bytes_in", sq_json_u64(r->compress_in), "bytes_out",
+			 sq_json_u64(r->compress_out), "ratio",
+			 sq_json_real(r->compress_in ? (double)r->compress_out /
+							       (double)r->compress_in : 1.0));
+}
+
 json_t *sq_demo_report_json(const struct sq_migrate_report *r)
 {
 	char session[24];
@@ -196,7 +215,7 @@ json_t *sq_demo_report_json(const struct sq_migrate_report *r)
 			"predicted_downtime_ms", sq_json_real(s->predicted_downtime_ms),
 			"throttle_pct", (json_int_t)s->throttle_pct));
 	}
-	return json_pack("{s:b,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:o}",
+	return json_pack("{s:b,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:o,s:o}",
 			 "converged", r->converged, "rounds", (json_int_t)r->rounds,
 			 "conns", (json_int_t)r->nconns, "region_bytes", sq_json_u64(r->region_bytes),
 			 "wire_bytes", sq_json_u64(r->wire_bytes), "bytes_ratio",
@@ -206,7 +225,7 @@ json_t *sq_demo_report_json(const struct sq_migrate_report *r)
 			 "downtime_ms", sq_json_real(r->downtime_ms), "predicted_downtime_ms",
 			 sq_json_real(r->predicted_downtime_ms), "total_s", sq_json_real(r->total_s),
 			 "throttle_pct", (json_int_t)r->throttle_pct, "session", session,
-			 "round_stats", rounds);
+			 "round_stats", rounds, "compression", compression_json(r));
 }
 
 void sq_demo_print_report_text(const struct sq_migrate_report *r)
@@ -219,6 +238,11 @@ void sq_demo_print_report_text(const struct sq_migrate_report *r)
 	       (unsigned long long)r->state_bytes);
 	printf("  downtime %.1f ms (predicted %.1f ms), total %.3f s\n", r->downtime_ms,
 	       r->predicted_downtime_ms, r->total_s);
+	if (r->compression != SQ_MIGRATE_COMPRESS_OFF)
+		printf("  compression %s: %u rounds, %llu frames compressed, %llu raw, %.1f -> %.1f MiB\n",
+		       compression_name(r->compression), r->compressed_rounds,
+		       (unsigned long long)r->compressed_frames, (unsigned long long)r->raw_frames,
+		       (double)r->compress_in / 1048576.0, (double)r->compress_out / 1048576.0);
 	printf("  round  pages      MiB/s   dirty MiB/s  remaining  predicted ms  throttle\n");
 	for (unsigned i = 0; i < r->nstats; i++) {
 		const struct sq_migrate_round *s = &r->round[i];
@@ -269,16 +293,17 @@ static const char demo_usage[] =
 	"usage: squib-snap demo migrate [--size SIZE] [--rate MIB_PER_S] [--conns N]\n"
 	"                               [--downtime MS] [--bandwidth BYTES_PER_S]\n"
 	"                               [--policy auto|fail] [--max-rounds N]\n"
-	"                               [--plaintext | --no-ktls]\n"
+	"                               [--plaintext | --no-ktls] [--compress off|lz4|zstd|auto]\n"
 	"\n"
 	"Migrates a live region over loopback: the receiver runs in a child process,\n"
 	"a writer dirties random pages at --rate MiB/s (default 32) while the\n"
 	"pre-copy loop runs, and the destination is compared byte for byte with the\n"
 	"source at the pause point. Defaults: --size 256M, --conns 2, --downtime 300,\n"
-	"--policy auto. Both ends authenticate with a fresh random pre-shared key\n"
-	"over TLS 1.3 (kernel TLS when the kernel offers it, unless --no-ktls) unless\n"
-	"--plaintext is given (then with a warning). --json reports rounds, bytes,\n"
-	"downtime, total time, \"tls\" (\"ktls\", \"user\" or \"off\") and \"verified\".\n";
+	"--policy auto, --compress off. Both ends authenticate with a fresh random\n"
+	"pre-shared key over TLS 1.3 (kernel TLS when the kernel offers it, unless\n"
+	"--no-ktls) unless --plaintext is given (then with a warning). --json reports\n"
+	"rounds, bytes, downtime, total time, \"tls\" (\"ktls\", \"user\" or \"off\"),\n"
+	"\"compression\" (mode, frames, bytes in and out) and \"verified\".\n";
 
 #define CMD "demo migrate"
 
@@ -289,9 +314,11 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 		{ "conns", required_argument, NULL, 'c' },  { "downtime", required_argument, NULL, 'd' },
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "policy", required_argument, NULL, 'p' }, { "max-rounds", required_argument, NULL, 'm' },
+		{ "compress", required_argument, NULL, 'z' },
 		{ "help", no_argument, NULL, 'h' },         { "plaintext", no_argument, NULL, 'P' },
 		{ "no-ktls", no_argument, NULL, 'K' },      { NULL, 0, NULL, 0 },
 	};
+	int compress = SQ_MIGRATE_COMPRESS_OFF;
 	unsigned long long size = 256ull << 20, bw = 0, v;
 	double rate = 32, downtime = 0;
 	unsigned conns = 2, max_rounds = 0;
@@ -336,6 +363,11 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 				policy = SQ_MIGRATE_FAIL;
 			else
 				return sq_cli_usage_error(cli, "demo migrate", "bad --policy '%s'", optarg);
+			break;
+		case 'z':
+			if (sq_cli_opt_choice(cli, CMD, "--compress", optarg, sq_demo_compression_names,
+					      &compress))
+				return SQ_EXIT_USAGE;
 			break;
 		case 'P':
 			plaintext = 1;
@@ -412,7 +444,8 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 		struct sq_migrate_send_opts o = { .to = addr, .nconns = conns, .downtime_ms = downtime,
 						  .policy = policy, .bandwidth_limit = bw,
 						  .max_rounds = max_rounds, .throttle_initial = 20,
-						  .throttle_step = 10 };
+						  .throttle_step = 10,
+						  .compression = (enum sq_migrate_compression)compress };
 		static const char blob[] = "demo vCPU and device state";
 		sq_demo_wl_send_opts(w, &o);
 		o.state_blob = blob;

@@ -37,7 +37,8 @@ static const char usage[] =
 	"                               [--conns N] [--rate MIB_PER_S] [--downtime MS]\n"
 	"                               [--policy fail|auto] [--bandwidth BYTES_PER_S]\n"
 	"                               [--max-rounds N] [--state PATH] [--timeout MS]\n"
-	"                               [--commit-timeout MS] [-p] LINK\n"
+	"                               [--commit-timeout MS] [--compress off|lz4|zstd|auto]\n"
+	"                               [-p] LINK\n"
 	SQ_CLI_LINK_USAGE
 	"\n"
 	"recv  accepts one migration session (port 0 picks a free port; it is printed\n"
@@ -54,8 +55,10 @@ static const char usage[] =
 	"      writer dirtying random pages at --rate MiB/s (default 32) while the\n"
 	"      pre-copy loop runs. Defaults: 2 connections, 300 ms downtime target,\n"
 	"      policy fail, --commit-timeout 600000 (wait for the receiver's save).\n"
-	"      Exit 0 only when the receiver confirmed it kept everything. --json\n"
-	"      prints the report (rounds, bytes, downtime, time, \"tls\").\n"
+	"      Exit 0 only when the receiver confirmed it kept everything. --compress\n"
+	"      compresses page frames (default off) in each round where the measured\n"
+	"      compressor beats the link; a frame that does not shrink goes raw. --json\n"
+	"      prints the report (rounds, bytes, downtime, time, \"tls\", compression).\n"
 	"link  TLS 1.3 on every connection, both ends authenticated: by certificates\n"
 	"      signed by --tls-ca (peer names are not checked: use a CA of its own)\n"
 	"      or by the same pre-shared key (a file of at least 32 bytes). Kernel TLS\n"
@@ -275,12 +278,14 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 		{ "max-rounds", required_argument, NULL, 'm' }, { "state", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "commit-timeout", required_argument, NULL, 'C' },
+		{ "compress", required_argument, NULL, 'z' },
 		SQ_CLI_LINK_OPTIONS, { "progress", no_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sq_migrate_send_opts o = { .policy = SQ_MIGRATE_FAIL };
 	struct sq_cli_progress pr;
 	int progress = 0;
+	int compress = SQ_MIGRATE_COMPRESS_OFF;
 	const char *file = NULL, *state_path = NULL;
 	unsigned long long demo = 0, bw = 0, v;
 	double rate = 32;
@@ -349,6 +354,12 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 				o.policy = SQ_MIGRATE_FAIL;
 			else
 				return sq_cli_usage_error(cli, "migrate send", "bad --policy '%s'", optarg);
+			break;
+		case 'z':
+			if (sq_cli_opt_choice(cli, "migrate send", "--compress", optarg,
+					      sq_demo_compression_names, &compress))
+				return SQ_EXIT_USAGE;
+			o.compression = (enum sq_migrate_compression)compress;
 			break;
 		default:
 			if (!sq_cli_link_opt(&lk, c, optarg))

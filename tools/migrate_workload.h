@@ -28,6 +28,9 @@ uint64_t sq_demo_wl_writes(const struct sq_demo_wl *w);
 /* Stops the writer if running, unmaps, frees. */
 void sq_demo_wl_destroy(struct sq_demo_wl *w);
 
+/* --compress values, indexed by enum sq_migrate_compression; NULL-terminated. */
+extern const char *const sq_demo_compression_names[];
+
 /* A migration report as a new JSON object (caller owns it; NULL when out of memory). */
 json_t *sq_demo_report_json(const struct sq_migrate_report *r);
 /* Print it for humans on stdout. */
