@@ -32,6 +32,10 @@ _squib_snap()
 		_filedir
 		return
 		;;
+	--compress)
+		COMPREPLY=($(compgen -W "off lz4 zstd auto" -- "$cur"))
+		return
+		;;
 	--size | --rounds | --threads | --timeout | --conns | --rate | --downtime | \
 		--bandwidth | --max-rounds | --max-size | --queue-depth | --workers | --round-ms | \
 		--listen | --to | --demo | --handshake-timeout | --session-timeout | --commit-timeout)
@@ -57,7 +61,7 @@ _squib_snap()
 		done
 		case $sub in
 		recv) opts="--listen --out --pair --timeout --handshake-timeout --session-timeout --max-size --port-file --tls-cert --tls-key --tls-ca --psk-file --plaintext --no-ktls" ;;
-		send) opts="--to --file --demo --conns --rate --downtime --policy --bandwidth --max-rounds --state --timeout --commit-timeout -p --progress --tls-cert --tls-key --tls-ca --psk-file --plaintext --no-ktls" ;;
+		send) opts="--to --file --demo --conns --rate --downtime --policy --bandwidth --max-rounds --state --timeout --commit-timeout --compress -p --progress --tls-cert --tls-key --tls-ca --psk-file --plaintext --no-ktls" ;;
 		*) COMPREPLY=($(compgen -W "recv send" -- "$cur")); return ;;
 		esac
 		;;

@@ -224,7 +224,11 @@ struct sq_migrate_send_opts {
  * max_seconds run out. A set that could not be sent is put back into the
  * source; the receiver is told the migration was aborted.
  *
- * Returns 0; SQ_E_INVAL; SQ_E_NOT_CONVERGED; SQ_E_CANCELED (the progress
+ * With opts->compression set, page frames are compressed per round as
+ * described at enum sq_migrate_compression; rep->compression and the
+ * counters after it say what was done.
+ *
+ * Returns 0; SQ_E_INVAL (also an unknown compression); SQ_E_NOT_CONVERGED; SQ_E_CANCELED (the progress
  * callback asked to stop); SQ_E_DISCONNECTED (peer went away); SQ_E_TIMEOUT; SQ_E_IO (connect, socket); a code the receiver
  * reported (for example SQ_E_SIZE_MISMATCH); a code from a callback.
  * Blocking; creates nconns threads. The region may be written concurrently
