@@ -157,27 +157,37 @@ int sq_mig_decompress(struct sq_mig_dctx *d, enum sq_mig_codec codec, void *dst,
 	return 0;
 }
 
-void sq_mig_meter_init(struct sq_mig_meter *m)
+void sq_mig_meter_init(struct sq_mig_meter *m, unsigned workers)
 {
-	for (int i = 0; i < SQ_MIG_NCODECS; i++)
-		m->saved_rate[i] = -1;
+	m->workers = workers ? workers : 1;
+	for (int i = 0; i < SQ_MIG_NCODECS; i++) {
+		m->comp_rate[i] = -1;
+		m->ratio[i] = 1;
+	}
 	m->link_rate = 0;
 }
 
 void sq_mig_meter_update(struct sq_mig_meter *m, const struct sq_mig_round_meas *r)
 {
-	if (r->codec != SQ_MIG_CODEC_NONE && r->comp_in >= SQ_MIG_METER_MIN && r->comp_s > 0) {
-		uint64_t saved = r->comp_out < r->comp_in ? r->comp_in - r->comp_out : 0;
-		m->saved_rate[r->codec] = (double)saved / r->comp_s;
+	if (r->codec != SQ_MIG_CODEC_NONE) {
+		if (r->comp_in >= SQ_MIG_METER_MIN && r->comp_s > 0) {
+			m->comp_rate[r->codec] = (double)r->comp_in / r->comp_s;
+			m->ratio[r->codec] = (double)r->comp_out / (double)r->comp_in;
+		}
+	} else if (r->wire >= SQ_MIG_METER_MIN && r->seconds > 0) {
+		m->link_rate = (double)r->wire / r->seconds;
 	}
-	if (r->wire >= SQ_MIG_METER_MIN && r->send_s > 0)
-		m->link_rate = (double)r->wire / r->send_s;
 }
 
-/* Compress with @c next round: not measured yet (try it), or it pays. */
+/* 1: compress with @c next round; 0: send raw (it does not pay, or the
+ * link must be measured first). */
 static int pays(const struct sq_mig_meter *m, enum sq_mig_codec c)
 {
-	return m->saved_rate[c] < 0 || m->link_rate <= 0 || m->saved_rate[c] > m->link_rate;
+	if (m->comp_rate[c] < 0)
+		return 1;
+	if (m->ratio[c] > SQ_MIG_METER_MAX_RATIO || m->link_rate <= 0)
+		return 0;
+	return (double)m->workers * m->comp_rate[c] > m->link_rate;
 }
 
 enum sq_mig_codec sq_mig_meter_choose(const struct sq_mig_meter *m,
@@ -191,6 +201,9 @@ enum sq_mig_codec sq_mig_meter_choose(const struct sq_mig_meter *m,
 	case SQ_MIGRATE_COMPRESS_AUTO:
 		if (pays(m, SQ_MIG_CODEC_ZSTD))
 			return SQ_MIG_CODEC_ZSTD;
+		/* zstd measured and the link not yet: measure it before lz4. */
+		if (m->link_rate <= 0 && m->ratio[SQ_MIG_CODEC_ZSTD] <= SQ_MIG_METER_MAX_RATIO)
+			return SQ_MIG_CODEC_NONE;
 		return pays(m, SQ_MIG_CODEC_LZ4) ? SQ_MIG_CODEC_LZ4 : SQ_MIG_CODEC_NONE;
 	default:
 		return SQ_MIG_CODEC_NONE;

@@ -59,39 +59,47 @@ int sq_mig_decompress(struct sq_mig_dctx *d, enum sq_mig_codec codec, void *dst,
 		      const void *src, size_t zlen);
 
 /*
- * The per-round rule. A connection worker either compresses each frame and
- * then sends it, or sends it raw; per byte of pages that costs 1/C + r/L
- * seconds compressed and 1/L raw (C: compressor input rate, r: wire bytes
- * per input byte, L: link rate). Compressing wins when C * (1 - r) > L:
- * the compressor removes bytes faster than the link would carry them.
- * Both rates are measured per worker-second in the rounds sent so far (C
- * only from rounds that compressed with that codec, L from any round that
- * sent at least SQ_MIG_METER_MIN bytes), so the worker count cancels out.
+ * The per-round rule: compress while the link is slower than the
+ * compressor. Workers compress their own jobs in parallel and share the
+ * link, so a round compressed with codec c moves page bytes at about
+ * min(n * C, L / r) per second against L raw (n: workers, C: page bytes a
+ * worker compresses per second of compressing, r: payload bytes out per
+ * page byte in, L: the link's wire bytes per second). Compressing pays
+ * when n * C > L, provided it saves something worth the CPU: r at most
+ * SQ_MIG_METER_MAX_RATIO. C and r are measured in rounds that compressed
+ * with c; L only in rounds sent raw (a compressed round that is
+ * compressor-bound never shows the link's rate). Each is the latest
+ * sample of at least SQ_MIG_METER_MIN bytes. Order of decisions: a codec
+ * not yet measured is tried; once it is, a round is sent raw to measure
+ * the link if that was never done; then the rule decides every round.
  */
 #define SQ_MIG_METER_MIN (256u << 10)
+#define SQ_MIG_METER_MAX_RATIO (15.0 / 16.0)
 
 struct sq_mig_meter {
-	double saved_rate[SQ_MIG_NCODECS]; /* bytes removed per compressor second; < 0 = unmeasured */
-	double link_rate;                  /* wire bytes per sending second; 0 = unmeasured */
+	unsigned workers;                  /* n: sending threads */
+	double comp_rate[SQ_MIG_NCODECS];  /* C per codec; < 0 = unmeasured */
+	double ratio[SQ_MIG_NCODECS];      /* r per codec */
+	double link_rate;                  /* L; 0 = unmeasured */
 };
 
 struct sq_mig_round_meas {
-	enum sq_mig_codec codec;   /* what the round used */
+	enum sq_mig_codec codec;    /* what the round used */
 	uint64_t comp_in, comp_out; /* page bytes given to the compressor, bytes sent for them */
-	double comp_s;             /* worker seconds spent compressing */
-	uint64_t wire;             /* bytes written */
-	double send_s;             /* worker seconds spent sending (pacing included) */
+	double comp_s;              /* worker seconds spent compressing (all workers) */
+	uint64_t wire;              /* bytes written in the round */
+	double seconds;             /* the round's wall time */
 };
 
-void sq_mig_meter_init(struct sq_mig_meter *m);
+void sq_mig_meter_init(struct sq_mig_meter *m, unsigned workers);
 /* Fold one round's measurements in (samples below SQ_MIG_METER_MIN ignored). */
 void sq_mig_meter_update(struct sq_mig_meter *m, const struct sq_mig_round_meas *r);
 /*
  * sq_mig_meter_choose() - the codec for the next round under @mode: OFF
- * never compresses; LZ4 / ZSTD compress with that codec until it has been
- * measured, then while its saved rate beats the link; AUTO tries zstd the
- * same way, then lz4, else sends raw. A rate is never forgotten, so a link
- * that slows down later brings compression back.
+ * never compresses; LZ4 / ZSTD compress with that codec by the rule above;
+ * AUTO uses zstd when it pays, else lz4 when it pays, else sends raw.
+ * Measurements are never forgotten, so a link that slows down later
+ * brings compression back.
  */
 enum sq_mig_codec sq_mig_meter_choose(const struct sq_mig_meter *m,
 				      enum sq_migrate_compression mode);

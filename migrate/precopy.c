@@ -28,7 +28,7 @@
  *
  * Compression (opts->compression): before each round the meter (compress.h)
  * picks the round's codec from what the rounds so far measured: compress
- * while the compressor removes bytes faster than the link carries them.
+ * while the link is slower than the compressors.
  *
  * Invariants:
  *  - A harvested set is either sent (release) or merged back (put_back):
@@ -178,7 +178,7 @@ static int send_round(struct loop *L, const struct sq_run *runs, size_t nruns, i
 	struct sq_migrate_round *s = stat_slot(L);
 	struct sq_mig_round_meas m = { .codec = st.codec, .comp_in = st.comp_in,
 				       .comp_out = st.comp_out, .comp_s = st.comp_s,
-				       .wire = st.wire_bytes, .send_s = st.send_s };
+				       .wire = st.wire_bytes, .seconds = st.seconds };
 
 	sq_mig_meter_update(&L->meter, &m);
 	if (st.codec != SQ_MIG_CODEC_NONE)
@@ -340,7 +340,6 @@ int sq_migrate_send_link(const struct sq_migrate_send_opts *o,
 		return rc;
 	}
 	struct loop L = { .o = o, .rep = rep, .t0 = sq_mig_now() };
-	sq_mig_meter_init(&L.meter);
 	rep->compression = o->compression;
 	L.target_ms = o->downtime_ms > 0 ? o->downtime_ms : SQ_MIGRATE_DEFAULT_DOWNTIME_MS;
 	L.max_rounds = o->max_rounds ? o->max_rounds : SQ_MIGRATE_DEFAULT_MAX_ROUNDS;
@@ -358,6 +357,7 @@ int sq_migrate_send_link(const struct sq_migrate_send_opts *o,
 		.progress = o->progress, .progress_ctx = o->progress_ctx,
 		.compress = o->compression != SQ_MIGRATE_COMPRESS_OFF,
 	};
+	sq_mig_meter_init(&L.meter, to.nconns);
 	rep->region_bytes = o->region_size;
 	rep->nconns = to.nconns;
 	rep->session_id = sid;

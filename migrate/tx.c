@@ -21,8 +21,8 @@
  *  - With a codec set for the round (sq_mig_tx_codec), each data frame is
  *    compressed from the staged copy (never from the live region) into
  *    the connection's zbuf and replaces the copy only when smaller; the
- *    CRC covers the bytes sent. The time spent compressing and sending is
- *    measured per worker for the per-round rule (compress.h).
+ *    CRC covers the bytes sent. The time spent compressing is measured
+ *    per worker for the per-round rule (compress.h).
  *  - The first failing worker records its code and message in its
  *    connection and claims tx->failed (compare-exchange, release); the
  *    others stop taking jobs when they see it (acquire).
@@ -65,7 +65,7 @@ struct tx_conn {
 	uint64_t seq, frames, pages, payload, wire;
 	uint64_t r_pages, r_zero, r_wire; /* the current round */
 	uint64_t r_comp_in, r_comp_out, r_comp_frames, r_raw_frames;
-	double r_comp_s, r_send_s;
+	double r_comp_s;
 	uint8_t *stage;
 	struct sq_mig_cctx *cz;           /* when compressing: codec state, */
 	uint8_t *zbuf;                    /* and SQ_MIG_MAX_PAYLOAD bytes of output */
@@ -225,10 +225,8 @@ static int work_round(struct tx_conn *c)
 			sq_prog_add(&tx->pg, pages << SQ_PAGE_SHIFT);
 			continue;
 		}
-		double t0 = sq_mig_now();
 		pace(tx, pos);
 		int rc = sq_mig_io_send(SQ_SITE_MIG_TX_SEND, c->fd, c->tls, c->stage, pos, 0);
-		c->r_send_s += sq_mig_now() - t0;
 		if (rc)
 			return rc;
 		c->wire += pos;
@@ -486,7 +484,7 @@ int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *r
 		struct tx_conn *c = &tx->conns[i];
 		c->r_pages = c->r_zero = c->r_wire = 0;
 		c->r_comp_in = c->r_comp_out = c->r_comp_frames = c->r_raw_frames = 0;
-		c->r_comp_s = c->r_send_s = 0;
+		c->r_comp_s = 0;
 	}
 	tx->busy = tx->n;
 	tx->gen++;
@@ -508,7 +506,6 @@ int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *r
 		st->comp_frames += c->r_comp_frames;
 		st->raw_frames += c->r_raw_frames;
 		st->comp_s += c->r_comp_s;
-		st->send_s += c->r_send_s;
 	}
 	int first = atomic_load_explicit(&tx->failed, memory_order_acquire);
 	if (first >= 0) {

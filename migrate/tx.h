@@ -50,7 +50,7 @@ struct sq_mig_tx_round_stats {
 	enum sq_mig_codec codec;          /* the round's codec */
 	uint64_t comp_in, comp_out;       /* data bytes compressed, payload sent for them */
 	uint64_t comp_frames, raw_frames; /* frames that shrank, frames that went raw */
-	double comp_s, send_s;            /* worker seconds compressing, sending */
+	double comp_s;                    /* worker seconds compressing (all workers) */
 };
 
 int sq_mig_tx_open(const struct sq_mig_tx_opts *o, struct sq_mig_tx **out);

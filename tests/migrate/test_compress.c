@@ -148,50 +148,75 @@ static void meter_rule(void **state)
 {
 	(void)state;
 	struct sq_mig_meter m;
+	const enum sq_migrate_compression LZ4 = SQ_MIGRATE_COMPRESS_LZ4,
+					  ZSTD = SQ_MIGRATE_COMPRESS_ZSTD,
+					  AUTO = SQ_MIGRATE_COMPRESS_AUTO;
 
-	sq_mig_meter_init(&m);
+	sq_mig_meter_init(&m, 2);
 	/* Nothing measured: off stays off, a codec is tried, auto tries zstd. */
 	assert_int_equal(sq_mig_meter_choose(&m, SQ_MIGRATE_COMPRESS_OFF), SQ_MIG_CODEC_NONE);
-	assert_int_equal(sq_mig_meter_choose(&m, SQ_MIGRATE_COMPRESS_LZ4), SQ_MIG_CODEC_LZ4);
-	assert_int_equal(sq_mig_meter_choose(&m, SQ_MIGRATE_COMPRESS_ZSTD), SQ_MIG_CODEC_ZSTD);
-	assert_int_equal(sq_mig_meter_choose(&m, SQ_MIGRATE_COMPRESS_AUTO), SQ_MIG_CODEC_ZSTD);
+	assert_int_equal(sq_mig_meter_choose(&m, LZ4), SQ_MIG_CODEC_LZ4);
+	assert_int_equal(sq_mig_meter_choose(&m, ZSTD), SQ_MIG_CODEC_ZSTD);
+	assert_int_equal(sq_mig_meter_choose(&m, AUTO), SQ_MIG_CODEC_ZSTD);
 
-	/* A slow link (125 MB/s per sending second) and a zstd round that
-	 * removed 2/3 of 64 MiB in 0.2 s (~224 MB/s saved): keep zstd. */
-	struct sq_mig_round_meas r = { .codec = SQ_MIG_CODEC_ZSTD, .comp_in = 64u << 20,
-				       .comp_out = (64u << 20) / 3, .comp_s = 0.2,
-				       .wire = 125000000, .send_s = 1.0 };
-	sq_mig_meter_update(&m, &r);
-	assert_int_equal(sq_mig_meter_choose(&m, SQ_MIGRATE_COMPRESS_ZSTD), SQ_MIG_CODEC_ZSTD);
-	assert_int_equal(sq_mig_meter_choose(&m, SQ_MIGRATE_COMPRESS_AUTO), SQ_MIG_CODEC_ZSTD);
+	/* zstd measured (100 MB/s per worker, 1/3 out), the link not yet: a
+	 * raw round measures it. */
+	struct sq_mig_round_meas z = { .codec = SQ_MIG_CODEC_ZSTD, .comp_in = 100000000,
+				       .comp_out = 33333333, .comp_s = 1.0, .wire = 40000000,
+				       .seconds = 1.0 };
+	sq_mig_meter_update(&m, &z);
+	assert_int_equal(sq_mig_meter_choose(&m, ZSTD), SQ_MIG_CODEC_NONE);
+	assert_int_equal(sq_mig_meter_choose(&m, AUTO), SQ_MIG_CODEC_NONE);
+	assert_int_equal(sq_mig_meter_choose(&m, LZ4), SQ_MIG_CODEC_LZ4); /* untried */
 
-	/* The link turns out fast (2.5 GB/s): zstd stops; auto tries lz4. */
-	struct sq_mig_round_meas fast = { .codec = SQ_MIG_CODEC_NONE, .wire = 2500000000u,
-					  .send_s = 1.0 };
+	/* A 1 Gbit/s link (125 MB/s) is slower than 2 workers * 100 MB/s. */
+	struct sq_mig_round_meas gbit = { .codec = SQ_MIG_CODEC_NONE, .wire = 125000000,
+					  .seconds = 1.0 };
+	sq_mig_meter_update(&m, &gbit);
+	assert_int_equal(sq_mig_meter_choose(&m, ZSTD), SQ_MIG_CODEC_ZSTD);
+	assert_int_equal(sq_mig_meter_choose(&m, AUTO), SQ_MIG_CODEC_ZSTD);
+
+	/* A compressed round never measures the link (it may be compressor-
+	 * bound): a fast-looking compressed round changes nothing. */
+	struct sq_mig_round_meas zfast = z;
+	zfast.wire = 4000000000u;
+	sq_mig_meter_update(&m, &zfast);
+	assert_int_equal(sq_mig_meter_choose(&m, ZSTD), SQ_MIG_CODEC_ZSTD);
+
+	/* A 10 Gbit/s link (1.25 GB/s) outruns zstd: raw; auto tries lz4, and
+	 * keeps it while 2 workers * 800 MB/s beat the link. */
+	struct sq_mig_round_meas fast = { .codec = SQ_MIG_CODEC_NONE, .wire = 1250000000u,
+					  .seconds = 1.0 };
 	sq_mig_meter_update(&m, &fast);
-	assert_int_equal(sq_mig_meter_choose(&m, SQ_MIGRATE_COMPRESS_ZSTD), SQ_MIG_CODEC_NONE);
-	assert_int_equal(sq_mig_meter_choose(&m, SQ_MIGRATE_COMPRESS_AUTO), SQ_MIG_CODEC_LZ4);
-	/* lz4 measured below the link too: auto sends raw. */
-	struct sq_mig_round_meas l = { .codec = SQ_MIG_CODEC_LZ4, .comp_in = 64u << 20,
-				       .comp_out = 32u << 20, .comp_s = 0.05, .wire = 2500000000u,
-				       .send_s = 1.0 };
+	assert_int_equal(sq_mig_meter_choose(&m, ZSTD), SQ_MIG_CODEC_NONE);
+	assert_int_equal(sq_mig_meter_choose(&m, AUTO), SQ_MIG_CODEC_LZ4);
+	struct sq_mig_round_meas l = { .codec = SQ_MIG_CODEC_LZ4, .comp_in = 800000000,
+				       .comp_out = 400000000, .comp_s = 1.0, .wire = 400000000,
+				       .seconds = 1.0 };
 	sq_mig_meter_update(&m, &l);
-	assert_int_equal(sq_mig_meter_choose(&m, SQ_MIGRATE_COMPRESS_LZ4), SQ_MIG_CODEC_NONE);
-	assert_int_equal(sq_mig_meter_choose(&m, SQ_MIGRATE_COMPRESS_AUTO), SQ_MIG_CODEC_NONE);
+	assert_int_equal(sq_mig_meter_choose(&m, LZ4), SQ_MIG_CODEC_LZ4);
+	assert_int_equal(sq_mig_meter_choose(&m, AUTO), SQ_MIG_CODEC_LZ4);
 
-	/* Random pages: nothing saved, never worth it, whatever the link. */
+	/* The link slows down again: zstd comes back (rates are remembered). */
+	sq_mig_meter_update(&m, &gbit);
+	assert_int_equal(sq_mig_meter_choose(&m, AUTO), SQ_MIG_CODEC_ZSTD);
+
+	/* Pages that hardly shrink (r > 15/16): never worth it, however slow
+	 * the link. */
 	struct sq_mig_round_meas rnd = { .codec = SQ_MIG_CODEC_LZ4, .comp_in = 64u << 20,
-					 .comp_out = 64u << 20, .comp_s = 0.01, .wire = 1000000,
-					 .send_s = 1.0 };
+					 .comp_out = 63u << 20, .comp_s = 0.01 };
 	sq_mig_meter_update(&m, &rnd);
-	assert_int_equal(sq_mig_meter_choose(&m, SQ_MIGRATE_COMPRESS_LZ4), SQ_MIG_CODEC_NONE);
+	assert_int_equal(sq_mig_meter_choose(&m, LZ4), SQ_MIG_CODEC_NONE);
 
 	/* Samples below SQ_MIG_METER_MIN change nothing. */
 	struct sq_mig_round_meas tiny = { .codec = SQ_MIG_CODEC_LZ4, .comp_in = 4096,
-					  .comp_out = 10, .comp_s = 1e-6, .wire = 4096,
-					  .send_s = 1.0 };
+					  .comp_out = 10, .comp_s = 1e-6 };
 	sq_mig_meter_update(&m, &tiny);
-	assert_int_equal(sq_mig_meter_choose(&m, SQ_MIGRATE_COMPRESS_LZ4), SQ_MIG_CODEC_NONE);
+	assert_int_equal(sq_mig_meter_choose(&m, LZ4), SQ_MIG_CODEC_NONE);
+	struct sq_mig_round_meas tiny_link = { .codec = SQ_MIG_CODEC_NONE, .wire = 4096,
+					       .seconds = 1.0 };
+	sq_mig_meter_update(&m, &tiny_link);
+	assert_int_equal(sq_mig_meter_choose(&m, ZSTD), SQ_MIG_CODEC_ZSTD);
 }
 
 /* ------------------------------------------------- the receiver, from memory */
