@@ -41,13 +41,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <squib/migrate.h>
 #include <squib/tracker.h>
 
+#include "bench_env.h"
 #include "harness.h"
 #include "migrate/workload.h"
 
@@ -58,18 +58,7 @@ static int setup_regions(void)
 {
 	if (src)
 		return 0;
-	size = 1ull << 30;
-	const char *e = getenv("SQ_BENCH_MIGRATE_SIZE");
-	if (e) {
-		char *end;
-		unsigned long long v = strtoull(e, &end, 10);
-		if (*end == 'G' || *end == 'g')
-			v <<= 30;
-		else if (*end == 'M' || *end == 'm')
-			v <<= 20;
-		if (v >= (1u << 20))
-			size = (size_t)v & ~(size_t)4095;
-	}
+	size = bench_env_size("SQ_BENCH_MIGRATE_SIZE", 1ull << 30);
 	src = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	dst = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (src == MAP_FAILED || dst == MAP_FAILED)
@@ -84,15 +73,6 @@ static int setup_regions(void)
 	}
 	memset(dst, 0, size);
 	return 0;
-}
-
-/* Process CPU seconds (all threads: sender, receiver, writer, kernel). */
-static double cpu_now(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
 static void label(struct sq_bench *b)
@@ -178,7 +158,7 @@ static void bm_raw(struct sq_bench *b)
 			tx[i].p = src + share * i;
 			tx[i].len = rx[i].want;
 		}
-		double t0 = sq_bench_now(), c0 = cpu_now();
+		double t0 = sq_bench_now(), c0 = bench_cpu_now();
 		for (unsigned i = 0; i < n; i++) {
 			pthread_create(&rt[i], NULL, raw_recv, &rx[i]);
 			pthread_create(&tt[i], NULL, raw_send, &tx[i]);
@@ -189,7 +169,7 @@ static void bm_raw(struct sq_bench *b)
 			pthread_join(rt[i], NULL);
 			total += rx[i].want;
 		}
-		double t = sq_bench_now() - t0, cpu = cpu_now() - c0;
+		double t = sq_bench_now() - t0, cpu = bench_cpu_now() - c0;
 		for (unsigned i = 0; i < n; i++) {
 			close(tx[i].fd);
 			close(rx[i].fd);
@@ -259,11 +239,11 @@ static void migrate_once(struct sq_bench *b, double rate, const struct sq_migrat
 		memset(dst, 0, size); /* a receiver starts from zero-filled memory */
 		atomic_store(&w.stop, 0);
 		atomic_store(&w.throttle, 0);
-		double c0 = cpu_now();
+		double c0 = bench_cpu_now();
 		wl_start(&w);
 		int rc = sq_migrate_send_link(&o, link, &rep, &lr);
 		int rrc = rx_thread_join(&x);
-		double cpu = cpu_now() - c0;
+		double cpu = bench_cpu_now() - c0;
 		wl_pause(&w);
 		int verified = !rc && !rrc && memcmp(src, dst, size) == 0;
 		sq_migrate_recv_destroy(x.r);

@@ -22,11 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 
 #include <squib/migrate.h>
 #include <squib/tracker.h>
 
+#include "bench_env.h"
 #include "harness.h"
 #include "migrate/workload.h"
 
@@ -40,18 +40,7 @@ static size_t size;
 static int setup(int kind)
 {
 	if (!size) {
-		size = 256u << 20;
-		const char *e = getenv("SQ_BENCH_MIGRATE_Z_SIZE");
-		if (e) {
-			char *end;
-			unsigned long long v = strtoull(e, &end, 10);
-			if (*end == 'G' || *end == 'g')
-				v <<= 30;
-			else if (*end == 'M' || *end == 'm')
-				v <<= 20;
-			if (v >= (1u << 20))
-				size = (size_t)v & ~(size_t)4095;
-		}
+		size = bench_env_size("SQ_BENCH_MIGRATE_Z_SIZE", 256u << 20);
 		dst = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (dst == MAP_FAILED) {
 			dst = NULL;
@@ -72,14 +61,6 @@ static int setup(int kind)
 	}
 	regions[kind] = r;
 	return 0;
-}
-
-static double cpu_now(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
 static int idle_pause(void *ctx)
@@ -128,10 +109,10 @@ static void bm_z(struct sq_bench *b)
 		}
 		o.to = x.addr;
 		memset(dst, 0, size);
-		double c0 = cpu_now();
+		double c0 = bench_cpu_now();
 		int rc = sq_migrate_send(&o, &rep);
 		int rrc = rx_thread_join(&x);
-		double cpu = cpu_now() - c0;
+		double cpu = bench_cpu_now() - c0;
 		int verified = !rc && !rrc && memcmp(regions[kind], dst, size) == 0;
 		sq_migrate_recv_destroy(x.r);
 		sq_bench_set_iteration_time(b, rep.total_s > 0 ? rep.total_s : 1e-9);
