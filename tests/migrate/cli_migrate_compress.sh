@@ -1,13 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # squib-snap migrate send --compress over loopback: text-like data shrinks on
-# the wire and arrives intact, random data goes raw, bad values are usage
-# errors, and "demo migrate --json" reports "compression" beside "verified".
+# the wire and arrives intact (over TLS with a pre-shared key, and in
+# plaintext), random data goes raw, bad values are usage errors, and
+# "demo migrate --json" reports "compression" beside "verified".
 set -eu
 B="$SQ_BUILD_DIR/squib-snap"
 T=$(mktemp -d "${SQ_TEST_TMP_DIR:-/tmp}/cli-migrate-z.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 [ -x "$B" ] || { echo "SKIP: no squib-snap"; exit 77; }
+(umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/key")
+LINK="--psk-file $T/key"
 
 # field FILE KEY: one value out of the report's "compression" object (its
 # keys appear nowhere else in the report).
@@ -20,12 +23,12 @@ send() {
 	rm -rf "$T/out" "$T/port"
 	mkdir "$T/out"
 	"$B" -q --json migrate recv --listen 127.0.0.1:0 --port-file "$T/port" --out "$T/out" \
-		--timeout 20000 > "$T/recv.json" &
+		--timeout 20000 $LINK > "$T/recv.json" 2> "$T/recv.err" &
 	rpid=$!
 	i=0
 	while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 	"$B" -q --json migrate send --to "127.0.0.1:$(cat "$T/port")" --file "$1" \
-		--compress="$2" > "$T/send.json"
+		--compress="$2" $LINK > "$T/send.json" 2> "$T/send.err"
 	wait $rpid
 	grep -q '"result":"SQ_OK"' "$T/send.json"
 	grep -q '"complete":true' "$T/recv.json"
@@ -50,13 +53,21 @@ send "$T/random" zstd
 [ "$(field "$T/send.json" raw_frames)" -gt 0 ]
 [ "$(field "$T/send.json" bytes_out)" -eq "$(field "$T/send.json" bytes_in)" ]
 
+# Plaintext: the same stream without TLS.
+LINK=--plaintext
+send "$T/text" lz4
+[ "$(field "$T/send.json" frames)" -gt 0 ]
+grep -q '"tls":"off"' "$T/send.json"
+LINK="--psk-file $T/key"
+
 # Off: nothing compressed, the report says so.
 send "$T/text" off
 [ "$(field "$T/send.json" bytes_in)" -eq 0 ]
 
 for v in lzma LZ4 "" "zstd " 1; do
 	rc=0
-	"$B" -q migrate send --to 127.0.0.1:1 --file "$T/text" --compress "$v" >/dev/null 2>&1 || rc=$?
+	"$B" -q migrate send --to 127.0.0.1:1 --file "$T/text" --compress "$v" $LINK >/dev/null 2>&1 ||
+		rc=$?
 	[ $rc -eq 2 ] || { echo "migrate send --compress '$v' exited $rc, expected 2"; exit 1; }
 done
 
