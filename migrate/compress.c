@@ -169,6 +169,8 @@ void sq_mig_meter_init(struct sq_mig_meter *m, unsigned workers)
 
 void sq_mig_meter_update(struct sq_mig_meter *m, const struct sq_mig_round_meas *r)
 {
+	if ((unsigned)r->codec >= SQ_MIG_NCODECS)
+		return;
 	if (r->codec != SQ_MIG_CODEC_NONE) {
 		if (r->comp_in >= SQ_MIG_METER_MIN && r->comp_s > 0) {
 			m->comp_rate[r->codec] = (double)r->comp_in / r->comp_s;

@@ -170,7 +170,7 @@ static struct sq_migrate_round *stat_slot(struct loop *L)
 /* Send @runs as round L->round and record its statistics. */
 static int send_round(struct loop *L, const struct sq_run *runs, size_t nruns, int skip_zero)
 {
-	struct sq_mig_tx_round_stats st;
+	struct sq_mig_tx_round_stats st = { 0 };
 	struct sq_migrate_report *rep = L->rep;
 
 	sq_mig_tx_codec(L->tx, sq_mig_meter_choose(&L->meter, L->o->compression));
