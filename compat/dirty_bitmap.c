@@ -18,9 +18,15 @@
  *    no-lost-marks rule). A set racing the drain may leave its seen bit on
  *    for a page this drain took: is_dirty then says dirty for a clean page,
  *    never clean for a dirty one.
- *  - The tracker region is a synthetic, page-aligned range of page_count
- *    pages at SYNTH_BASE: API-marked regions are never dereferenced, and
- *    guest addresses (ram_start need not be aligned) are translated here.
+ *  - The tracker region is a synthetic, page-aligned range at SYNTH_BASE:
+ *    API-marked regions are never dereferenced, and guest addresses
+ *    (ram_start need not be aligned) are translated here. Its 4 KiB pages
+ *    ("units") are the memory's own when page_size >= 4096: unit u is
+ *    bytes [u * 4096, u * 4096 + 4096) of the range, there are
+ *    ceil(ram_size / 4096) of them, and bitmap page i is units
+ *    [i << k, (i + 1) << k) clipped to that count (k = page_shift - 12), all
+ *    marked by a set; a drain reports unit u as page u >> k. With a smaller
+ *    page_size, unit i is bitmap page i (one unit per page).
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -35,7 +41,10 @@
 struct sq_dirty_bitmap {
 	struct sq_tracker *t;
 	uint32_t region;
-	uint64_t ram_start, ram_size, pages;
+	uint64_t ram_start, ram_size, pages, page_size;
+	uint64_t units;       /* 4 KiB units in the tracker region */
+	unsigned shift;       /* page_shift */
+	unsigned k;           /* units per page = 1 << k */
 	_Atomic uint64_t *seen;
 	size_t nwords;
 };
@@ -59,11 +68,15 @@ int sq_dirty_bitmap_create(uint64_t ram_start, uint64_t ram_size, uint64_t page_
 		return sq_err(SQ_E_INVALID_PATH,
 			      "invalid snapshot path: RAM range overflows: start=%llu, size=%llu",
 			      (unsigned long long)ram_start, (unsigned long long)ram_size);
-	if (page_size != SQ_PAGE_SIZE)
-		return sq_err(SQ_E_UNSUPPORTED, "dirty bitmap page size %llu: pages are %u bytes "
-						"here", (unsigned long long)page_size, SQ_PAGE_SIZE);
-	uint64_t pages = ram_size / SQ_PAGE_SIZE + (ram_size % SQ_PAGE_SIZE != 0);
-	if (pages > ((uint64_t)1 << 40))
+	unsigned shift = (unsigned)__builtin_ctzll(page_size);
+	/* ceil(ram_size / page_size), without overflow for any page size */
+	uint64_t pages = (ram_size >> shift) + ((ram_size & (page_size - 1)) != 0);
+	uint64_t units = shift >= SQ_PAGE_SHIFT
+				 ? (ram_size >> SQ_PAGE_SHIFT) + ((ram_size & (SQ_PAGE_SIZE - 1)) != 0)
+				 : pages;
+	/* The original fails when the word count overflows usize; a range of
+	 * more than 2^40 pages is refused here the same way (memory). */
+	if (pages > ((uint64_t)1 << 40) || units > ((uint64_t)1 << 40))
 		return sq_err(SQ_E_INVALID_PATH, "invalid snapshot path: RAM range overflows: "
 						 "start=%llu, size=%llu",
 			      (unsigned long long)ram_start, (unsigned long long)ram_size);
@@ -73,6 +86,10 @@ int sq_dirty_bitmap_create(uint64_t ram_start, uint64_t ram_size, uint64_t page_
 	b->ram_start = ram_start;
 	b->ram_size = ram_size;
 	b->pages = pages;
+	b->page_size = page_size;
+	b->units = units;
+	b->shift = shift;
+	b->k = shift >= SQ_PAGE_SHIFT ? shift - SQ_PAGE_SHIFT : 0;
 	b->nwords = (size_t)((pages + 63) / 64);
 	b->seen = calloc(b->nwords, sizeof(*b->seen));
 	if (!b->seen) {
@@ -81,7 +98,7 @@ int sq_dirty_bitmap_create(uint64_t ram_start, uint64_t ram_size, uint64_t page_
 	}
 	rc = sq_tracker_create(&o, &b->t);
 	if (!rc)
-		rc = sq_tracker_add_region(b->t, (void *)SYNTH_BASE, (size_t)(pages * SQ_PAGE_SIZE),
+		rc = sq_tracker_add_region(b->t, (void *)SYNTH_BASE, (size_t)(units * SQ_PAGE_SIZE),
 					   0, &b->region);
 	if (rc) {
 		sq_dirty_bitmap_destroy(b);
@@ -105,12 +122,32 @@ uint64_t sq_dirty_bitmap_page_count(const struct sq_dirty_bitmap *b)
 	return b->pages;
 }
 
+uint64_t sq_dirty_bitmap_page_size(const struct sq_dirty_bitmap *b)
+{
+	return b->page_size;
+}
+
+unsigned sq_dirty_bitmap_page_shift(const struct sq_dirty_bitmap *b)
+{
+	return b->shift;
+}
+
+uint64_t sq_dirty_bitmap_ram_start(const struct sq_dirty_bitmap *b)
+{
+	return b->ram_start;
+}
+
+uint64_t sq_dirty_bitmap_ram_size(const struct sq_dirty_bitmap *b)
+{
+	return b->ram_size;
+}
+
 int sq_dirty_bitmap_page_index_of(const struct sq_dirty_bitmap *b, uint64_t addr,
 				  uint64_t *index)
 {
 	if (addr < b->ram_start || addr - b->ram_start >= b->ram_size)
 		return 0;
-	*index = (addr - b->ram_start) >> SQ_PAGE_SHIFT;
+	*index = (addr - b->ram_start) >> b->shift;
 	return 1;
 }
 
@@ -118,8 +155,12 @@ int sq_dirty_bitmap_set_dirty_by_index(struct sq_dirty_bitmap *b, uint64_t index
 {
 	if (index >= b->pages)
 		return 0;
-	if (sq_tracker_mark(b->t, (const void *)(SYNTH_BASE + index * SQ_PAGE_SIZE)))
-		return 0; /* cannot happen: the index is inside the region */
+	uint64_t u = index << b->k, n = (uint64_t)1 << b->k;
+	if (n > b->units - u)
+		n = b->units - u; /* the partial trailing page */
+	if (sq_tracker_mark_range(b->t, (const void *)(SYNTH_BASE + u * SQ_PAGE_SIZE),
+				  (size_t)(n * SQ_PAGE_SIZE)))
+		return 0; /* cannot happen: the units are inside the region */
 	uint64_t bit = 1ull << (index % 64);
 	/* Relaxed: the tracker's mark carries the ordering a harvest needs. */
 	uint64_t old = atomic_fetch_or_explicit(&b->seen[index / 64], bit, memory_order_relaxed);
@@ -169,17 +210,28 @@ int sq_dirty_bitmap_drain_into(struct sq_dirty_bitmap *b, void (*fn)(void *ctx, 
 		if (sq_tracker_peek(b->t, b->region, &p) == 0) {
 			const struct sq_run *r = sq_dirty_set_runs(p);
 			for (size_t k = 0; k < sq_dirty_set_nruns(p); k++)
-				for (uint64_t q = r[k].first_page; q < r[k].first_page + r[k].npages; q++)
-					atomic_fetch_or_explicit(&b->seen[q / 64], 1ull << (q % 64),
+				for (uint64_t q = r[k].first_page; q < r[k].first_page + r[k].npages; q++) {
+					uint64_t i = q >> b->k;
+					atomic_fetch_or_explicit(&b->seen[i / 64], 1ull << (i % 64),
 								 memory_order_relaxed);
+				}
 			sq_dirty_set_free(p);
 		}
 		return rc;
 	}
+	/* Runs are sorted and apart: a page's units are consecutive, so one
+	 * "last reported" is enough to report each page once, ascending. */
 	const struct sq_run *r = sq_dirty_set_runs(set);
+	uint64_t last = UINT64_MAX;
 	for (size_t k = 0; k < sq_dirty_set_nruns(set); k++)
-		for (uint64_t q = r[k].first_page; q < r[k].first_page + r[k].npages; q++, n++)
-			fn(ctx, q);
+		for (uint64_t q = r[k].first_page; q < r[k].first_page + r[k].npages; q++) {
+			uint64_t i = q >> b->k;
+			if (i == last)
+				continue;
+			last = i;
+			n++;
+			fn(ctx, i);
+		}
 	sq_dirty_set_free(set);
 	if (count)
 		*count = n;

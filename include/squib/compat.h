@@ -91,10 +91,11 @@ SQ_API int sq_mmds_data_value(const struct sq_mmds_state *m, char **json);
 
 /*
  * struct sq_dirty_bitmap - the original's DirtyBitmap over [ram_start,
- * ram_start + ram_size) of guest addresses, one bit per 4 KiB page (a
- * partial trailing page is a page), kept in a tracker of its own
- * (squib/tracker.h, fixed 4 KiB granule): every set is a tracker mark, a
- * drain is a tracker harvest. Opaque.
+ * ram_start + ram_size) of guest addresses, one bit per page of page_size
+ * bytes (any power of two, as the original; a partial trailing page is a
+ * page), kept in a tracker of its own (squib/tracker.h, fixed 4 KiB
+ * granule): every set is a tracker mark, a drain is a tracker harvest.
+ * Opaque.
  *
  * Threads: set, test, drain and page_index_of may run concurrently from any
  * thread. A set is never lost: a set that returns before a drain starts is
@@ -110,10 +111,10 @@ struct sq_tracker;
  * sq_dirty_bitmap_create() - DirtyBitmap::new(ram_start, ram_size, page_size).
  * Returns 0 and *@out (sq_dirty_bitmap_destroy), or SQ_E_INVALID_PATH with
  * the original's texts: "invalid snapshot path: page_size must be a power
- * of two: N", "invalid snapshot path: dirty bitmap requires a non-empty RAM
- * range", "invalid snapshot path: RAM range overflows: start=S, size=N";
- * SQ_E_UNSUPPORTED for a power-of-two page size other than 4096 (pages are
- * 4 KiB here, docs/MAPPING.md); SQ_E_NOMEM.
+ * of two: N" (0 included), "invalid snapshot path: dirty bitmap requires a
+ * non-empty RAM range", "invalid snapshot path: RAM range overflows:
+ * start=S, size=N" (also for more than 2^40 pages or 4 KiB units, where the
+ * original's word count would overflow); SQ_E_NOMEM.
  */
 SQ_API int sq_dirty_bitmap_create(uint64_t ram_start, uint64_t ram_size, uint64_t page_size,
 				  struct sq_dirty_bitmap **out);
@@ -121,12 +122,20 @@ SQ_API int sq_dirty_bitmap_create(uint64_t ram_start, uint64_t ram_size, uint64_
 /** sq_dirty_bitmap_destroy() - release; no other call may run. NULL ignored. */
 SQ_API void sq_dirty_bitmap_destroy(struct sq_dirty_bitmap *b);
 
-/** sq_dirty_bitmap_page_count() - ceil(ram_size / 4096). */
+/** sq_dirty_bitmap_page_count() - ceil(ram_size / page_size). */
 SQ_API uint64_t sq_dirty_bitmap_page_count(const struct sq_dirty_bitmap *b);
+
+/** sq_dirty_bitmap_page_size() / _page_shift() - page_size and its log2. */
+SQ_API uint64_t sq_dirty_bitmap_page_size(const struct sq_dirty_bitmap *b);
+SQ_API unsigned sq_dirty_bitmap_page_shift(const struct sq_dirty_bitmap *b);
+
+/** sq_dirty_bitmap_ram_start() / _ram_size() - the range as created. */
+SQ_API uint64_t sq_dirty_bitmap_ram_start(const struct sq_dirty_bitmap *b);
+SQ_API uint64_t sq_dirty_bitmap_ram_size(const struct sq_dirty_bitmap *b);
 
 /**
  * sq_dirty_bitmap_page_index_of() - page_index_of: 1 and *@index for an
- * address inside the range ((addr - ram_start) >> 12), 0 outside.
+ * address inside the range ((addr - ram_start) >> page_shift), 0 outside.
  */
 SQ_API int sq_dirty_bitmap_page_index_of(const struct sq_dirty_bitmap *b, uint64_t addr,
 					 uint64_t *index);
@@ -158,6 +167,10 @@ SQ_API int sq_dirty_bitmap_drain_into(struct sq_dirty_bitmap *b,
 /**
  * sq_dirty_bitmap_tracker() - the tracker under @b and its region id, to
  * harvest runs directly (sq_snapshot_save_tracked). Borrowed: owned by @b.
+ * With page_size >= 4096 its runs are in 4 KiB pages of the range (a dirty
+ * bitmap page is all of its 4 KiB pages, clipped to ceil(ram_size / 4096)),
+ * so they describe the memory as a writer needs; with a smaller page_size
+ * run page i is bitmap page i.
  */
 SQ_API struct sq_tracker *sq_dirty_bitmap_tracker(struct sq_dirty_bitmap *b, uint32_t *region);
 

@@ -2,8 +2,11 @@
 /*
  * The original's DirtyBitmap operations over the tracker: its unit tests
  * (transition reported once, unaligned address, range ends, drain order,
- * constructor errors, 8 threads x 1000 sets), and a property test against a
- * naive model (one bool per page) with random sets, tests and drains.
+ * constructor errors, 256 MiB at 2 MiB, 8 threads x 1000 sets at 16 KiB),
+ * and a property test against a naive model (one bool per page) with random
+ * sets, tests and drains at page sizes from 1 KiB to 2 MiB, with and
+ * without a partial trailing page; the tracker's runs under a bitmap cover
+ * exactly the dirty pages' bytes.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -14,6 +17,7 @@
 
 #include <squib/compat.h>
 #include <squib/error.h>
+#include <squib/tracker.h>
 
 #include "helpers.h"
 
@@ -102,9 +106,84 @@ static void constructor_errors(void **state)
 	snprintf(want, sizeof(want), "invalid snapshot path: RAM range overflows: start=%llu, "
 				     "size=4096", (unsigned long long)(UINT64_MAX - 10));
 	assert_string_equal(sq_last_error(), want);
-	/* 16 KiB pages are the original platform's; pages are 4 KiB here */
-	assert_int_equal(sq_dirty_bitmap_create(BASE, 1u << 20, 16384, &b), SQ_E_UNSUPPORTED);
+	assert_int_equal(sq_dirty_bitmap_create(BASE, 1u << 20, 0, &b), SQ_E_INVALID_PATH);
+	assert_string_equal(sq_last_error(),
+			    "invalid snapshot path: page_size must be a power of two: 0");
+	assert_int_equal(sq_dirty_bitmap_create(BASE, 1u << 20, 16384 + 4096, &b),
+			 SQ_E_INVALID_PATH);
+	assert_string_equal(sq_last_error(),
+			    "invalid snapshot path: page_size must be a power of two: 20480");
 	assert_null(b);
+	/* every power of two is a page size, as in the original */
+	for (unsigned sh = 0; sh < 64; sh++) {
+		assert_int_equal(sq_dirty_bitmap_create(BASE, 1u << 20, 1ull << sh, &b), 0);
+		assert_int_equal(sq_dirty_bitmap_page_size(b), 1ull << sh);
+		assert_int_equal(sq_dirty_bitmap_page_shift(b), sh);
+		assert_int_equal(sq_dirty_bitmap_page_count(b),
+				 sh >= 20 ? 1 : (1ull << 20) >> sh);
+		assert_int_equal(sq_dirty_bitmap_ram_start(b), BASE);
+		assert_int_equal(sq_dirty_bitmap_ram_size(b), 1u << 20);
+		sq_dirty_bitmap_destroy(b);
+	}
+}
+
+/* The original's geometry cases: 256 MiB at 2 MiB is 128 pages; 16 KiB pages. */
+static void originals_geometry(void **state)
+{
+	struct sq_dirty_bitmap *b;
+	struct drained d = { .ordered = 1 };
+	uint64_t i;
+
+	(void)state;
+	assert_int_equal(sq_dirty_bitmap_create(BASE, 256u << 20, 2u << 20, &b), 0);
+	assert_int_equal(sq_dirty_bitmap_page_count(b), 128);
+	assert_int_equal(sq_dirty_bitmap_page_shift(b), 21);
+	assert_int_equal(sq_dirty_bitmap_set_dirty(b, BASE + (5u << 20)), 1); /* page 2 */
+	assert_int_equal(sq_dirty_bitmap_set_dirty(b, BASE + (4u << 20)), 0);
+	assert_int_equal(sq_dirty_bitmap_drain_into(b, collect, &d, NULL), 0);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.idx[0], 2);
+	sq_dirty_bitmap_destroy(b);
+	assert_int_equal(sq_dirty_bitmap_create(BASE, 1u << 20, 16384, &b), 0);
+	assert_int_equal(sq_dirty_bitmap_page_count(b), 64);
+	assert_int_equal(sq_dirty_bitmap_page_index_of(b, BASE + 3 * 16384 + 16383, &i), 1);
+	assert_int_equal(i, 3);
+	assert_int_equal(sq_dirty_bitmap_page_index_of(b, BASE + (1u << 20), &i), 0);
+	sq_dirty_bitmap_destroy(b);
+}
+
+/*
+ * The tracker under a bitmap of page_size >= 4 KiB holds the dirty pages'
+ * bytes in 4 KiB pages of the range, clipped to ceil(ram_size / 4096): what
+ * a writer harvesting it directly (sq_snapshot_save_tracked) must see.
+ */
+static void tracker_runs_cover_pages(void **state)
+{
+	static const uint64_t sizes[] = { 4096, 16384, 65536 };
+
+	(void)state;
+	for (unsigned s = 0; s < 3; s++) {
+		uint64_t ps = sizes[s], tail = ps / 2 + 904, ram = 10 * ps + tail; /* partial */
+		struct sq_dirty_bitmap *b;
+		struct sq_dirty_set *set;
+		uint32_t region;
+
+		assert_int_equal(sq_dirty_bitmap_create(BASE, ram, ps, &b), 0);
+		assert_int_equal(sq_dirty_bitmap_page_count(b), 11);
+		assert_int_equal(sq_dirty_bitmap_set_dirty_by_index(b, 2), 1);
+		assert_int_equal(sq_dirty_bitmap_set_dirty_by_index(b, 3), 1);
+		assert_int_equal(sq_dirty_bitmap_set_dirty_by_index(b, 10), 1);
+		struct sq_tracker *t = sq_dirty_bitmap_tracker(b, &region);
+		assert_int_equal(sq_tracker_peek(t, region, &set), 0);
+		const struct sq_run *r = sq_dirty_set_runs(set);
+		assert_int_equal(sq_dirty_set_nruns(set), 2);
+		assert_int_equal(r[0].first_page, 2 * ps / 4096);
+		assert_int_equal(r[0].npages, 2 * ps / 4096);
+		assert_int_equal(r[1].first_page, 10 * ps / 4096);
+		assert_int_equal(r[1].npages, (tail + 4095) / 4096); /* the partial page's bytes */
+		sq_dirty_set_free(set);
+		sq_dirty_bitmap_destroy(b);
+	}
 }
 
 /* A partial trailing page is a page, and a guest ram_start need not be aligned. */
@@ -127,28 +206,25 @@ static void partial_trailing_page(void **state)
 	sq_dirty_bitmap_destroy(b);
 }
 
-/* Random operations against a model: one bool per page. */
-static void property_against_model(void **state)
+/* Random operations against a model: one bool per page, at @ps bytes a page. */
+static void property_at(uint64_t ps, uint64_t *seed)
 {
-	uint64_t seed = sq_test_seed("bitmap property");
-
-	(void)state;
-	for (int trial = 0; trial < 40; trial++) {
-		uint64_t pages = 1 + sq_test_rand(&seed) % 2000;
-		uint64_t size = pages * 4096 - (sq_test_rand(&seed) % 2 ? sq_test_rand(&seed) % 4096
-									 : 0);
-		uint64_t start = BASE + (sq_test_rand(&seed) % 3) * 123;
+	for (int trial = 0; trial < 12; trial++) {
+		uint64_t pages = 1 + sq_test_rand(seed) % 2000;
+		/* half of the ranges end in a partial page */
+		uint64_t size = pages * ps - (sq_test_rand(seed) % 2 ? sq_test_rand(seed) % ps : 0);
+		uint64_t start = BASE + (sq_test_rand(seed) % 3) * 123;
 		struct sq_dirty_bitmap *b;
 		bool *model = calloc(pages, 1);
 
-		assert_int_equal(sq_dirty_bitmap_create(start, size, 4096, &b), 0);
+		assert_int_equal(sq_dirty_bitmap_create(start, size, ps, &b), 0);
 		assert_int_equal(sq_dirty_bitmap_page_count(b), pages);
 		for (int op = 0; op < 3000; op++) {
-			uint64_t r = sq_test_rand(&seed);
+			uint64_t r = sq_test_rand(seed);
 			/* addresses a little outside the range too */
-			uint64_t addr = start - 4096 + sq_test_rand(&seed) % (size + 8192);
+			uint64_t addr = start - ps + sq_test_rand(seed) % (size + 2 * ps);
 			int inside = addr >= start && addr - start < size;
-			uint64_t pg = inside ? (addr - start) / 4096 : 0;
+			uint64_t pg = inside ? (addr - start) / ps : 0;
 			uint64_t i;
 			switch (r % 8) {
 			case 0: case 1: case 2:
@@ -192,6 +268,16 @@ static void property_against_model(void **state)
 	}
 }
 
+static void property_against_model(void **state)
+{
+	static const uint64_t sizes[] = { 1024, 4096, 16384, 65536, 2u << 20 };
+	uint64_t seed = sq_test_seed("bitmap property");
+
+	(void)state;
+	for (unsigned s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
+		property_at(sizes[s], &seed);
+}
+
 struct th {
 	struct sq_dirty_bitmap *b;
 	unsigned id;
@@ -207,7 +293,7 @@ static void *setter(void *arg)
 	return NULL;
 }
 
-/* The original's 8 threads x 1000 sets drain to exactly 8000 indices. */
+/* The original's 8 threads x 1000 sets at 16 KiB pages drain to exactly 8000 indices. */
 static void eight_threads(void **state)
 {
 	struct sq_dirty_bitmap *b;
@@ -217,7 +303,7 @@ static void eight_threads(void **state)
 	uint64_t count;
 
 	(void)state;
-	assert_int_equal(sq_dirty_bitmap_create(BASE, 8000ull * 4096, 4096, &b), 0);
+	assert_int_equal(sq_dirty_bitmap_create(BASE, 8000ull * 16384, 16384, &b), 0);
 	for (unsigned i = 0; i < 8; i++) {
 		t[i] = (struct th){ .b = b, .id = i };
 		assert_int_equal(pthread_create(&tid[i], NULL, setter, &t[i]), 0);
@@ -239,6 +325,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(originals_unit_cases),
 		cmocka_unit_test(constructor_errors),
+		cmocka_unit_test(originals_geometry),
+		cmocka_unit_test(tracker_runs_cover_pages),
 		cmocka_unit_test(partial_trailing_page),
 		cmocka_unit_test(property_against_model),
 		cmocka_unit_test(eight_threads),
