@@ -3,9 +3,10 @@
  * io/chain.c - opening the layers of a chain and checking their order.
  *
  * Invariants:
- *  - A layer's ext[] is sorted and merged, inside the file's page range:
- *    from a decoded manifest (validated by the decoder) or from SEEK_DATA
- *    ranges rounded out to whole pages and clamped to the file size.
+ *  - A layer's ext[] is sorted and merged, inside the file's page range
+ *    (ceil(size / page), a partial last page included): from a decoded
+ *    manifest (validated by the decoder, pages of its page size) or from
+ *    SEEK_DATA ranges rounded out to whole 4 KiB pages, clamped there.
  *  - A chain with manifests is accepted only as: layer 0 full, layer i > 0
  *    a diff whose parent id is layer i-1's id, all with one region size
  *    equal to every file's size.
@@ -55,9 +56,9 @@ static int scan_holes(struct sq_layer *l)
 		if (h < 0)
 			return sq_err_sys(SQ_E_MEMORY_IO, errno, "SEEK_HOLE");
 		uint64_t a = (uint64_t)d / SQ_PAGE_SIZE;
-		uint64_t e = ((uint64_t)h + SQ_PAGE_SIZE - 1) / SQ_PAGE_SIZE;
-		if (e > l->size / SQ_PAGE_SIZE)
-			e = l->size / SQ_PAGE_SIZE;
+		uint64_t e = sq_io_pages((uint64_t)h, SQ_PAGE_SHIFT);
+		if (e > sq_io_pages(l->size, SQ_PAGE_SHIFT))
+			e = sq_io_pages(l->size, SQ_PAGE_SHIFT);
 		if (e > a) {
 			if (l->next && l->ext[l->next - 1].first_page + l->ext[l->next - 1].npages >= a) {
 				struct sq_run *r = &l->ext[l->next - 1];
@@ -116,16 +117,12 @@ int sq_layer_open(const char *path, int need_manifest, struct sq_layer *l)
 	if (l->m) {
 		l->ext = l->m->extents;
 		l->next = l->m->nextents;
+		l->shift = sq_io_page_shift(l->m->page_size); /* checked by the decoder */
 		return 0;
 	}
-	/* Without a manifest the file is read in whole 4 KiB pages: a partial
-	 * trailing page (the original allows one) would be dropped. */
-	if (l->size % SQ_PAGE_SIZE) {
-		rc = sq_err(SQ_E_ALIGN, "memory file %s is %llu bytes: a partial trailing page "
-					"cannot be read (pages are 4 KiB here)", l->path,
-			    (unsigned long long)l->size);
-		goto fail;
-	}
+	/* Without a manifest: 4 KiB pages, the finest any writer uses, so a
+	 * hole is never taken for data; a partial trailing page is a page. */
+	l->shift = SQ_PAGE_SHIFT;
 	rc = scan_holes(l);
 	if (rc)
 		goto fail;

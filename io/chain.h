@@ -27,6 +27,9 @@ struct sq_layer {
 	struct sq_manifest *m;   /* NULL when the file has no manifest */
 	struct sq_run *ext;      /* = m->extents, or from SEEK_DATA (owned) */
 	size_t next;
+	unsigned shift;          /* ext[] is in pages of 1 << shift bytes: the
+				  * manifest's page size, else 4 KiB; the last
+				  * page may be partial (ends at size) */
 };
 
 /* @need_manifest: 1 = SQ_E_NOT_FOUND without one, 0 = optional, -1 = ignore it
@@ -49,16 +52,19 @@ struct sq_read_stats {
 };
 
 /*
- * sq_read_extents() - read @n extents of @fd. With @dest, page p lands at
- * dest + p * 4096; without, into per-worker buffers (checking only).
- * @crcs (may be NULL): one CRC per page in extent order; a mismatch fails
- * with SQ_E_VERIFY. @direct: 0 = O_DIRECT where allowed, -1 = buffered.
+ * sq_read_extents() - read @n extents of @fd, in pages of 1 << @shift
+ * bytes of a file of @size bytes (a page reaching past @size is read up to
+ * @size: the partial trailing page). With @dest, page p lands at
+ * dest + (p << shift); without, into per-worker buffers (checking only).
+ * @crcs (may be NULL): one CRC per page (of its bytes) in extent order; a
+ * mismatch fails with SQ_E_VERIFY. @direct: 0 = O_DIRECT where allowed,
+ * -1 = buffered (always buffered when @size is not a multiple of 4 KiB).
  * @pg (may be NULL): a phase begun by the caller; each extent byte read
  * is counted, and the calling thread reports between its reads (a cancel
  * stops every worker with SQ_E_CANCELED).
  */
-int sq_read_extents(int fd, const struct sq_run *ext, size_t n, const uint64_t *crcs,
-		    uint8_t *dest, unsigned threads, int direct, struct sq_read_stats *st,
-		    struct sq_prog *pg);
+int sq_read_extents(int fd, const struct sq_run *ext, size_t n, unsigned shift, uint64_t size,
+		    const uint64_t *crcs, uint8_t *dest, unsigned threads, int direct,
+		    struct sq_read_stats *st, struct sq_prog *pg);
 
 #endif /* SQ_IO_CHAIN_H */

@@ -16,17 +16,20 @@
 
 /*
  * sq_layer_manifest() - a manifest of @kind for @l, opened without one
- * (its ext[] from SEEK_DATA / SEEK_HOLE). A new random id, no parent, no
- * state binding: the caller fills those. SQ_E_ALIGN when the file is
- * empty or not a whole number of 4 KiB pages; SQ_E_MEMORY_IO; SQ_E_NOMEM.
+ * (its ext[] from SEEK_DATA / SEEK_HOLE, 4 KiB pages), in pages of
+ * @page_size (4 to 64 KiB: extents rounded out to them, a partial last
+ * page included). A new random id, no parent, no state binding: the caller
+ * fills those. SQ_E_INVAL (page size); SQ_E_ALIGN when the file is empty
+ * or larger than a manifest describes; SQ_E_MEMORY_IO; SQ_E_NOMEM.
  * @l is not changed.
  */
-int sq_layer_manifest(const struct sq_layer *l, enum sq_snapshot_kind kind,
+int sq_layer_manifest(const struct sq_layer *l, enum sq_snapshot_kind kind, uint32_t page_size,
 		      struct sq_manifest **out);
 
 /*
  * sq_chain_fill_manifests() - give each layer without a manifest the one
- * sq_layer_manifest builds (layer 0 full, the others diffs); the layer
+ * sq_layer_manifest builds in 4 KiB pages (layer 0 full, the others
+ * diffs; 4 KiB so that no hole of a diff is taken for data); the layer
  * owns it afterwards (sq_chain_close frees it). *@nforeign (may be NULL)
  * receives how many layers had none. Same errors.
  */

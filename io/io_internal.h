@@ -43,6 +43,33 @@ void sq_dio_restore(int fd, int old);
  */
 void sq_dio_demote(int fd, atomic_int *direct);
 
+/*
+ * sq_io_page_shift() - log2 of @page_size when it is a manifest page size
+ * (a power of two in [SQ_PAGE_SIZE_MIN, SQ_PAGE_SIZE_MAX]), else 0.
+ */
+static inline unsigned sq_io_page_shift(uint64_t page_size)
+{
+	if (page_size < 4096u || page_size > 65536u || (page_size & (page_size - 1)))
+		return 0;
+	return (unsigned)__builtin_ctzll(page_size);
+}
+
+/* Pages of 1 << @shift bytes in @size bytes, a partial last one included. */
+static inline uint64_t sq_io_pages(uint64_t size, unsigned shift)
+{
+	return (size >> shift) + ((size & (((uint64_t)1 << shift) - 1)) != 0);
+}
+
+/* Bytes of page @p (1 << @shift bytes) inside @size bytes: 0 beyond the end. */
+static inline uint64_t sq_io_page_len(uint64_t p, unsigned shift, uint64_t size)
+{
+	uint64_t off = p << shift;
+
+	if (off >= size)
+		return 0;
+	return size - off < ((uint64_t)1 << shift) ? size - off : (uint64_t)1 << shift;
+}
+
 /* Page-aligned IO buffer of @len bytes (len a multiple of 4 KiB). */
 void *sq_iobuf_alloc(size_t len);
 void sq_iobuf_free(void *p, size_t len);

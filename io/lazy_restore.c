@@ -252,11 +252,16 @@ static int build_map(struct sq_lazy *l)
 	memset(l->src, SRC_HOLE, l->npages);
 	for (size_t i = 0; i < l->nlayers; i++)
 		for (size_t e = 0; e < l->layers[i].next; e++) {
+			/* A layer's pages (4 to 64 KiB) in the region's 4 KiB pages. */
 			const struct sq_run *r = &l->layers[i].ext[e];
-			if (r->first_page >= l->npages || r->npages > l->npages - r->first_page)
+			unsigned k = l->layers[i].shift - SQ_PAGE_SHIFT;
+			uint64_t first = r->first_page << k, np = r->npages << k;
+			if (first >= l->npages || (first >> k) != r->first_page)
 				return sq_err(SQ_E_MANIFEST, "%s: extent outside the region",
 					      l->layers[i].path);
-			memset(l->src + r->first_page, (int)i, r->npages);
+			if (np > l->npages - first)
+				np = l->npages - first; /* a last page past the 4 KiB end */
+			memset(l->src + first, (int)i, np);
 		}
 	return 0;
 }

@@ -7,7 +7,7 @@
  *   0   8  magic "SQMANIF1"
  *   8   4  format version (1)
  *   12  4  kind (0 full, 1 diff)
- *   16  4  page size (4096)
+ *   16  4  page size S: a power of two, 4096 to 65536
  *   20  4  header size (96)
  *   24 16  snapshot id
  *   40 16  parent id (zero for full)
@@ -16,14 +16,17 @@
  *   72  8  state file CRC-64 trailer
  *   80  8  number of extents E
  *   88  8  number of data pages P (sum of extent lengths)
- *   96     E x { u64 first_page, u64 npages }
+ *   96     E x { u64 first_page, u64 npages }   (pages of S bytes)
  *          P x u64 CRC-64/Jones of each data page, in extent order
  *          u64 CRC-64/Jones of every preceding byte
  *
- * Invariants (checked by the decoder, assumed by every user): extents are
- * sorted, non-empty, non-adjacent and inside the region; E and P are at
- * most the region's page count; the file is exactly 96 + 16E + 8P + 8
- * bytes; the CRC of the whole file is 0.
+ * The region has ceil(region size / S) pages; the last one may be partial
+ * (the original allows any ram_size), and its CRC covers only its bytes.
+ *
+ * Invariants (checked by the decoder, assumed by every user): S is a
+ * manifest page size; extents are sorted, non-empty, non-adjacent and
+ * inside the region; E and P are at most the region's page count; the
+ * file is exactly 96 + 16E + 8P + 8 bytes; the CRC of the whole file is 0.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -110,12 +113,13 @@ int sq_commit_path(const char *path, char *buf, size_t len)
 /* Structural checks shared by the encoder and the decoder. */
 static int check(const struct sq_manifest *m, int code)
 {
-	uint64_t pages = m->region_size / SQ_PAGE_SIZE, end = 0, sum = 0;
+	unsigned shift = sq_io_page_shift(m->page_size);
+	uint64_t pages = sq_io_pages(m->region_size, shift ? shift : 12), end = 0, sum = 0;
 
-	if (m->page_size != SQ_PAGE_SIZE)
-		return sq_err(code, "manifest: page size %u is not %u", m->page_size, SQ_PAGE_SIZE);
-	if (m->region_size == 0 || m->region_size % SQ_PAGE_SIZE ||
-	    m->region_size > SQ_MANIFEST_MAX_REGION)
+	if (!shift)
+		return sq_err(code, "manifest: page size %u is not a power of two from %u to %u",
+			      m->page_size, SQ_PAGE_SIZE_MIN, SQ_PAGE_SIZE_MAX);
+	if (m->region_size == 0 || m->region_size > SQ_MANIFEST_MAX_REGION)
 		return sq_err(code, "manifest: bad region size %llu",
 			      (unsigned long long)m->region_size);
 	if (m->kind != SQ_SNAPSHOT_FULL && m->kind != SQ_SNAPSHOT_DIFF)
@@ -194,7 +198,12 @@ static int parse_header(const uint8_t *b, struct sq_manifest *m, uint64_t *need)
 	uint64_t ne = sq_le_get64(b + 80), np = sq_le_get64(b + 88);
 	if (m->region_size == 0 || m->region_size > SQ_MANIFEST_MAX_REGION)
 		return sq_err(SQ_E_MANIFEST, "manifest: bad region size");
-	uint64_t pages = m->region_size / SQ_PAGE_SIZE;
+	unsigned shift = sq_io_page_shift(m->page_size);
+	if (!shift)
+		return sq_err(SQ_E_MANIFEST, "manifest: page size %u is not a power of two from "
+					     "%u to %u", m->page_size, SQ_PAGE_SIZE_MIN,
+			      SQ_PAGE_SIZE_MAX);
+	uint64_t pages = sq_io_pages(m->region_size, shift);
 	if (ne > pages || np > pages)
 		return sq_err(SQ_E_MANIFEST, "manifest: counts exceed the region");
 	m->nextents = (size_t)ne;

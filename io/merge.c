@@ -93,12 +93,28 @@ static int copy_range(int in, int out, uint64_t off, uint64_t len)
 struct plan {
 	uint8_t *owner; /* 0 = none, else layer + 1 (at most 255 layers) */
 	uint64_t *crc;
-	uint64_t pages;
+	uint64_t pages; /* of 1 << shift bytes, the last one possibly partial */
+	uint64_t size;  /* bytes */
+	unsigned shift;
 };
 
+/*
+ * The output's pages are the layers' pages, so every layer must have the
+ * same page size: a page's CRC is taken over from its owner, never
+ * recomputed (a 16 KiB page of one layer cannot be cut into the 4 KiB
+ * pages of another without reading it).
+ */
 static int make_plan(struct sq_layer *ls, size_t n, struct plan *pl)
 {
-	pl->pages = ls[0].size / SQ_PAGE_SIZE;
+	for (size_t i = 1; i < n; i++)
+		if (ls[i].shift != ls[0].shift)
+			return sq_err(SQ_E_CHAIN, "%s has %u-byte pages, %s has %u-byte pages: a "
+						  "merge needs one page size (build the manifests "
+						  "with one --page-size)",
+				      ls[0].path, 1u << ls[0].shift, ls[i].path, 1u << ls[i].shift);
+	pl->shift = ls[0].shift;
+	pl->size = ls[0].size;
+	pl->pages = sq_io_pages(ls[0].size, pl->shift);
 	pl->owner = calloc(pl->pages ? pl->pages : 1, 1);
 	pl->crc = malloc((pl->pages ? pl->pages : 1) * sizeof(*pl->crc));
 	if (!pl->owner || !pl->crc)
@@ -131,8 +147,8 @@ static int next_run(const struct plan *pl, uint64_t *p, uint8_t min_owner, uint6
 	return 0;
 }
 
-#define MERGE_WINDOW_PAGES (16384u) /* 64 MiB of readahead ahead of the copy */
-#define MERGE_SLICE_PAGES (16384u)  /* workers take 64 MiB slices of the region */
+#define MERGE_WINDOW_BYTES (64ull << 20) /* readahead ahead of the copy */
+#define MERGE_SLICE_BYTES (64ull << 20)  /* workers take 64 MiB slices of the region */
 
 struct apply_job {
 	struct sq_layer *ls;
@@ -155,6 +171,7 @@ static int apply_slice(struct apply_job *j, uint64_t p, uint64_t end, int report
 {
 	const struct plan *pl = j->pl;
 	uint64_t hint = p, hs, he, s, e;
+	const uint64_t window = MERGE_WINDOW_BYTES >> pl->shift;
 	int rc = 0, o;
 
 	while (!rc && p < end && (o = next_run(pl, &p, j->min_owner, &s, &e))) {
@@ -163,22 +180,24 @@ static int apply_slice(struct apply_job *j, uint64_t p, uint64_t end, int report
 		if (e > end) {
 			p = e = end;
 		}
-		while (hint < end && hint < s + MERGE_WINDOW_PAGES) {
+		while (hint < end && hint < s + window) {
 			int ho = next_run(pl, &hint, j->min_owner, &hs, &he);
 			if (!ho || hs >= end)
 				break;
 			if (he > end)
 				he = end;
-			posix_fadvise(j->ls[ho - 1].fd, (off_t)(hs << SQ_PAGE_SHIFT),
-				      (off_t)((he - hs) << SQ_PAGE_SHIFT), POSIX_FADV_WILLNEED);
+			posix_fadvise(j->ls[ho - 1].fd, (off_t)(hs << pl->shift),
+				      (off_t)((he - hs) << pl->shift), POSIX_FADV_WILLNEED);
 		}
-		rc = copy_range(j->ls[o - 1].fd, j->out, s << SQ_PAGE_SHIFT,
-				(e - s) << SQ_PAGE_SHIFT);
+		/* The run's bytes, up to the end of a partial last page. */
+		uint64_t a = s << pl->shift, b = e << pl->shift;
+		if (b > pl->size)
+			b = pl->size;
+		rc = copy_range(j->ls[o - 1].fd, j->out, a, b - a);
 		if (!rc) {
 			atomic_fetch_add_explicit(&j->extents, 1, memory_order_relaxed);
-			atomic_fetch_add_explicit(&j->bytes, (e - s) << SQ_PAGE_SHIFT,
-						  memory_order_relaxed);
-			sq_prog_add(j->pg, (e - s) << SQ_PAGE_SHIFT);
+			atomic_fetch_add_explicit(&j->bytes, b - a, memory_order_relaxed);
+			sq_prog_add(j->pg, b - a);
 		}
 		if (!rc && reporter)
 			rc = sq_prog_poll(j->pg);
@@ -189,14 +208,15 @@ static int apply_slice(struct apply_job *j, uint64_t p, uint64_t end, int report
 static void apply_worker(void *arg, unsigned wi)
 {
 	struct apply_job *j = arg;
-	uint64_t nslices = (j->pl->pages + MERGE_SLICE_PAGES - 1) / MERGE_SLICE_PAGES;
+	const uint64_t per = MERGE_SLICE_BYTES >> j->pl->shift;
+	uint64_t nslices = (j->pl->pages + per - 1) / per;
 
 	while (!sq_first_err_failed(&j->err)) {
 		/* Relaxed: the counter only hands out slice numbers. */
 		uint64_t sl = atomic_fetch_add_explicit(&j->next_slice, 1, memory_order_relaxed);
 		if (sl >= nslices)
 			break;
-		uint64_t a = sl * MERGE_SLICE_PAGES, b = a + MERGE_SLICE_PAGES;
+		uint64_t a = sl * per, b = a + per;
 		/* sq_par_run runs worker 0 on the calling thread: it reports. */
 		int rc = apply_slice(j, a, b < j->pl->pages ? b : j->pl->pages, wi == 0);
 		if (rc) {
@@ -216,7 +236,8 @@ static int apply(struct sq_layer *ls, const struct plan *pl, int with_base, int 
 		 const struct sq_merge_opts *o, struct sq_merge_report *rep)
 {
 	struct apply_job j = { .ls = ls, .pl = pl, .min_owner = with_base ? 1 : 2, .out = out };
-	uint64_t nslices = (pl->pages + MERGE_SLICE_PAGES - 1) / MERGE_SLICE_PAGES;
+	const uint64_t per = MERGE_SLICE_BYTES >> pl->shift;
+	uint64_t nslices = (pl->pages + per - 1) / per;
 	unsigned threads = o->threads;
 	uint64_t copy_pages = 0;
 	struct sq_prog pg;
@@ -225,7 +246,7 @@ static int apply(struct sq_layer *ls, const struct plan *pl, int with_base, int 
 	for (uint64_t p = 0; p < pl->pages; p++)
 		copy_pages += pl->owner[p] >= j.min_owner;
 	rc = sq_prog_begin(&pg, o->progress, o->progress_ctx, SQ_PROGRESS_MERGE_COPY, 0,
-			   copy_pages << SQ_PAGE_SHIFT);
+			   copy_pages << pl->shift);
 	if (rc)
 		return rc;
 	j.pg = &pg;
@@ -282,7 +303,7 @@ static int out_manifest(const struct sq_layer *ls, size_t n, const struct plan *
 	}
 	m->id = last->id;
 	m->kind = SQ_SNAPSHOT_FULL;
-	m->page_size = SQ_PAGE_SIZE;
+	m->page_size = 1u << pl->shift;
 	m->region_size = ls[0].size;
 	m->state_size = last->state_size;
 	m->state_crc = last->state_crc;

@@ -4,7 +4,10 @@
  *
  * Invariants:
  *  - Items are the extents cut at 1 MiB boundaries of the region, in
- *    order; item i's pages have CRCs crcs[idx .. idx + npages). Workers
+ *    order; item i's pages have CRCs crcs[idx .. idx + npages). A page is
+ *    1 << shift bytes (4 to 64 KiB, so 1 MiB holds whole pages), except
+ *    the file's partial last page, which is read and checked up to the
+ *    end of the file (and then buffered: O_DIRECT needs whole blocks). Workers
  *    take items through a relaxed atomic counter; results are read after
  *    the join.
  *  - With a destination, reads go straight into it (O_DIRECT needs the
@@ -26,7 +29,7 @@
 #include "io/chain.h"
 #include "io/io_internal.h"
 
-#define RD_PAGES 256u
+#define RD_BYTES (1u << 20)
 
 struct rd_item {
 	uint64_t first_page;
@@ -36,6 +39,8 @@ struct rd_item {
 
 struct rd_job {
 	int fd;
+	unsigned shift;
+	uint64_t size;
 	atomic_int direct;
 	uint8_t *dest;
 	const uint64_t *crcs;
@@ -77,7 +82,7 @@ static void rd_worker(void *arg, unsigned wi)
 	int rc = 0;
 
 	if (!j->dest) {
-		scratch = sq_iobuf_alloc((size_t)RD_PAGES * SQ_PAGE_SIZE);
+		scratch = sq_iobuf_alloc(RD_BYTES);
 		if (!scratch)
 			rc = sq_err(SQ_E_NOMEM, "out of memory");
 	}
@@ -86,8 +91,14 @@ static void rd_worker(void *arg, unsigned wi)
 		if (i >= j->n)
 			break;
 		const struct rd_item *it = &j->items[i];
-		uint64_t off = it->first_page << SQ_PAGE_SHIFT;
-		size_t len = (size_t)it->npages << SQ_PAGE_SHIFT;
+		uint64_t off = it->first_page << j->shift;
+		uint64_t end = (it->first_page + it->npages) << j->shift;
+		if (off >= j->size) {
+			rc = sq_err(SQ_E_VERIFY, "memory file is truncated: no data at offset %llu",
+				    (unsigned long long)off);
+			break;
+		}
+		size_t len = (size_t)((end < j->size ? end : j->size) - off);
 		uint8_t *buf = j->dest ? j->dest + off : scratch;
 
 		rc = read_range(j, buf, len, off);
@@ -95,13 +106,14 @@ static void rd_worker(void *arg, unsigned wi)
 			break;
 		atomic_fetch_add_explicit(&j->bytes, len, memory_order_relaxed);
 		for (uint32_t p = 0; j->crcs && p < it->npages; p++) {
-			if (sq_crc64(buf + ((size_t)p << SQ_PAGE_SHIFT), SQ_PAGE_SIZE) !=
+			uint64_t page = it->first_page + p;
+			if (sq_crc64(buf + ((size_t)p << j->shift),
+				     (size_t)sq_io_page_len(page, j->shift, j->size)) !=
 			    j->crcs[it->idx + p]) {
-				uint64_t page = it->first_page + p;
 				rc = sq_err(SQ_E_VERIFY, "memory file does not match its manifest: "
 							 "CRC-64 mismatch in page %llu (offset %llu)",
 					    (unsigned long long)page,
-					    (unsigned long long)(page << SQ_PAGE_SHIFT));
+					    (unsigned long long)(page << j->shift));
 				pthread_mutex_lock(&j->err.lock);
 				if (!sq_first_err_failed(&j->err))
 					j->bad_page = page;
@@ -115,23 +127,25 @@ static void rd_worker(void *arg, unsigned wi)
 			rc = sq_prog_poll(j->pg);
 	}
 	if (scratch)
-		sq_iobuf_free(scratch, (size_t)RD_PAGES * SQ_PAGE_SIZE);
+		sq_iobuf_free(scratch, RD_BYTES);
 	if (rc)
 		sq_first_err_set(&j->err, rc);
 }
 
-int sq_read_extents(int fd, const struct sq_run *ext, size_t n, const uint64_t *crcs,
-		    uint8_t *dest, unsigned threads, int direct, struct sq_read_stats *st,
-		    struct sq_prog *pg)
+int sq_read_extents(int fd, const struct sq_run *ext, size_t n, unsigned shift, uint64_t size,
+		    const uint64_t *crcs, uint8_t *dest, unsigned threads, int direct,
+		    struct sq_read_stats *st, struct sq_prog *pg)
 {
-	struct rd_job j = { .fd = fd, .dest = dest, .crcs = crcs, .pg = pg };
+	struct rd_job j = { .fd = fd, .shift = shift, .size = size, .dest = dest, .crcs = crcs,
+			    .pg = pg };
+	const uint64_t per = RD_BYTES >> shift; /* pages per item */
 	size_t cnt = 0;
 	uint64_t idx = 0;
 	int rc, oldfl = -1;
 
 	for (size_t i = 0; i < n; i++) {
 		uint64_t a = ext[i].first_page, e = a + ext[i].npages;
-		cnt += (size_t)((e - 1) / RD_PAGES - a / RD_PAGES + 1);
+		cnt += (size_t)((e - 1) / per - a / per + 1);
 	}
 	j.items = malloc((cnt ? cnt : 1) * sizeof(*j.items));
 	if (!j.items)
@@ -139,7 +153,7 @@ int sq_read_extents(int fd, const struct sq_run *ext, size_t n, const uint64_t *
 	for (size_t i = 0; i < n; i++) {
 		uint64_t p = ext[i].first_page, e = p + ext[i].npages;
 		while (p < e) {
-			uint64_t ce = (p / RD_PAGES + 1) * RD_PAGES;
+			uint64_t ce = (p / per + 1) * per;
 			if (ce > e)
 				ce = e;
 			j.items[j.n++] = (struct rd_item){ p, idx, (uint32_t)(ce - p) };
@@ -151,7 +165,8 @@ int sq_read_extents(int fd, const struct sq_run *ext, size_t n, const uint64_t *
 	atomic_init(&j.bytes, 0);
 	sq_first_err_init(&j.err);
 	atomic_init(&j.direct, 0);
-	if (direct >= 0 && (!dest || ((uintptr_t)dest & (SQ_PAGE_SIZE - 1)) == 0))
+	if (direct >= 0 && size % SQ_PAGE_SIZE == 0 &&
+	    (!dest || ((uintptr_t)dest & (SQ_PAGE_SIZE - 1)) == 0))
 		atomic_store_explicit(&j.direct, sq_dio_enable(fd, &oldfl), memory_order_relaxed);
 	if (!threads)
 		threads = sq_online_cpus();

@@ -30,23 +30,28 @@ static void zero_gaps(const struct sq_layer *l, uint8_t *dest, uint64_t size)
 	uint64_t pos = 0;
 
 	for (size_t i = 0; i <= l->next; i++) {
-		uint64_t a = i < l->next ? l->ext[i].first_page << SQ_PAGE_SHIFT : size;
+		uint64_t a = i < l->next ? l->ext[i].first_page << l->shift : size;
+		if (a > size)
+			a = size;
 		if (a > pos)
 			memset(dest + pos, 0, a - pos);
 		if (i < l->next)
-			pos = (l->ext[i].first_page + l->ext[i].npages) << SQ_PAGE_SHIFT;
+			pos = (l->ext[i].first_page + l->ext[i].npages) << l->shift;
 	}
 }
 
 /* The bytes of every layer's extents: what a restore reads. */
 static uint64_t chain_data_bytes(const struct sq_layer *ls, size_t n)
 {
-	uint64_t pages = 0;
+	uint64_t bytes = 0;
 
 	for (size_t i = 0; i < n; i++)
-		for (size_t e = 0; e < ls[i].next; e++)
-			pages += ls[i].ext[e].npages;
-	return pages << SQ_PAGE_SHIFT;
+		for (size_t e = 0; e < ls[i].next; e++) {
+			uint64_t a = ls[i].ext[e].first_page << ls[i].shift;
+			uint64_t b = (ls[i].ext[e].first_page + ls[i].ext[e].npages) << ls[i].shift;
+			bytes += (b < ls[i].size ? b : ls[i].size) - a; /* a partial last page */
+		}
+	return bytes;
 }
 
 static int check_size(const struct sq_layer *ls, uint64_t size)
@@ -82,7 +87,7 @@ int sq_restore_to_memory(const char *const *paths, size_t n, void *dest, uint64_
 		rc = sq_prog_begin(&pg, o.progress, o.progress_ctx, SQ_PROGRESS_RESTORE_READ, 0,
 				   chain_data_bytes(ls, n));
 	for (size_t i = 0; i < n && !rc; i++)
-		rc = sq_read_extents(ls[i].fd, ls[i].ext, ls[i].next,
+		rc = sq_read_extents(ls[i].fd, ls[i].ext, ls[i].next, ls[i].shift, ls[i].size,
 				     o.verify && ls[i].m ? ls[i].m->crcs : NULL, dest, o.threads,
 				     o.direct, &st, &pg);
 	if (!rc)
@@ -115,7 +120,8 @@ int sq_restore_map(const char *const *paths, size_t n, uint64_t size, void **add
 	}
 	/* Diffs are small: read them over the private mapping (copy on write). */
 	for (size_t i = 1; i < n && !rc; i++)
-		rc = sq_read_extents(ls[i].fd, ls[i].ext, ls[i].next, NULL, p, 1, -1, NULL, NULL);
+		rc = sq_read_extents(ls[i].fd, ls[i].ext, ls[i].next, ls[i].shift, ls[i].size,
+				     NULL, p, 1, -1, NULL, NULL);
 	if (rc) {
 		munmap(p, size);
 		goto out;

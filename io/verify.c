@@ -23,11 +23,16 @@
 #include "io/chain.h"
 #include "io/io_internal.h"
 
-/* Pages of @l's data outside @m's extents must be zero. */
+/*
+ * Data of @l outside @m's extents must be zero. @l's ext[] is SEEK_DATA's,
+ * in 4 KiB pages; @m's pages are 4 to 64 KiB, each a whole number of
+ * 4 KiB pages, so a 4 KiB page is inside or outside an extent as a whole.
+ */
 static int check_outside(struct sq_layer *l, const struct sq_manifest *m,
 			 struct sq_verify_report *r)
 {
 	uint8_t *buf = sq_iobuf_alloc(SQ_PAGE_SIZE);
+	unsigned k = sq_io_page_shift(m->page_size) - SQ_PAGE_SHIFT; /* 4 KiB pages per page */
 	size_t e = 0;
 	int rc = 0;
 
@@ -36,23 +41,25 @@ static int check_outside(struct sq_layer *l, const struct sq_manifest *m,
 	for (size_t i = 0; i < l->next && !rc; i++) {
 		for (uint64_t p = l->ext[i].first_page;
 		     p < l->ext[i].first_page + l->ext[i].npages && !rc; p++) {
+			uint64_t mp = p >> k;
 			while (e < m->nextents &&
-			       m->extents[e].first_page + m->extents[e].npages <= p)
+			       m->extents[e].first_page + m->extents[e].npages <= mp)
 				e++;
-			if (e < m->nextents && m->extents[e].first_page <= p)
+			if (e < m->nextents && m->extents[e].first_page <= mp)
 				continue;
-			rc = sq_sys_pread_all(SQ_SITE_MEMFILE_READ, l->fd, buf, SQ_PAGE_SIZE,
+			size_t len = (size_t)sq_io_page_len(p, SQ_PAGE_SHIFT, l->size);
+			rc = sq_sys_pread_all(SQ_SITE_MEMFILE_READ, l->fd, buf, len,
 					      (off_t)(p << SQ_PAGE_SHIFT));
 			if (rc) {
 				rc = sq_err_sys(SQ_E_MEMORY_IO, -rc, l->path);
 				break;
 			}
-			r->bytes_read += SQ_PAGE_SIZE;
-			if (isal_zero_detect(buf, SQ_PAGE_SIZE) != 0) {
-				r->bad_page = p;
+			r->bytes_read += len;
+			if (isal_zero_detect(buf, len) != 0) {
+				r->bad_page = mp;
 				rc = sq_err(SQ_E_VERIFY, "memory file does not match its manifest: "
 							 "page %llu holds data outside the listed extents",
-					    (unsigned long long)p);
+					    (unsigned long long)mp);
 			}
 		}
 	}
@@ -108,18 +115,22 @@ int sq_memfile_verify_ex(const char *mem_path, const struct sq_manifest *m,
 			goto out;
 		m = own;
 	}
+	if (!sq_io_page_shift(m->page_size)) {
+		rc = sq_err(SQ_E_INVAL, "verify: manifest page size %u", m->page_size);
+		goto out;
+	}
 	if (l.size != m->region_size) {
 		rc = sq_err(SQ_E_VERIFY, "memory file does not match its manifest: %s is %llu "
 					 "bytes, the manifest says %llu", l.path,
 			    (unsigned long long)l.size, (unsigned long long)m->region_size);
-		rep.bad_page = (l.size < m->region_size ? l.size : m->region_size) / SQ_PAGE_SIZE;
+		rep.bad_page = (l.size < m->region_size ? l.size : m->region_size) / m->page_size;
 		goto out;
 	}
 	rc = sq_prog_begin(&pg, o.progress, o.progress_ctx, SQ_PROGRESS_VERIFY_READ, 0,
-			   m->npages << SQ_PAGE_SHIFT);
+			   m->npages * m->page_size);
 	if (!rc)
-		rc = sq_read_extents(l.fd, m->extents, m->nextents, m->crcs, NULL, o.threads, 0,
-				     &st, &pg);
+		rc = sq_read_extents(l.fd, m->extents, m->nextents, sq_io_page_shift(m->page_size),
+				     l.size, m->crcs, NULL, o.threads, 0, &st, &pg);
 	rep.pages_checked = st.pages;
 	rep.bytes_read = st.bytes;
 	rep.bad_page = st.bad_page;
@@ -171,6 +182,8 @@ int sq_memfile_verify_sample(const char *mem_path, const struct sq_manifest *m, 
 	if (!m || samples == 0 || samples > SQ_VERIFY_MAX_SAMPLES)
 		return sq_err(SQ_E_INVAL, "verify: samples must be 1..%u and a manifest given",
 			      SQ_VERIFY_MAX_SAMPLES);
+	if (!sq_io_page_shift(m->page_size))
+		return sq_err(SQ_E_INVAL, "verify: manifest page size %u", m->page_size);
 	rc = sq_layer_open(mem_path, -1, &l);
 	if (rc)
 		return rc;
@@ -187,7 +200,8 @@ int sq_memfile_verify_sample(const char *mem_path, const struct sq_manifest *m, 
 		goto out;
 	}
 	size_t k = pick_samples(m, samples, ext, crc);
-	rc = sq_read_extents(l.fd, ext, k, crc, NULL, 1, -1, NULL, NULL);
+	rc = sq_read_extents(l.fd, ext, k, sq_io_page_shift(m->page_size), l.size, crc, NULL, 1, -1,
+			     NULL, NULL);
 	if (!rc)
 		rc = check_outside(&l, m, &rep);
 out:

@@ -15,6 +15,11 @@
  *    it and the file's bytes depend only on content, runs and layout.
  *  - The file is truncated to 0 and then to the region size before any
  *    write, so no write extends it and stale content cannot survive.
+ *  - A region whose size is not a multiple of 4 KiB ends in a partial
+ *    page (the original's ram_size allows one). It is never a worker's:
+ *    it is the job's last piece, kept out of the parallel pass and written
+ *    after the join, buffered, with exactly its bytes (its zero check sees
+ *    the rest of its 4 KiB as zero, its CRC covers its bytes only).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -168,7 +173,7 @@ static int make_pieces(struct wr_job *j, const struct sq_run *runs, size_t nruns
 		uint64_t a = runs[i].first_page, e = a + runs[i].npages;
 		n += (size_t)((e - 1) / WR_PIECE_PAGES - a / WR_PIECE_PAGES + 1);
 	}
-	j->pieces = malloc((n ? n : 1) * sizeof(*j->pieces));
+	j->pieces = malloc((n + 1) * sizeof(*j->pieces)); /* + 1: a split tail */
 	if (!j->pieces)
 		return sq_err(SQ_E_NOMEM, "out of memory");
 	uint64_t idx = 0;
@@ -186,6 +191,54 @@ static int make_pieces(struct wr_job *j, const struct sq_run *runs, size_t nruns
 		}
 	}
 	j->npieces = n;
+	return 0;
+}
+
+/*
+ * Take the partial last page (@npages - 1) out of the pieces the workers
+ * get: 1 and *@tail when the runs include it, else 0.
+ */
+static int split_tail(struct wr_job *j, uint64_t npages, struct wr_piece *tail)
+{
+	struct wr_piece *last = j->npieces ? &j->pieces[j->npieces - 1] : NULL;
+
+	if (!last || last->first_page + last->npages != npages)
+		return 0;
+	*tail = (struct wr_piece){ .first_page = npages - 1,
+				   .idx = last->idx + last->npages - 1, .npages = 1 };
+	if (--last->npages == 0)
+		j->npieces--;
+	return 1;
+}
+
+/*
+ * The partial last page: @len bytes at piece @pc, read, zero-checked (full
+ * layout), checksummed and written (buffered: the caller has cleared
+ * O_DIRECT) after the parallel pass. Adds to *@pages / *@bytes.
+ */
+static int write_tail(struct wr_job *j, const struct wr_piece *pc, size_t len, uint64_t *pages,
+		      uint64_t *bytes)
+{
+	uint8_t buf[SQ_PAGE_SIZE];
+	uint64_t off = pc->first_page << SQ_PAGE_SHIFT;
+	int rc = 0;
+
+	memset(buf, 0, sizeof(buf));
+	if (j->src->base)
+		memcpy(buf, (const uint8_t *)j->src->base + off, len);
+	else if ((rc = j->src->read(j->src->ctx, off, buf, len)) != 0)
+		return rc < 0 ? rc : sq_err(SQ_E_MEMORY_IO, "page reader failed");
+	int is_data = !j->zero || isal_zero_detect(buf, sizeof(buf)) != 0;
+	if (j->zero)
+		j->zero[pc->idx] = !is_data;
+	if (!is_data)
+		return 0;
+	j->crc[pc->idx] = sq_crc64(buf, len);
+	rc = sq_sys_pwrite_all(SQ_SITE_WRITER_PWRITE, j->fd, buf, len, (off_t)off);
+	if (rc)
+		return sq_err_sys(SQ_E_MEMORY_IO, -rc, "writing the memory file");
+	(*pages)++;
+	*bytes += len;
 	return 0;
 }
 
@@ -242,7 +295,9 @@ int sq_memfile_write(int fd, enum sq_mem_layout layout, const struct sq_mem_sour
 	struct sq_writer_opts o = { 0 };
 	struct wr_job j = { 0 };
 	struct sq_run whole;
-	uint64_t npages, total = 0;
+	struct wr_piece tail;
+	uint64_t npages, total = 0, tail_pages = 0, tail_bytes = 0;
+	int has_tail = 0;
 	unsigned nthreads;
 	int rc, oldfl = -1;
 	double t0 = sq_clock_s();
@@ -254,11 +309,10 @@ int sq_memfile_write(int fd, enum sq_mem_layout layout, const struct sq_mem_sour
 	if (!src || (!src->base && !src->read) || (layout != SQ_LAYOUT_FULL &&
 						   layout != SQ_LAYOUT_DIFF))
 		return sq_err(SQ_E_INVAL, "memory source or layout missing");
-	if (src->size == 0 || src->size % SQ_PAGE_SIZE || src->size > SQ_MANIFEST_MAX_REGION)
-		return sq_err(SQ_E_ALIGN, "region size %llu is not a non-zero multiple of %u "
-					  "below 16 TiB", (unsigned long long)src->size,
-			      SQ_PAGE_SIZE);
-	npages = src->size >> SQ_PAGE_SHIFT;
+	if (src->size == 0 || src->size > SQ_MANIFEST_MAX_REGION)
+		return sq_err(SQ_E_ALIGN, "region size %llu is not from 1 byte to 16 TiB",
+			      (unsigned long long)src->size);
+	npages = sq_io_pages(src->size, SQ_PAGE_SHIFT); /* a partial last page included */
 	if (!runs) {
 		whole = (struct sq_run){ .first_page = 0, .npages = npages };
 		runs = &whole;
@@ -293,6 +347,8 @@ int sq_memfile_write(int fd, enum sq_mem_layout layout, const struct sq_mem_sour
 	rc = make_pieces(&j, runs, nruns);
 	if (rc)
 		goto out;
+	if (src->size % SQ_PAGE_SIZE)
+		has_tail = split_tail(&j, npages, &tail);
 	j.crc = malloc((total ? total : 1) * sizeof(*j.crc));
 	if (layout == SQ_LAYOUT_FULL)
 		j.zero = malloc(total ? total : 1);
@@ -312,6 +368,14 @@ int sq_memfile_write(int fd, enum sq_mem_layout layout, const struct sq_mem_sour
 	rc = sq_par_run(nthreads, worker_main, &j);
 	if (!rc)
 		rc = sq_first_err_raise(&j.err);
+	if (!rc && has_tail) {
+		if (oldfl >= 0)
+			sq_dio_restore(fd, oldfl); /* a partial block: buffered */
+		oldfl = -1;
+		rc = write_tail(&j, &tail, (size_t)(src->size % SQ_PAGE_SIZE), &tail_pages,
+				&tail_bytes);
+		j.pieces[j.npieces++] = tail; /* for the manifest, in region order */
+	}
 	if (!rc && !o.no_sync) {
 		rc = sq_sys_fdatasync(SQ_SITE_WRITER_FDATASYNC, fd);
 		if (rc)
@@ -319,7 +383,9 @@ int sq_memfile_write(int fd, enum sq_mem_layout layout, const struct sq_mem_sour
 	}
 	if (rc)
 		goto out;
-	struct sq_writer_report r = { .pages_in = total, .threads = nthreads };
+	struct sq_writer_report r = { .pages_in = total, .threads = nthreads,
+				      .pages_written = tail_pages, .bytes_written = tail_bytes,
+				      .io_ops = tail_pages };
 	r.direct = atomic_load_explicit(&j.direct, memory_order_relaxed);
 	for (unsigned i = 0; i < nthreads; i++) {
 		r.pages_written += j.workers[i].pages;

@@ -34,8 +34,9 @@ static int bind_state(struct sq_manifest *m, const char *state_path)
 	return rc;
 }
 
-int sq_manifest_build(const char *mem_path, enum sq_snapshot_kind kind, const char *state_path,
-		      const struct sq_snapshot_id *parent, struct sq_manifest **out)
+int sq_manifest_build_paged(const char *mem_path, enum sq_snapshot_kind kind, uint32_t page_size,
+			    const char *state_path, const struct sq_snapshot_id *parent,
+			    struct sq_manifest **out)
 {
 	int has_parent = parent && !sq_id_is_zero(parent);
 	int rc;
@@ -50,7 +51,7 @@ int sq_manifest_build(const char *mem_path, enum sq_snapshot_kind kind, const ch
 	if (kind == SQ_SNAPSHOT_DIFF && !has_parent)
 		return sq_err(SQ_E_INVAL, "a diff needs its parent's id (the manifest of the "
 					  "layer below it)");
-	rc = sq_manifest_scan(mem_path, kind, out);
+	rc = sq_manifest_scan_paged(mem_path, kind, page_size, out);
 	if (!rc && has_parent)
 		(*out)->parent = *parent;
 	if (!rc && state_path)
@@ -62,9 +63,16 @@ int sq_manifest_build(const char *mem_path, enum sq_snapshot_kind kind, const ch
 	return rc;
 }
 
-int sq_manifest_build_save(const char *mem_path, enum sq_snapshot_kind kind,
-			   const char *state_path, const struct sq_snapshot_id *parent, int replace,
-			   struct sq_snapshot_id *id)
+int sq_manifest_build(const char *mem_path, enum sq_snapshot_kind kind, const char *state_path,
+		      const struct sq_snapshot_id *parent, struct sq_manifest **out)
+{
+	return sq_manifest_build_paged(mem_path, kind, SQ_PAGE_SIZE, state_path, parent, out);
+}
+
+int sq_manifest_build_save_paged(const char *mem_path, enum sq_snapshot_kind kind,
+				 uint32_t page_size, const char *state_path,
+				 const struct sq_snapshot_id *parent, int replace,
+				 struct sq_snapshot_id *id)
 {
 	struct sq_manifest *m = NULL;
 	char mpath[SQ_PAIR_PATH_MAX];
@@ -75,13 +83,21 @@ int sq_manifest_build_save(const char *mem_path, enum sq_snapshot_kind kind,
 	if (!replace && access(mpath, F_OK) == 0)
 		return sq_err(SQ_E_EXISTS, "%s already exists (replace it on purpose only: the "
 					   "diffs above it name its id)", mpath);
-	rc = sq_manifest_build(mem_path, kind, state_path, parent, &m);
+	rc = sq_manifest_build_paged(mem_path, kind, page_size, state_path, parent, &m);
 	if (!rc)
 		rc = sq_manifest_save(mpath, m);
 	if (!rc && m && id)
 		*id = m->id;
 	sq_manifest_free(m);
 	return rc;
+}
+
+int sq_manifest_build_save(const char *mem_path, enum sq_snapshot_kind kind,
+			   const char *state_path, const struct sq_snapshot_id *parent, int replace,
+			   struct sq_snapshot_id *id)
+{
+	return sq_manifest_build_save_paged(mem_path, kind, SQ_PAGE_SIZE, state_path, parent,
+					    replace, id);
 }
 
 int sq_pair_check_foreign_memory(const char *mem_path)

@@ -39,7 +39,10 @@ int sq_pair_check_request(const struct sq_snapshot_save_req *q)
 	if (diff && q->nruns) {
 		const struct sq_run *last = &q->runs[q->nruns - 1];
 		uint64_t end = (last->first_page + last->npages) * SQ_PAGE_SIZE;
-		if (end > q->mem->size)
+		/* A partial last 4 KiB page is a page of the region: it may be in a
+		 * run, which then ends at the region's size rounded up. */
+		uint64_t whole = (q->mem->size + SQ_PAGE_SIZE - 1) & ~(uint64_t)(SQ_PAGE_SIZE - 1);
+		if (end > whole)
 			return sq_err(SQ_E_INVALID_PATH, "invalid snapshot path: diff bitmap covers "
 							 "%llu bytes, memory file expects %llu",
 				      (unsigned long long)end, (unsigned long long)q->mem->size);

@@ -189,6 +189,12 @@ static int run_info(const struct sq_cli *cli, int argc, char **argv)
 		sq_id_format(&m->id, id);
 		sq_id_format(&m->parent, parent);
 		mdata = m->npages * m->page_size;
+		if (m->nextents) { /* a partial last page holds only its bytes */
+			const struct sq_run *e = &m->extents[m->nextents - 1];
+			uint64_t end = (e->first_page + e->npages) * m->page_size;
+			if (end > m->region_size)
+				mdata -= end - m->region_size;
+		}
 		mhole = m->region_size - mdata;
 	}
 	const char *layout = !m ? "unknown (no manifest)"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * squib-snap manifest STATE MEM --kind full|diff [--parent STATE] [--replace]
+ * squib-snap manifest STATE MEM --kind full|diff [--parent STATE] [--page-size N]
+ *                     [--replace]
  *
  * Builds the manifest of a pair written without one (by the original crate
  * or by Firecracker): extents from SEEK_DATA / SEEK_HOLE, a CRC-64 per page
@@ -72,18 +73,21 @@ static int report(const struct sq_cli *cli, const char *mpath, const char *mem,
 		return sq_cli_fail(cli, "manifest", rc);
 	const char *kind = m->kind == SQ_SNAPSHOT_DIFF ? "diff" : "full";
 	if (cli->json) {
-		rc = sq_cli_emit(json_pack("{s:o,s:o,s:o,s:s,s:o,s:I,s:o,s:o,s:o}", "manifest",
+		rc = sq_cli_emit(json_pack("{s:o,s:o,s:o,s:s,s:o,s:o,s:I,s:o,s:o,s:o}", "manifest",
 					   sq_json_text(mpath), "memory", sq_json_text(mem), "state",
 					   sq_json_text(state), "kind", kind, "region_size",
-					   sq_json_u64(m->region_size), "extents",
+					   sq_json_u64(m->region_size), "page_size",
+					   sq_json_u64(m->page_size), "extents",
 					   (json_int_t)m->nextents, "data_pages", sq_json_u64(m->npages),
 					   "id", id_json(&m->id), "parent", id_json(&m->parent)));
 	} else {
 		sq_id_format(&m->id, id);
 		sq_id_format(&m->parent, parent);
-		printf("%s: %s of %s, %zu extents, %llu data pages of %llu, id %s%s%s, bound to "
-		       "%s (%llu bytes)\n", mpath, kind, mem, m->nextents,
-		       (unsigned long long)m->npages, (unsigned long long)(m->region_size / 4096),
+		printf("%s: %s of %s, %zu extents, %llu data pages of %llu (%u bytes), id %s%s%s, "
+		       "bound to %s (%llu bytes)\n", mpath, kind, mem, m->nextents,
+		       (unsigned long long)m->npages,
+		       (unsigned long long)((m->region_size + m->page_size - 1) / m->page_size),
+		       m->page_size,
 		       id, sq_id_is_zero(&m->parent) ? "" : ", parent ",
 		       sq_id_is_zero(&m->parent) ? "" : parent, state,
 		       (unsigned long long)m->state_size);
@@ -93,7 +97,8 @@ static int report(const struct sq_cli *cli, const char *mpath, const char *mem,
 }
 
 static const struct sq_opt manifest_opts[] = {
-	{ "kind", 0, 1, 'k' }, { "parent", 0, 1, 'p' }, { "replace", 0, 0, 'r' }, { NULL, 0, 0, 0 },
+	{ "kind", 0, 1, 'k' },	    { "parent", 0, 1, 'p' }, { "replace", 0, 0, 'r' },
+	{ "page-size", 0, 1, 's' }, { NULL, 0, 0, 0 },
 };
 
 static int run_manifest(const struct sq_cli *cli, int argc, char **argv)
@@ -102,6 +107,7 @@ static int run_manifest(const struct sq_cli *cli, int argc, char **argv)
 	struct sq_snapshot_id pid = { { 0 } };
 	struct sq_opt_parser p;
 	int npos = 0, replace = 0, rc, k;
+	uint64_t page = SQ_PAGE_SIZE;
 	char mpath[4096];
 
 	sq_opt_init(&p, cli, "manifest", argc, argv);
@@ -114,6 +120,15 @@ static int run_manifest(const struct sq_cli *cli, int argc, char **argv)
 			parent = p.arg;
 		else if (k == 'r')
 			replace = 1;
+		else if (k == 's') {
+			if (sq_cli_opt_size(cli, "manifest", "--page-size", p.arg, SQ_PAGE_SIZE_MIN,
+					    SQ_PAGE_SIZE_MAX, &page))
+				return SQ_EXIT_USAGE;
+			if (page & (page - 1))
+				return sq_cli_usage_error(cli, "manifest", "--page-size %llu is not "
+							  "a power of two",
+							  (unsigned long long)page);
+		}
 		else if (npos < 2)
 			pos[npos++] = p.arg;
 		else
@@ -150,8 +165,8 @@ static int run_manifest(const struct sq_cli *cli, int argc, char **argv)
 		       "page) as a %s snapshot, bound to %s%s%s", pos[1], diff ? "diff" : "full",
 		       pos[0], parent ? ", parent " : "", parent ? parent : "");
 	double t0 = sq_clock_s();
-	rc = sq_manifest_build_save(pos[1], diff ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL, pos[0],
-				    parent ? &pid : NULL, replace, NULL);
+	rc = sq_manifest_build_save_paged(pos[1], diff ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL,
+					  (uint32_t)page, pos[0], parent ? &pid : NULL, replace, NULL);
 	sq_cli_verbose(cli, 1, "manifest", "%s in %.3f s", rc ? sq_error_name(rc) : "built and saved",
 		       sq_clock_s() - t0);
 	if (rc)
@@ -169,7 +184,7 @@ static int run_manifest(const struct sq_cli *cli, int argc, char **argv)
 SQ_CLI_COMMAND(.name = "manifest",
 	       .summary = "build the manifest of a pair written without one (original, Firecracker)",
 	       .usage = "usage: squib-snap manifest STATE MEM --kind full|diff [--parent STATE]\n"
-			"                           [--replace] [--json]\n"
+			"                           [--page-size N] [--replace] [--json]\n"
 			"  Describes MEM, a memory file written by squib-snapshot 0.2.0 or by\n"
 			"  Firecracker (full: a dense image; diff: a sparse file whose written pages\n"
 			"  are the dirty ones), in a manifest beside it (MEM without .mem, plus\n"
@@ -178,7 +193,11 @@ SQ_CLI_COMMAND(.name = "manifest",
 			"  the layer below (its .snap or .mem; its manifest must exist), so build\n"
 			"  a chain's manifests from the full image up. Written atomically; an\n"
 			"  existing manifest is replaced only with --replace. Afterwards load,\n"
-			"  verify, restore --verify and merge apply as to any pair. The file must\n"
-			"  be whole 4 KiB pages.\n"
+			"  verify, restore --verify and merge apply as to any pair. Any file size\n"
+			"  is described (a partial last page is a page). --page-size: the pages of\n"
+			"  the manifest, a power of two from 4k to 64k (default 4k); give the page\n"
+			"  size the file was written with or a smaller one (a diff's holes inside a\n"
+			"  larger page would be taken as zeros), and one size for a whole chain\n"
+			"  (merge needs it).\n"
 			"  -v, -vv  details on stderr: files, extents, IO path, bytes, timing.\n",
 	       .run = run_manifest)

@@ -21,10 +21,12 @@
  * zeros, e.g. cp --sparse=always); the CRCs are of the file as it is now,
  * so corruption that happened before the build is not detected.
  *
- * Page size: memory files are described in 4 KiB pages, so a file must be
- * a whole number of 4 KiB pages (a file written with 16 KiB pages by the
- * original on its platform qualifies; a partial trailing page does not,
- * docs/MAPPING.md). All functions: any thread.
+ * Page size: a file is described in 4 KiB pages unless a page size is
+ * given (_paged: 4 to 64 KiB, the size the file was written with or a
+ * smaller one; see sq_manifest_scan_paged). Any file size is described: a
+ * partial trailing page, as the original writes for a ram_size that is
+ * not a whole number of pages, is a page of its own bytes. All functions:
+ * any thread.
  */
 #ifndef SQUIB_FOREIGN_H
 #define SQUIB_FOREIGN_H
@@ -45,13 +47,23 @@ SQ_BEGIN_DECLS
  *              sq_snapshot_id_of); NULL or zero for a full file.
  * @out:        receives the manifest (sq_manifest_free), with a new id.
  * Returns 0; SQ_E_INVAL (a full file with a parent, a diff without one);
- * SQ_E_NOT_FOUND (no memory file); SQ_E_ALIGN (the file is not a whole
- * number of 4 KiB pages, or empty); SQ_E_MEMORY_IO; the state file's
+ * SQ_E_NOT_FOUND (no memory file); SQ_E_ALIGN (the file is empty, or
+ * larger than SQ_MANIFEST_MAX_REGION); SQ_E_MEMORY_IO; the state file's
  * SQ_E_IO / SQ_E_TOO_SHORT / SQ_E_CRC_MISMATCH / SQ_E_SIZE_LIMIT; SQ_E_NOMEM.
  */
 SQ_API int sq_manifest_build(const char *mem_path, enum sq_snapshot_kind kind,
 			     const char *state_path, const struct sq_snapshot_id *parent,
 			     struct sq_manifest **out);
+
+/**
+ * sq_manifest_build_paged() - sq_manifest_build in pages of @page_size (a
+ * power of two from 4096 to 65536, else SQ_E_INVAL; see
+ * sq_manifest_scan_paged for which size to give). sq_manifest_build is
+ * this with 4096.
+ */
+SQ_API int sq_manifest_build_paged(const char *mem_path, enum sq_snapshot_kind kind,
+				   uint32_t page_size, const char *state_path,
+				   const struct sq_snapshot_id *parent, struct sq_manifest **out);
 
 /**
  * sq_manifest_build_save() - sq_manifest_build, then write the manifest to
@@ -66,6 +78,12 @@ SQ_API int sq_manifest_build(const char *mem_path, enum sq_snapshot_kind kind,
 SQ_API int sq_manifest_build_save(const char *mem_path, enum sq_snapshot_kind kind,
 				  const char *state_path, const struct sq_snapshot_id *parent,
 				  int replace, struct sq_snapshot_id *id);
+
+/** sq_manifest_build_save_paged() - sq_manifest_build_save in pages of @page_size. */
+SQ_API int sq_manifest_build_save_paged(const char *mem_path, enum sq_snapshot_kind kind,
+					uint32_t page_size, const char *state_path,
+					const struct sq_snapshot_id *parent, int replace,
+					struct sq_snapshot_id *id);
 
 SQ_END_DECLS
 

@@ -11,12 +11,16 @@
  *   sq_manifest_save    encode + atomic replace of a file
  *   sq_manifest_load    read (at most the size the header allows) + decode
  *   sq_manifest_scan    manifest of a memory file written without one
+ *                       (_paged: in pages of a given size)
  *   sq_manifest_free    release
  *
  * A manifest lists the data extents of one memory file (sorted, merged
- * runs of 4 KiB pages) and one CRC-64/Jones per page of those extents.
- * Pages outside the extents are holes: zero in a full file, "unchanged
- * from the parent" in a diff. It binds the memory file to its state file
+ * runs of pages of its page_size: a power of two from 4 KiB to 64 KiB) and
+ * one CRC-64/Jones per page of those extents. The file is region_size
+ * bytes, any size: its last page may be partial (ceil(region_size /
+ * page_size) pages), and that page's CRC covers the bytes it has. Pages
+ * outside the extents are holes: zero in a full file, "unchanged from the
+ * parent" in a diff. It binds the memory file to its state file
  * (size and CRC trailer of the state file) and to its parent (id).
  *
  * All functions: any thread; a manifest object is not shared between
@@ -46,8 +50,8 @@ struct sq_manifest {
 	struct sq_snapshot_id id;
 	struct sq_snapshot_id parent; /* all zero for a full snapshot */
 	uint32_t kind;                /* enum sq_snapshot_kind */
-	uint32_t page_size;           /* SQ_PAGE_SIZE */
-	uint64_t region_size;         /* = memory file size */
+	uint32_t page_size;           /* SQ_PAGE_SIZE_MIN..SQ_PAGE_SIZE_MAX, a power of two */
+	uint64_t region_size;         /* = memory file size; any size */
 	uint64_t state_size;          /* size of the paired state file, 0 = none */
 	uint64_t state_crc;           /* its CRC-64 trailer (little-endian u64) */
 	size_t nextents;
@@ -111,15 +115,27 @@ SQ_API int sq_manifest_load(const char *path, struct sq_manifest **out);
 /**
  * sq_manifest_scan() - describe a memory file written without a manifest
  * (by the original crate or Firecracker): extents from SEEK_DATA /
- * SEEK_HOLE, one CRC-64 per page read from the file, @kind as given, a new
- * random id, no parent and no state binding (the caller sets those; see
- * sq_manifest_build() in squib/foreign.h for the whole job). Returns 0 and
- * a new manifest in *@out (sq_manifest_free), SQ_E_NOT_FOUND, SQ_E_ALIGN
- * (empty, or not a whole number of 4 KiB pages), SQ_E_MEMORY_IO or
- * SQ_E_NOMEM. Any thread; reads the whole data of the file.
+ * SEEK_HOLE, one CRC-64 per 4 KiB page read from the file (a partial last
+ * page included), @kind as given, a new random id, no parent and no state
+ * binding (the caller sets those; see sq_manifest_build() in
+ * squib/foreign.h for the whole job). Returns 0 and a new manifest in
+ * *@out (sq_manifest_free), SQ_E_NOT_FOUND, SQ_E_ALIGN (empty, or larger
+ * than SQ_MANIFEST_MAX_REGION), SQ_E_MEMORY_IO or SQ_E_NOMEM. Any thread;
+ * reads the whole data of the file.
  */
 SQ_API int sq_manifest_scan(const char *mem_path, enum sq_snapshot_kind kind,
 			    struct sq_manifest **out);
+
+/**
+ * sq_manifest_scan_paged() - sq_manifest_scan in pages of @page_size (a
+ * power of two from 4 KiB to 64 KiB; else SQ_E_INVAL): the data extents
+ * rounded out to whole pages, one CRC per page. Give the page size the
+ * file was written with, or a smaller one: a hole inside a larger page is
+ * described as zero data, which is exact for a full image but turns a
+ * diff's "unchanged" into zeros.
+ */
+SQ_API int sq_manifest_scan_paged(const char *mem_path, enum sq_snapshot_kind kind,
+				  uint32_t page_size, struct sq_manifest **out);
 
 /** sq_manifest_free() - release @m and its arrays. NULL is ignored. */
 SQ_API void sq_manifest_free(struct sq_manifest *m);

@@ -14,6 +14,14 @@
 #define SQ_PAGES_PER_BLOCK (SQ_BLOCK_SIZE / SQ_PAGE_SIZE) /* 512 */
 
 /*
+ * The page sizes a memory file's manifest may have (docs/FORMAT.md): every
+ * power of two from 4 KiB to 64 KiB, the pages of Linux hosts (4 KiB on
+ * x86-64, 4, 16 or 64 KiB on arm64) and of the original's platform (16 KiB).
+ */
+#define SQ_PAGE_SIZE_MIN 4096u
+#define SQ_PAGE_SIZE_MAX 65536u
+
+/*
  * struct sq_run - @npages consecutive 4 KiB pages starting at page
  * @first_page, counted from the start of a region (byte offset =
  * first_page << SQ_PAGE_SHIFT). Lists of runs are sorted by first_page,

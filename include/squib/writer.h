@@ -41,8 +41,10 @@ enum sq_mem_layout { SQ_LAYOUT_FULL = 0, SQ_LAYOUT_DIFF = 1 };
 
 /*
  * A page reader fills @len bytes of @buf from region offset @off (both
- * multiples of 4 KiB); returns 0 or a negative SQ_E_* code. Called from
- * the writer's worker threads concurrently, for disjoint ranges.
+ * multiples of 4 KiB, except the @len of a region's partial last page,
+ * which ends at the region's size); returns 0 or a negative SQ_E_* code.
+ * Called from the writer's worker threads concurrently, for disjoint
+ * ranges.
  */
 typedef int (*sq_page_read_fn)(void *ctx, uint64_t off, void *buf, size_t len);
 
@@ -50,7 +52,10 @@ struct sq_mem_source {
 	const void *base;     /* the mapped region (page aligned), or NULL */
 	sq_page_read_fn read; /* used when base is NULL */
 	void *ctx;
-	uint64_t size;        /* region bytes, a multiple of SQ_PAGE_SIZE */
+	uint64_t size;        /* region bytes: any size from 1 byte to 16 TiB; the
+			       * last 4 KiB page may be partial (written with
+			       * exactly its bytes, as the original writes a
+			       * ram_size that is not a page multiple) */
 	int live;             /* 1: the source may change while it is written:
 			       * pages are copied to staging buffers first and the
 			       * CRC is taken over the copy that is written */

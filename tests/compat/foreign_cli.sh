@@ -1,9 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# squib-snap on a chain written as the original crate writes it: describe,
-# restore and merge without manifests (with the warning), then
-# "squib-snap manifest" for each layer, after which restore --verify, merge
-# and verify apply; usage errors and refusals exit 2 / 1 with a message.
+# squib-snap on a chain written as the original crate writes it (4, 16 and
+# 64 KiB pages; a ram size that ends in a partial page): describe, restore
+# and merge without manifests (with the warning), then "squib-snap manifest"
+# for each layer (at 4 KiB, or --page-size the file's page), after which
+# restore --verify, merge and verify apply; usage errors and refusals exit
+# 2 / 1 with a message.
 set -u
 BIN="$SQ_BUILD_DIR/squib-snap"
 REF="$SQ_BUILD_DIR/tests/compat/compat-ref-chain"
@@ -13,11 +15,13 @@ trap 'rm -rf "$TMP"' EXIT
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
-for page in 4096 16384; do
-	D="$TMP/p$page"
+# page size of the files, ram size, page size of the manifests
+for geo in 4096:2097152:4096 16384:2097152:4096 16384:2085000:16384 65536:2110000:65536; do
+	page=${geo%%:*}; rest=${geo#*:}; ram=${rest%%:*}; mpage=${rest#*:}
+	D="$TMP/p$page-$ram"
 	mkdir "$D"
-	"$REF" "$D" "$page" 7 || { bad "reference writer"; continue; }
-	"$BIN" describe "$D/g2.snap" | grep -q "memory file:.*g2.mem (2097152 bytes)" || bad "describe"
+	"$REF" "$D" "$page" 7 "$ram" || { bad "reference writer"; continue; }
+	"$BIN" describe "$D/g2.snap" | grep -q "memory file:.*g2.mem ($ram bytes)" || bad "describe"
 	# without manifests: restore and merge warn and are byte-exact
 	"$BIN" restore "$D/g0.snap" "$D/g1.snap" "$D/g2.snap" -o "$D/r.img" 2>"$D/err" || bad "restore: $(cat "$D/err")"
 	grep -q "g1.snap has no manifest:.*holes are taken as unchanged" "$D/err" || bad "restore warning: $(cat "$D/err")"
@@ -29,14 +33,17 @@ for page in 4096 16384; do
 	grep -q "warning" "$D/err" || bad "merge warning"
 	cmp -s "$D/m.mem" "$D/g2.img" || bad "merge $page is not the region"
 	# manifests, from the full image up
-	"$BIN" manifest "$D/g0.snap" "$D/g0.mem" --kind full >"$D/out" || bad "manifest g0"
-	grep -q "g0.manifest: full of .*g0.mem" "$D/out" || bad "manifest output: $(cat "$D/out")"
-	"$BIN" manifest "$D/g1.snap" "$D/g1.mem" --kind diff --parent "$D/g0.snap" 2>/dev/null >/dev/null || bad "manifest g1"
-	out=$("$BIN" --json manifest "$D/g2.snap" "$D/g2.mem" --kind diff --parent "$D/g1.mem" 2>/dev/null) || bad "manifest g2"
+	"$BIN" manifest "$D/g0.snap" "$D/g0.mem" --kind full --page-size "$mpage" >"$D/out" || bad "manifest g0"
+	grep -q "g0.manifest: full of .*g0.mem.* ($mpage bytes)" "$D/out" || bad "manifest output: $(cat "$D/out")"
+	"$BIN" manifest "$D/g1.snap" "$D/g1.mem" --kind diff --parent "$D/g0.snap" --page-size "$mpage" 2>/dev/null >/dev/null || bad "manifest g1"
+	out=$("$BIN" --json manifest "$D/g2.snap" "$D/g2.mem" --kind diff --parent "$D/g1.mem" --page-size "$mpage" 2>/dev/null) || bad "manifest g2"
 	case "$out" in
-	'{"manifest":'*'"kind":"diff","region_size":2097152,'*'"parent":"'*) ;;
+	'{"manifest":'*'"kind":"diff","region_size":'"$ram"',"page_size":'"$mpage"','*'"parent":"'*) ;;
 	*) bad "manifest --json: $out" ;;
 	esac
+	"$BIN" merge "$D/g0.mem" "$D/g1.mem" "$D/g2.mem" -o "$D/mm.mem" 2>"$D/err" || bad "merge with manifests: $(cat "$D/err")"
+	cmp -s "$D/mm.mem" "$D/g2.img" || bad "merge with manifests $page is not the region"
+	"$BIN" verify "$D/mm.snap" >/dev/null || bad "verify of the merge"
 	"$BIN" restore --verify "$D/g0.snap" "$D/g1.snap" "$D/g2.snap" -o "$D/v.img" 2>"$D/err" || bad "restore --verify"
 	[ -s "$D/err" ] && bad "warned with manifests: $(cat "$D/err")"
 	cmp -s "$D/v.img" "$D/g2.img" || bad "verified restore is not the region"
@@ -51,6 +58,10 @@ for page in 4096 16384; do
 done
 "$BIN" manifest a.snap a.mem --kind diff 2>/dev/null; [ $? -eq 2 ] || bad "diff without --parent: not a usage error"
 "$BIN" manifest a.snap a.mem 2>/dev/null; [ $? -eq 2 ] || bad "no --kind: not a usage error"
+for ps in 3000 12288 2048 131072 0 x; do
+	"$BIN" manifest a.snap a.mem --kind full --page-size $ps 2>"$TMP/err"; [ $? -eq 2 ] || bad "--page-size $ps: not a usage error"
+	grep -q "page-size" "$TMP/err" || bad "--page-size $ps: no reason: $(cat "$TMP/err")"
+done
 "$BIN" manifest a.snap "$TMP/missing.mem" --kind full 2>/dev/null; [ $? -eq 1 ] || bad "missing file: not exit 1"
 "$BIN" --help | grep -q "^  manifest " || bad "manifest not in --help"
 exit $fail

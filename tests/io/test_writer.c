@@ -2,7 +2,8 @@
 /*
  * The page-copy writer: layouts, holes, zero pages in diffs, byte equality
  * across thread counts and backends, staging and page-reader sources, the
- * manifest it produces, and the tmpfs (no O_DIRECT) path.
+ * manifest it produces, the tmpfs (no O_DIRECT) path, and a region that
+ * ends in a partial page (written with exactly its bytes, as the original).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <squib/crc64.h>
 #include <squib/error.h>
 #include <squib/manifest.h>
+#include <squib/restore.h>
 #include <squib/writer.h>
 #include "helpers.h"
 
@@ -223,9 +225,88 @@ static void bad_arguments(void **state)
 			 SQ_E_INVAL);
 	assert_int_equal(write_one("x.mem", SQ_LAYOUT_DIFF, &src, outside, 1, NULL, NULL, NULL, path),
 			 SQ_E_RANGE);
-	src.size = 1000;
+	src.size = 0;
 	assert_int_equal(write_one("x.mem", SQ_LAYOUT_FULL, &src, NULL, 0, NULL, NULL, NULL, path),
 			 SQ_E_ALIGN);
+	src.size = SQ_MANIFEST_MAX_REGION + 1;
+	assert_int_equal(write_one("x.mem", SQ_LAYOUT_FULL, &src, NULL, 0, NULL, NULL, NULL, path),
+			 SQ_E_ALIGN);
+	/* a partial last page is page 4 of a 4-page-and-1000-byte region, not 5 */
+	src.size = 4 * PG + 1000;
+	struct sq_run past[] = { { 4, 2 } };
+	assert_int_equal(write_one("x.mem", SQ_LAYOUT_DIFF, &src, past, 1, NULL, NULL, NULL, path),
+			 SQ_E_RANGE);
+}
+
+/*
+ * A region of 700 pages and 1000 bytes (the original's ram_size need not be
+ * a page multiple): full and diff, from the mapping, through a staging copy
+ * and through a page reader, O_DIRECT and buffered. The file is exactly
+ * the region's size and bytes, the partial page is one data page whose CRC
+ * covers its 1000 bytes, and the file verifies against the manifest.
+ */
+static void partial_last_page(void **state)
+{
+	const uint64_t size = 700ull * PG + 1000;
+	struct sq_run runs[] = { { 3, 2 }, { 698, 3 } }; /* to the partial page */
+	char path[1024];
+
+	(void)state;
+	for (int variant = 0; variant < 4; variant++) {
+		struct sq_mem_source src = { .base = region, .size = size };
+		struct sq_writer_opts o = { .threads = 2, .direct = variant & 1 ? -1 : 0 };
+		struct sq_manifest *m;
+		struct sq_writer_report rep;
+		unsigned char *got = NULL;
+		size_t len = 0;
+		if (variant == 2)
+			src.live = 1;
+		if (variant == 3)
+			src = (struct sq_mem_source){ .read = reader_cb, .ctx = region, .size = size };
+		/* full */
+		assert_int_equal(write_one("pf.mem", SQ_LAYOUT_FULL, &src, NULL, 0, &o, &m, &rep,
+					   path), 0);
+		assert_int_equal(sq_test_read_file(path, &got, &len), 0);
+		assert_int_equal(len, size);
+		assert_memory_equal(got, region, size);
+		free(got);
+		assert_int_equal(m->region_size, size);
+		const struct sq_run *e = &m->extents[m->nextents - 1];
+		assert_int_equal(e->first_page + e->npages, 701);
+		assert_true(m->crcs[m->npages - 1] == sq_crc64(region + 700ull * PG, 1000));
+		assert_int_equal(rep.pages_in, 701);
+		assert_int_equal(sq_memfile_verify(path, m, 2, NULL), 0);
+		sq_manifest_free(m);
+		/* diff: runs 3-4 and 698-700, the last one partial */
+		assert_int_equal(write_one("pd.mem", SQ_LAYOUT_DIFF, &src, runs, 2, &o, &m, &rep,
+					   path), 0);
+		assert_int_equal(rep.pages_written, 5);
+		assert_int_equal(rep.bytes_written, 4 * PG + 1000);
+		assert_int_equal(m->nextents, 2);
+		assert_int_equal(m->extents[1].first_page, 698);
+		assert_int_equal(m->extents[1].npages, 3);
+		assert_int_equal(sq_test_read_file(path, &got, &len), 0);
+		assert_int_equal(len, size);
+		assert_memory_equal(got + 698 * PG, region + 698 * PG, 2 * PG + 1000);
+		assert_memory_equal(got + 3 * PG, region + 3 * PG, 2 * PG);
+		for (size_t i = 5 * PG; i < 698 * PG; i++)
+			assert_int_equal(got[i], 0);
+		free(got);
+		assert_int_equal(sq_memfile_verify(path, m, 2, NULL), 0);
+		sq_manifest_free(m);
+	}
+	/* a zero partial page in a full layout is a hole */
+	uint8_t *zr = calloc(1, 2 * PG);
+	struct sq_mem_source zs = { .base = zr, .size = PG + 10 };
+	struct sq_manifest *m;
+	struct sq_writer_report rep;
+	assert_int_equal(write_one("pz.mem", SQ_LAYOUT_FULL, &zs, NULL, 0, NULL, &m, &rep, path),
+			 0);
+	assert_int_equal(rep.pages_written, 0);
+	assert_int_equal(rep.pages_zero, 2);
+	assert_int_equal(m->nextents, 0);
+	sq_manifest_free(m);
+	free(zr);
 }
 
 /* tmpfs refuses O_DIRECT: buffered writes + fdatasync, reported. */
@@ -305,6 +386,7 @@ int main(void)
 		cmocka_unit_test(bytes_independent_of_threads_and_backend),
 		cmocka_unit_test(diff_keeps_zero_pages_as_data),
 		cmocka_unit_test(bad_arguments),
+		cmocka_unit_test(partial_last_page),
 		cmocka_unit_test(tmpfs_falls_back_to_buffered),
 		cmocka_unit_test(uring_refused_falls_back),
 	};
