@@ -52,7 +52,7 @@ struct sq_dirty_bitmap {
 int sq_dirty_bitmap_create(uint64_t ram_start, uint64_t ram_size, uint64_t page_size,
 			   struct sq_dirty_bitmap **out)
 {
-	struct sq_tracker_opts o = { .granule = SQ_GRANULE_FIXED_4K };
+	struct sq_tracker_opts o = { .size = sizeof(o), .granule = SQ_GRANULE_FIXED_4K };
 	struct sq_dirty_bitmap *b;
 	int rc;
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/sized.h"
 #include "core/sysio.h"
 #include "core/atomic_internal.h"
 #include "core/temp_lock.h"
@@ -175,13 +176,14 @@ static int create_temp(struct sq_atomic_file *f, const char *dir, int extra, mod
 int sq_atomic_open_ex(const char *dest, const struct sq_atomic_opts *opts, unsigned iflags,
 		      struct sq_atomic_file **out)
 {
-	struct sq_atomic_opts o = { 0 };
+	struct sq_atomic_opts o = SQ_INIT(struct sq_atomic_opts);
 	struct sq_atomic_file *f;
 	int rc;
 
 	*out = NULL;
-	if (opts)
-		o = *opts;
+	rc = SQ_SIZED_IN(o, opts, SQ_V0_ATOMIC_OPTS, "sq_atomic_opts");
+	if (rc)
+		return rc;
 	if (!dest || !*dest)
 		return sq_err(SQ_E_INVALID_PATH, "invalid snapshot path: empty destination path");
 	f = calloc(1, sizeof(*f));

@@ -32,6 +32,7 @@
 #include "core/endian.h"
 #include "core/err.h"
 #include "core/input.h"
+#include "core/sized.h"
 #include "core/sysio.h"
 #include "core/atomic_internal.h"
 #include "core/temp_lock.h"
@@ -235,13 +236,14 @@ static int same_dir(const char *a, const char *b)
 int sq_atomic_group_add(struct sq_atomic_group *g, const char *dest,
 			const struct sq_atomic_opts *opts, struct sq_atomic_file **out)
 {
-	struct sq_atomic_opts o = { 0 };
+	struct sq_atomic_opts o = SQ_INIT(struct sq_atomic_opts);
 	char *dir;
 	int ok, rc;
 
 	*out = NULL;
-	if (opts)
-		o = *opts;
+	rc = SQ_SIZED_IN(o, opts, SQ_V0_ATOMIC_OPTS, "sq_atomic_opts");
+	if (rc)
+		return rc;
 	if (g->n == SQ_GROUP_MAX)
 		return sq_err(SQ_E_INVAL, "a group commit takes at most %d files", SQ_GROUP_MAX);
 	dir = sq_path_dir(dest);

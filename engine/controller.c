@@ -25,6 +25,7 @@
  */
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/sized.h"
 #include "engine/internal.h"
 
 bool sq_block_is_coarse(const struct sq_region *r, uint64_t blk)
@@ -220,15 +221,20 @@ static void ctl_leave(struct sq_region *r)
 
 int sq_tracker_stats(struct sq_tracker *t, uint32_t id, struct sq_dirty_stats *out)
 {
+	struct sq_dirty_stats st;
+
 	if (!out)
 		return sq_err(SQ_E_INVAL, "stats: NULL argument");
+	if (sq_sized_check(out, SQ_V0_DIRTY_STATS, "sq_dirty_stats"))
+		return SQ_E_INVAL;
 	struct sq_region *r = ctl_enter(t, id, "stats");
 	if (!r)
 		return sq_last_error_code();
-	*out = r->st;
-	out->kernel_faults = atomic_load_explicit(&r->kfaults, memory_order_relaxed);
-	out->kernel_mode = sq_kwp_mode(r);
+	st = r->st;
+	st.kernel_faults = atomic_load_explicit(&r->kfaults, memory_order_relaxed);
+	st.kernel_mode = sq_kwp_mode(r);
 	ctl_leave(r);
+	SQ_SIZED_OUT(out, st);
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 
 #include "core/err.h"
+#include "core/sized.h"
 #include "engine/internal.h"
 #include <squib/alloc.h>
 
@@ -67,9 +68,10 @@ int sq_tracker_create(const struct sq_tracker_opts *opts, struct sq_tracker **ou
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return sq_err(SQ_E_NOMEM, "tracker_create: out of memory");
-	if (opts)
-		t->opts = *opts;
-	rc = check_opts(&t->opts);
+	t->opts.size = sizeof(t->opts);
+	rc = SQ_SIZED_IN(t->opts, opts, SQ_V0_TRACKER_OPTS, "sq_tracker_opts");
+	if (!rc)
+		rc = check_opts(&t->opts);
 	if (rc) {
 		free(t);
 		return rc;

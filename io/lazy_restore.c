@@ -38,6 +38,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/sized.h"
 #include "core/sysio.h"
 #include "io/chain.h"
 #include "io/lazy_internal.h"
@@ -269,11 +270,14 @@ static int build_map(struct sq_lazy *l)
 int sq_lazy_start(const char *const *paths, size_t n, uint64_t size,
 		  const struct sq_lazy_opts *opts, struct sq_lazy **out)
 {
-	struct sq_lazy_opts o = opts ? *opts : (struct sq_lazy_opts){ 0 };
+	struct sq_lazy_opts o = SQ_INIT(struct sq_lazy_opts);
 	struct sq_lazy *l;
 	int rc;
 
 	*out = NULL;
+	rc = SQ_SIZED_IN(o, opts, SQ_V0_LAZY_OPTS, "sq_lazy_opts");
+	if (rc)
+		return rc;
 	if (!size || size % SQ_PAGE_SIZE)
 		return sq_err(SQ_E_ALIGN, "lazy restore: size must be a non-zero multiple of 4 KiB");
 	if (n >= SRC_HOLE)
@@ -374,29 +378,31 @@ static int cmp_u32(const void *a, const void *b)
 
 int sq_lazy_finish(struct sq_lazy *l, struct sq_lazy_report *r)
 {
+	struct sq_lazy_report rep = { .size = sizeof(rep) };
+	int bad = sq_sized_check(r, SQ_V0_LAZY_REPORT, "sq_lazy_report");
 	int rc = sq_lazy_wait(l);
 
 	sq_lazy_stop_handler(l);
-	if (r) {
-		memset(r, 0, sizeof(*r));
-		r->ready_s = (double)(l->ready_ns - l->t0) * 1e-9;
+	if (r && !bad) {
+		rep.ready_s = (double)(l->ready_ns - l->t0) * 1e-9;
 		uint64_t first = atomic_load_explicit(&l->first_ns, memory_order_relaxed);
-		r->first_access_s = first ? (double)(first - l->t0) * 1e-9 : 0;
-		r->fill_s = l->fill_ns ? (double)(l->fill_ns - l->t0) * 1e-9 : 0;
-		r->faults = atomic_load_explicit(&l->faults, memory_order_relaxed);
-		r->pages_faulted = atomic_load_explicit(&l->pages_faulted, memory_order_relaxed);
-		r->pages_filled = atomic_load_explicit(&l->pages_filled, memory_order_relaxed);
-		r->pages_present = atomic_load_explicit(&l->pages_present, memory_order_relaxed);
-		r->hot_pages = atomic_load_explicit(&l->hot_pages, memory_order_relaxed);
-		r->bytes_read = atomic_load_explicit(&l->bytes_read, memory_order_relaxed);
-		size_t ns = r->faults < MAX_SAMPLES ? (size_t)r->faults : MAX_SAMPLES;
+		rep.first_access_s = first ? (double)(first - l->t0) * 1e-9 : 0;
+		rep.fill_s = l->fill_ns ? (double)(l->fill_ns - l->t0) * 1e-9 : 0;
+		rep.faults = atomic_load_explicit(&l->faults, memory_order_relaxed);
+		rep.pages_faulted = atomic_load_explicit(&l->pages_faulted, memory_order_relaxed);
+		rep.pages_filled = atomic_load_explicit(&l->pages_filled, memory_order_relaxed);
+		rep.pages_present = atomic_load_explicit(&l->pages_present, memory_order_relaxed);
+		rep.hot_pages = atomic_load_explicit(&l->hot_pages, memory_order_relaxed);
+		rep.bytes_read = atomic_load_explicit(&l->bytes_read, memory_order_relaxed);
+		size_t ns = rep.faults < MAX_SAMPLES ? (size_t)rep.faults : MAX_SAMPLES;
 		if (ns) {
 			qsort(l->samples, ns, sizeof(*l->samples), cmp_u32);
 			size_t i50 = ns / 2, i99 = ns * 99 / 100;
-			r->fault_p50_us = (double)l->samples[i50] / 10.0;
-			r->fault_p99_us = (double)l->samples[i99] / 10.0;
+			rep.fault_p50_us = (double)l->samples[i50] / 10.0;
+			rep.fault_p99_us = (double)l->samples[i99] / 10.0;
 		}
+		SQ_SIZED_OUT(r, rep);
 	}
 	sq_lazy_free(l, false);
-	return rc;
+	return rc ? rc : bad;
 }

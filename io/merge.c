@@ -37,6 +37,7 @@
 #include "core/endian.h"
 #include "core/err.h"
 #include "core/progress.h"
+#include "core/sized.h"
 #include "core/sysio.h"
 #include "io/chain.h"
 #include "io/foreign.h"
@@ -439,19 +440,20 @@ static int merge_commit(struct sq_layer *ls, size_t n, const struct plan *pl,
 int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 		   const struct sq_merge_opts *opts, struct sq_merge_report *r)
 {
-	struct sq_merge_report rep = { .layers = (unsigned)n };
+	struct sq_merge_report rep = { .size = sizeof(rep), .layers = (unsigned)n };
+	struct sq_merge_opts o = SQ_INIT(struct sq_merge_opts);
 	struct sq_manifest *m = NULL;
 	struct plan pl = { 0 };
 	struct sq_layer *ls;
 	char *dest = NULL;
 	double t0 = sq_clock_s();
-	struct sq_merge_opts o = { 0 };
-	int rc;
+	int rc = SQ_SIZED_IN(o, opts, SQ_V0_MERGE_OPTS, "sq_merge_opts");
 
-	if (opts)
-		o = *opts;
-	int in_place = o.in_place;
-
+	if (!rc)
+		rc = sq_sized_check(r, SQ_V0_MERGE_REPORT, "sq_merge_report");
+	if (rc)
+		return rc;
+	bool in_place = o.in_place;
 	if (n == 0 || n > 255)
 		return sq_err(SQ_E_INVAL, "a merge takes 1 to 255 layers, not %zu", n);
 	if (!in_place && (!out || !*out))
@@ -472,8 +474,8 @@ int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 	free(dest);
 	rep.pages_out = m ? m->npages : 0;
 	rep.seconds = sq_clock_s() - t0;
-	if (!rc && r)
-		*r = rep;
+	if (!rc)
+		SQ_SIZED_OUT(r, rep);
 	sq_manifest_free(m);
 	free(pl.owner);
 	free(pl.crc);

@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/progress.h"
+#include "core/sized.h"
 #include "io/chain.h"
 
 static void zero_gaps(const struct sq_layer *l, uint8_t *dest, uint64_t size)
@@ -66,14 +67,16 @@ static int check_size(const struct sq_layer *ls, uint64_t size)
 int sq_restore_to_memory(const char *const *paths, size_t n, void *dest, uint64_t size,
 			 const struct sq_restore_opts *opts, struct sq_restore_report *r)
 {
-	struct sq_restore_opts o = { 0 };
+	struct sq_restore_opts o = SQ_INIT(struct sq_restore_opts);
 	struct sq_read_stats st = { 0 };
 	struct sq_layer *ls;
 	double t0 = sq_clock_s();
-	int rc;
+	int rc = SQ_SIZED_IN(o, opts, SQ_V0_RESTORE_OPTS, "sq_restore_opts");
 
-	if (opts)
-		o = *opts;
+	if (!rc)
+		rc = sq_sized_check(r, SQ_V0_RESTORE_REPORT, "sq_restore_report");
+	if (rc)
+		return rc;
 	if (!dest || ((uintptr_t)dest & (SQ_PAGE_SIZE - 1)))
 		return sq_err(SQ_E_ALIGN, "restore destination must be page aligned");
 	rc = sq_chain_open(paths, n, 0, &ls);
@@ -92,10 +95,12 @@ int sq_restore_to_memory(const char *const *paths, size_t n, void *dest, uint64_
 				     o.direct, &st, &pg);
 	if (!rc)
 		rc = sq_prog_end(&pg);
-	if (!rc && r)
-		*r = (struct sq_restore_report){ .layers = (unsigned)n, .pages_read = st.pages,
-						 .bytes_read = st.bytes, .direct = st.direct,
-						 .seconds = sq_clock_s() - t0 };
+	if (!rc) {
+		struct sq_restore_report rep = { .size = sizeof(rep), .layers = (unsigned)n,
+						 .pages_read = st.pages, .bytes_read = st.bytes,
+						 .direct = st.direct, .seconds = sq_clock_s() - t0 };
+		SQ_SIZED_OUT(r, rep);
+	}
 	sq_chain_close(ls, n);
 	return rc;
 }

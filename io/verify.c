@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/progress.h"
+#include "core/sized.h"
 #include "core/sysio.h"
 #include "io/chain.h"
 #include "io/io_internal.h"
@@ -70,7 +71,7 @@ static int check_outside(struct sq_layer *l, const struct sq_manifest *m,
 int sq_memfile_verify(const char *mem_path, const struct sq_manifest *m, unsigned threads,
 		      struct sq_verify_report *r)
 {
-	struct sq_verify_opts o = { .threads = threads };
+	struct sq_verify_opts o = { .size = sizeof(o), .threads = threads };
 
 	return sq_memfile_verify_ex(mem_path, m, &o, r);
 }
@@ -78,16 +79,18 @@ int sq_memfile_verify(const char *mem_path, const struct sq_manifest *m, unsigne
 int sq_memfile_verify_ex(const char *mem_path, const struct sq_manifest *m,
 			 const struct sq_verify_opts *opts, struct sq_verify_report *r)
 {
-	struct sq_verify_opts o = { 0 };
-	struct sq_verify_report rep = { 0 };
+	struct sq_verify_opts o = SQ_INIT(struct sq_verify_opts);
+	struct sq_verify_report rep = { .size = sizeof(rep) };
 	struct sq_prog pg;
 	struct sq_read_stats st = { 0 };
 	struct sq_layer l;
 	double t0 = sq_clock_s();
-	int rc;
+	int rc = sq_sized_check(r, SQ_V0_VERIFY_REPORT, "sq_verify_report");
 
-	if (opts)
-		o = *opts;
+	if (!rc)
+		rc = SQ_SIZED_IN(o, opts, SQ_V0_VERIFY_OPTS, "sq_verify_opts");
+	if (rc)
+		return rc;
 	struct sq_manifest *own = NULL;
 	struct sq_atomic_group *g = NULL;
 	if (!m) {
@@ -140,8 +143,7 @@ int sq_memfile_verify_ex(const char *mem_path, const struct sq_manifest *m,
 		rc = sq_prog_end(&pg);
 out:
 	rep.seconds = sq_clock_s() - t0;
-	if (r)
-		*r = rep;
+	SQ_SIZED_OUT(r, rep);
 	sq_manifest_free(own);
 	sq_layer_close(&l);
 	sq_atomic_group_close(g);
@@ -173,7 +175,7 @@ static size_t pick_samples(const struct sq_manifest *m, unsigned samples, struct
 
 int sq_memfile_verify_sample(const char *mem_path, const struct sq_manifest *m, unsigned samples)
 {
-	struct sq_verify_report rep = { 0 };
+	struct sq_verify_report rep = SQ_INIT(struct sq_verify_report);
 	struct sq_run *ext = NULL;
 	uint64_t *crc = NULL;
 	struct sq_layer l;

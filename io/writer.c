@@ -34,6 +34,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/sized.h"
 #include "core/sysio.h"
 #include "io/writer_internal.h"
 
@@ -292,7 +293,7 @@ int sq_memfile_write(int fd, enum sq_mem_layout layout, const struct sq_mem_sour
 		     const struct sq_run *runs, size_t nruns, const struct sq_writer_opts *opts,
 		     struct sq_manifest **mout, struct sq_writer_report *rep)
 {
-	struct sq_writer_opts o = { 0 };
+	struct sq_writer_opts o = SQ_INIT(struct sq_writer_opts);
 	struct wr_job j = { 0 };
 	struct sq_run whole;
 	struct wr_piece tail;
@@ -304,8 +305,11 @@ int sq_memfile_write(int fd, enum sq_mem_layout layout, const struct sq_mem_sour
 
 	if (mout)
 		*mout = NULL;
-	if (opts)
-		o = *opts;
+	rc = SQ_SIZED_IN(o, opts, SQ_V0_WRITER_OPTS, "sq_writer_opts");
+	if (!rc)
+		rc = sq_sized_check(rep, SQ_V0_WRITER_REPORT, "sq_writer_report");
+	if (rc)
+		return rc;
 	if (!src || (!src->base && !src->read) || (layout != SQ_LAYOUT_FULL &&
 						   layout != SQ_LAYOUT_DIFF))
 		return sq_err(SQ_E_INVAL, "memory source or layout missing");
@@ -383,7 +387,7 @@ int sq_memfile_write(int fd, enum sq_mem_layout layout, const struct sq_mem_sour
 	}
 	if (rc)
 		goto out;
-	struct sq_writer_report r = { .pages_in = total, .threads = nthreads,
+	struct sq_writer_report r = { .size = sizeof(r), .pages_in = total, .threads = nthreads,
 				      .pages_written = tail_pages, .bytes_written = tail_bytes,
 				      .io_ops = tail_pages };
 	r.direct = atomic_load_explicit(&j.direct, memory_order_relaxed);
@@ -399,8 +403,8 @@ int sq_memfile_write(int fd, enum sq_mem_layout layout, const struct sq_mem_sour
 	if (mout)
 		rc = build_manifest(&j, layout, src->size, mout);
 	r.seconds = sq_clock_s() - t0;
-	if (rep && !rc)
-		*rep = r;
+	if (!rc)
+		SQ_SIZED_OUT(rep, r);
 out:
 	if (oldfl >= 0)
 		sq_dio_restore(fd, oldfl);

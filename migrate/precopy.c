@@ -48,6 +48,7 @@
 
 #include "core/err.h"
 #include "migrate/compress.h"
+#include "core/sized.h"
 #include "migrate/net.h"
 #include "migrate/stream.h"
 #include "migrate/tx.h"
@@ -324,16 +325,14 @@ static int finish(struct loop *L, struct held *h)
 	return rc;
 }
 
-int sq_migrate_send_link(const struct sq_migrate_send_opts *o,
-			 const struct sq_migrate_link_opts *link, struct sq_migrate_report *rep_out,
-			 struct sq_migrate_link_report *lrep)
+/* sq_migrate_send_link on the library's full-size copies of the caller's structs. */
+static int migrate_send(const struct sq_migrate_send_opts *o,
+			const struct sq_migrate_link_opts *link, struct sq_migrate_report *rep,
+			struct sq_migrate_link_report *lrep)
 {
-	static __thread struct sq_migrate_report scratch;
-	struct sq_migrate_report *rep = rep_out ? rep_out : &scratch;
 	struct held h = { 0 };
 	int rc = check_opts(o);
 
-	memset(rep, 0, sizeof(*rep));
 	sq_mig_tx_link_report(NULL, lrep);
 	if (rc) {
 		rep->result = rc;
@@ -366,7 +365,7 @@ int sq_migrate_send_link(const struct sq_migrate_send_opts *o,
 	if (!rc)
 		rc = converge(&L, &h);
 	if (!rc) {
-		rep->converged = 1;
+		rep->converged = true;
 		rc = finish(&L, &h);
 	}
 	if (rc) {
@@ -388,5 +387,26 @@ int sq_migrate_send_link(const struct sq_migrate_send_opts *o,
 	}
 	rep->total_s = sq_mig_now() - L.t0;
 	rep->result = rc;
+	return rc;
+}
+
+int sq_migrate_send_link(const struct sq_migrate_send_opts *opts,
+			 const struct sq_migrate_link_opts *link, struct sq_migrate_report *rep_out,
+			 struct sq_migrate_link_report *lrep)
+{
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
+	int rc = sq_sized_check(rep_out, SQ_V0_MIGRATE_REPORT, "sq_migrate_report");
+
+	if (rc)
+		return rc;
+	rc = SQ_SIZED_IN(o, opts, SQ_V0_MIGRATE_SEND_OPTS, "sq_migrate_send_opts");
+	if (rc) {
+		rep.result = rc;
+		sq_mig_tx_link_report(NULL, lrep);
+	} else {
+		rc = migrate_send(opts ? &o : NULL, link, &rep, lrep);
+	}
+	SQ_SIZED_OUT(rep_out, rep);
 	return rc;
 }

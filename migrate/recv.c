@@ -39,6 +39,7 @@
 #include <squib/migrate.h>
 
 #include "core/err.h"
+#include "core/sized.h"
 #include "core/sysio.h"
 #include "migrate/net.h"
 #include "migrate/recv_internal.h"
@@ -49,10 +50,16 @@ static int bad_ms(int ms)
 	return ms < 0 || ms > SQ_MIGRATE_MAX_MS;
 }
 
-int sq_migrate_recv_create(const struct sq_migrate_recv_opts *opts, struct sq_migrate_recv **out)
+int sq_migrate_recv_create(const struct sq_migrate_recv_opts *caller,
+			   struct sq_migrate_recv **out)
 {
-	if (!opts || !out)
+	struct sq_migrate_recv_opts local = SQ_INIT(struct sq_migrate_recv_opts);
+	const struct sq_migrate_recv_opts *opts = &local;
+
+	if (!caller || !out)
 		return sq_err(SQ_E_INVAL, "migration: no receiver options");
+	if (SQ_SIZED_IN(local, caller, SQ_V0_MIGRATE_RECV_OPTS, "sq_migrate_recv_opts"))
+		return SQ_E_INVAL;
 	if (opts->region && (opts->region_size == 0 || opts->region_size % SQ_PAGE_SIZE))
 		return sq_err(SQ_E_INVAL, "migration: region size %zu is not a page multiple",
 			      opts->region_size);
@@ -527,9 +534,14 @@ int sq_mig_recv_feed(struct sq_migrate_recv *r, const uint8_t *const *bufs, cons
 	return rc ? rc : run_session(r, 0);
 }
 
-void sq_migrate_recv_stats(const struct sq_migrate_recv *r, struct sq_migrate_recv_stats *s)
+int sq_migrate_recv_stats(const struct sq_migrate_recv *r, struct sq_migrate_recv_stats *s)
 {
-	*s = r->stats;
+	if (!r || !s)
+		return sq_err(SQ_E_INVAL, "migration: no receiver or stats");
+	if (sq_sized_check(s, SQ_V0_MIGRATE_RECV_STATS, "sq_migrate_recv_stats"))
+		return SQ_E_INVAL;
+	SQ_SIZED_OUT(s, r->stats);
+	return 0;
 }
 
 void *sq_migrate_recv_region(const struct sq_migrate_recv *r, size_t *size)

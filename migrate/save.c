@@ -102,15 +102,17 @@ int sq_migrate_recv_save(const struct sq_migrate_recv *r, const char *dir)
 int sq_migrate_recv_save_pair(const struct sq_migrate_recv *r, const char *state_path,
 			      struct sq_snapshot_report *rep)
 {
-	struct sq_snapshot_report local;
+	struct sq_writer_report wlocal = SQ_INIT(struct sq_writer_report);
+	struct sq_snapshot_report local = { .size = sizeof(local), .io = &wlocal };
 
 	if (!r || !state_path)
 		return sq_err(SQ_E_INVAL, "migration: nothing to save");
 	if (!r->complete || !r->region)
 		return sq_err(SQ_E_INVAL,
 			      "migration: only a complete session received into memory can be saved");
-	struct sq_mem_source mem = { .base = r->region, .size = r->size, .live = 0 };
-	struct sq_snapshot_save_req req = { .state_path = state_path, .kind = SQ_SNAPSHOT_FULL,
+	struct sq_mem_source mem = { .base = r->region, .size = r->size, .live = false };
+	struct sq_snapshot_save_req req = { .size = sizeof(req),
+					    .state_path = state_path, .kind = SQ_SNAPSHOT_FULL,
 					    .state = r->state, .state_len = r->state_len,
 					    .mem = &mem };
 	return sq_snapshot_save(&req, rep ? rep : &local);

@@ -23,30 +23,28 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/sized.h"
 #include "snapshot/live_internal.h"
 
 /* A paused save (the workload stays paused throughout), then resume. */
-static int save_paused(const struct sq_snapshot_save_req *q, struct sq_tracker *t,
-		       uint32_t region, struct sq_snapshot_report *r, struct sq_live_report *rep,
-		       double t0, const char *why)
+static int save_paused(const struct sq_snapshot_save_req *q, const struct sq_live_opts *lo,
+		       struct sq_tracker *t, uint32_t region, struct sq_snapshot_report *r,
+		       struct sq_live_report *rep, double t0, const char *why)
 {
 	struct sq_snapshot_save_req p = *q;
-	struct sq_snapshot_report sr = { 0 };
 	int rc;
 
 	snprintf(rep->fallback, sizeof(rep->fallback), "%s", why);
 	rep->protect = "none";
 	p.live = NULL;
-	if (q->live->require) {
-		q->live->resume(q->live->ctx);
+	if (lo->require) {
+		lo->resume(lo->ctx);
 		return sq_err(SQ_E_UNSUPPORTED, "live save: %s", why);
 	}
-	rc = t ? sq_snapshot_save_tracked(&p, t, region, &sr) : sq_snapshot_save(&p, &sr);
+	rc = t ? sq_snapshot_save_tracked(&p, t, region, r) : sq_snapshot_save(&p, r);
 	rep->pause_s = rep->total_s = sq_clock_s() - t0;
-	rep->pages = sr.pages_dirty;
-	q->live->resume(q->live->ctx);
-	if (!rc && r)
-		*r = sr;
+	rep->pages = rc ? 0 : r->pages_dirty;
+	lo->resume(lo->ctx);
 	return rc;
 }
 
@@ -71,33 +69,31 @@ static const char *cannot_live(struct sq_tracker *t, uint32_t region, int *track
 	return NULL;
 }
 
-int sq_live_save(const struct sq_snapshot_save_req *q, struct sq_tracker *t, uint32_t region,
-		 struct sq_snapshot_report *r)
+static int live_save(const struct sq_snapshot_save_req *q, const struct sq_live_opts *lo,
+		     struct sq_tracker *t, uint32_t region, struct sq_snapshot_report *r,
+		     struct sq_live_report *rep)
 {
-	struct sq_live_report local = { 0 };
-	struct sq_live_report *rep = q->live->report ? q->live->report : &local;
 	struct sq_dirty_set *set = NULL;
 	struct sq_cow *cow = NULL;
 	double t0 = sq_clock_s();
 	int tracker_sync, rc;
 
-	memset(rep, 0, sizeof(*rep));
-	if (!q->live->resume)
+	if (!lo->resume)
 		return sq_err(SQ_E_INVAL, "live save: the resume callback is required");
 	if (!q->mem || !q->mem->base || q->mem->size % SQ_PAGE_SIZE) {
-		q->live->resume(q->live->ctx);
+		lo->resume(lo->ctx);
 		return sq_err(SQ_E_INVAL, "live save: the memory source must be a mapped region");
 	}
 	const char *why = cannot_live(t, region, &tracker_sync);
 	if (why)
-		return save_paused(q, t, region, r, rep, t0, why);
+		return save_paused(q, lo, t, region, r, rep, t0, why);
 
 	struct sq_snapshot_save_req p = *q;
 	p.live = NULL;
 	if (t) {
 		rc = sq_tracker_harvest(t, region, &set);
 		if (rc) {
-			q->live->resume(q->live->ctx);
+			lo->resume(lo->ctx);
 			return rc;
 		}
 		p.runs = q->kind == SQ_SNAPSHOT_DIFF ? sq_dirty_set_runs(set) : NULL;
@@ -128,25 +124,25 @@ int sq_live_save(const struct sq_snapshot_save_req *q, struct sq_tracker *t, uin
 		cow = NULL;
 		snprintf(rep->fallback, sizeof(rep->fallback), "%s", msg);
 		rep->protect = "none";
-		if (q->live->require) {
+		if (lo->require) {
 			rc = sq_err(SQ_E_UNSUPPORTED, "%s", msg);
 		} else {
 			rc = sq_snapshot_save(&p, r);
 			rep->pause_s = sq_clock_s() - t0;
 		}
-		q->live->resume(q->live->ctx);
+		lo->resume(lo->ctx);
 		goto done;
 	}
 	if (rc) {
-		q->live->resume(q->live->ctx);
+		lo->resume(lo->ctx);
 		goto done;
 	}
-	rep->live = 1;
+	rep->live = true;
 	rep->pause_s = sq_clock_s() - t0;
-	q->live->resume(q->live->ctx);
+	lo->resume(lo->ctx);
 
 	struct sq_mem_source src = { .read = sq_cow_read, .ctx = cow, .size = q->mem->size,
-				     .live = 1 };
+				     .live = true };
 	p.mem = &src;
 	rc = sq_snapshot_save(&p, r);
 	if (tracker_sync)
@@ -170,15 +166,29 @@ done:
 			sq_dirty_set_free(set);
 			return pb ? pb : sq_err(rc, "%s", msg);
 		}
-		if (r) {
-			sq_tracker_note_io(t, region, r->io.io_ops, r->io.bytes_written,
-					   (uint64_t)(r->io.seconds * 1e9));
-			if (q->kind == SQ_SNAPSHOT_DIFF)
-				r->pages_dirty = sq_dirty_set_pages(set);
-		}
+		sq_tracker_note_io(t, region, r->io->io_ops, r->io->bytes_written,
+				   (uint64_t)(r->io->seconds * 1e9));
+		if (q->kind == SQ_SNAPSHOT_DIFF)
+			r->pages_dirty = sq_dirty_set_pages(set);
 		sq_dirty_set_free(set);
-	} else if (r && !rc) {
+	} else if (!rc) {
 		rep->pages = r->pages_dirty;
 	}
+	return rc;
+}
+
+int sq_live_save(const struct sq_snapshot_save_req *q, struct sq_tracker *t, uint32_t region,
+		 struct sq_snapshot_report *r)
+{
+	struct sq_live_opts lo = SQ_INIT(struct sq_live_opts);
+	struct sq_live_report rep = SQ_INIT(struct sq_live_report);
+	int rc = SQ_SIZED_IN(lo, q->live, SQ_V0_LIVE_OPTS, "sq_live_opts");
+
+	if (!rc)
+		rc = sq_sized_check(lo.report, SQ_V0_LIVE_REPORT, "sq_live_report");
+	if (rc)
+		return rc;
+	rc = live_save(q, &lo, t, region, r, &rep);
+	SQ_SIZED_OUT(lo.report, rep);
 	return rc;
 }

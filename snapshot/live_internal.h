@@ -13,7 +13,10 @@
 #include <squib/types.h>
 
 /* The live branch of sq_snapshot_save (@t NULL) and of
- * sq_snapshot_save_tracked; @q->live is not NULL. */
+ * sq_snapshot_save_tracked; @q->live is not NULL. @q and @r are the
+ * library's full-size copies (@r and @r->io not NULL); the caller's
+ * sq_live_opts and sq_live_report are read and written here within their
+ * sizes (core/sized.h). */
 int sq_live_save(const struct sq_snapshot_save_req *q, struct sq_tracker *t, uint32_t region,
 		 struct sq_snapshot_report *r);
 

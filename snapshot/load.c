@@ -154,19 +154,26 @@ void sq_snapshot_loaded_free(struct sq_snapshot_loaded *l)
 int sq_snapshot_save_tracked(const struct sq_snapshot_save_req *req, struct sq_tracker *t,
 			     uint32_t region, struct sq_snapshot_report *r)
 {
-	struct sq_snapshot_save_req q;
+	struct sq_snapshot_save_req q = SQ_INIT(struct sq_snapshot_save_req);
+	struct sq_writer_report wrep = SQ_INIT(struct sq_writer_report);
+	struct sq_snapshot_report rep = { .size = sizeof(rep), .io = &wrep };
 	struct sq_dirty_set *set = NULL;
-	struct sq_snapshot_report rep;
 	int rc;
 
 	if (!req || !t)
 		return sq_err(SQ_E_INVAL, "save request or tracker missing");
-	if (req->live)
-		return sq_live_save(req, t, region, r);
+	rc = sq_pair_sized_in(&q, req, r);
+	if (rc)
+		return rc;
+	if (q.live) {
+		rc = sq_live_save(&q, t, region, &rep);
+		if (!rc)
+			sq_pair_report_out(r, &rep);
+		return rc;
+	}
 	rc = sq_tracker_harvest(t, region, &set);
 	if (rc)
 		return rc;
-	q = *req;
 	if (q.kind == SQ_SNAPSHOT_DIFF) {
 		/* The tracker is the dirty source: an empty harvest is an empty
 		 * diff, not a missing source (runs NULL). */
@@ -189,12 +196,11 @@ int sq_snapshot_save_tracked(const struct sq_snapshot_save_req *req, struct sq_t
 			return pb;
 		return sq_err(rc, "%s", msg);
 	}
-	sq_tracker_note_io(t, region, rep.io.io_ops, rep.io.bytes_written,
-			   (uint64_t)(rep.io.seconds * 1e9));
+	sq_tracker_note_io(t, region, wrep.io_ops, wrep.bytes_written,
+			   (uint64_t)(wrep.seconds * 1e9));
 	if (q.kind == SQ_SNAPSHOT_DIFF)
 		rep.pages_dirty = sq_dirty_set_pages(set);
 	sq_dirty_set_free(set);
-	if (r)
-		*r = rep;
+	sq_pair_report_out(r, &rep);
 	return 0;
 }

@@ -30,6 +30,7 @@
 #include "core/clock.h"
 #include "core/endian.h"
 #include "core/err.h"
+#include "core/sized.h"
 #include "core/sysio.h"
 #include "snapshot/live_internal.h"
 #include "snapshot/pair_internal.h"
@@ -117,9 +118,32 @@ static int write_manifest(struct sq_atomic_group *g, const char *dest,
 	return rc;
 }
 
-int sq_snapshot_save(const struct sq_snapshot_save_req *q, struct sq_snapshot_report *r)
+int sq_pair_sized_in(struct sq_snapshot_save_req *req, const struct sq_snapshot_save_req *q,
+		     const struct sq_snapshot_report *r)
 {
-	struct sq_snapshot_report rep = { 0 };
+	if (!q)
+		return sq_err(SQ_E_INVAL, "save request or memory source missing");
+	int rc = SQ_SIZED_IN(*req, q, SQ_V0_SNAPSHOT_SAVE_REQ, "sq_snapshot_save_req");
+	if (!rc)
+		rc = sq_sized_check(r, SQ_V0_SNAPSHOT_REPORT, "sq_snapshot_report");
+	if (!rc && r)
+		rc = sq_sized_check(r->io, SQ_V0_WRITER_REPORT, "sq_writer_report");
+	return rc;
+}
+
+void sq_pair_report_out(struct sq_snapshot_report *r, struct sq_snapshot_report *rep)
+{
+	if (!r)
+		return;
+	SQ_SIZED_OUT(r->io, *rep->io);
+	rep->io = r->io;
+	SQ_SIZED_OUT(r, *rep);
+}
+
+/* sq_snapshot_save on the library's own full-size request and report. */
+static int pair_save(const struct sq_snapshot_save_req *q, struct sq_snapshot_report *r)
+{
+	struct sq_snapshot_report rep = { .size = sizeof(rep), .io = r->io };
 	struct sq_atomic_group *g = NULL;
 	struct sq_atomic_file *fm = NULL;
 	struct sq_manifest *m = NULL;
@@ -147,7 +171,7 @@ int sq_snapshot_save(const struct sq_snapshot_save_req *q, struct sq_snapshot_re
 	if (!rc)
 		rc = sq_memfile_write(sq_atomic_fd(fm),
 				      q->kind == SQ_SNAPSHOT_DIFF ? SQ_LAYOUT_DIFF : SQ_LAYOUT_FULL,
-				      q->mem, runs, runs ? q->nruns : 0, &q->io, &m, &rep.io);
+				      q->mem, runs, runs ? q->nruns : 0, q->io, &m, rep.io);
 	if (!rc)
 		rc = write_member(g, p.state, q->state, q->state_len);
 	if (!rc) {
@@ -161,11 +185,25 @@ int sq_snapshot_save(const struct sq_snapshot_save_req *q, struct sq_snapshot_re
 	if (!rc)
 		rc = sq_atomic_group_commit(g);
 	sq_atomic_group_close(g);
-	rep.pages_dirty = rep.io.pages_in;
+	rep.pages_dirty = rep.io->pages_in;
 	rep.seconds = sq_clock_s() - t0;
-	if (!rc && r)
+	if (!rc)
 		*r = rep;
 	sq_manifest_free(m);
+	return rc;
+}
+
+int sq_snapshot_save(const struct sq_snapshot_save_req *q, struct sq_snapshot_report *r)
+{
+	struct sq_snapshot_save_req req = SQ_INIT(struct sq_snapshot_save_req);
+	struct sq_writer_report wrep = SQ_INIT(struct sq_writer_report);
+	struct sq_snapshot_report rep = { .size = sizeof(rep), .io = &wrep };
+	int rc = sq_pair_sized_in(&req, q, r);
+
+	if (!rc)
+		rc = pair_save(&req, &rep);
+	if (!rc)
+		sq_pair_report_out(r, &rep);
 	return rc;
 }
 

@@ -26,6 +26,18 @@ int sq_pair_check_state(const void *buf, size_t len);
 /* Everything a save checks before touching the disk (save_check.c). */
 struct sq_snapshot_save_req;
 int sq_pair_check_request(const struct sq_snapshot_save_req *q);
+
+struct sq_snapshot_report;
+/*
+ * sq_pair_sized_in() - the public save entries' first step: copy the
+ * caller's request @q into @req (holding SQ_INIT defaults) and check the
+ * sizes of @r and @r->io (core/sized.h). 0 or SQ_E_INVAL.
+ */
+int sq_pair_sized_in(struct sq_snapshot_save_req *req, const struct sq_snapshot_save_req *q,
+		     const struct sq_snapshot_report *r);
+/* sq_pair_report_out() - copy the full local report @rep (and *@rep->io)
+ * to the caller's @r (and @r->io) within their sizes; NULL @r ignored. */
+void sq_pair_report_out(struct sq_snapshot_report *r, struct sq_snapshot_report *rep);
 /* The CRC trailer of a checked state file. */
 uint64_t sq_pair_state_crc(const void *buf, size_t len);
 

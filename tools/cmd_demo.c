@@ -163,6 +163,7 @@ static void verbose_run(const struct sq_cli *cli, const struct demo_cfg *cfg,
 static int run_demo(const struct sq_cli *cli, int argc, char **argv)
 {
 	struct demo_cfg cfg = { .size = 1ull << 30, .rounds = 5, .round_ms = 300, .workers = 2,
+				.io = SQ_INIT(struct sq_writer_opts),
 				.cli = cli };
 	struct demo_result *res;
 	struct sq_opt_parser p;

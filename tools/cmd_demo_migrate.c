@@ -265,7 +265,7 @@ struct child_result {
 static void child_receive(int lfd, uint8_t *dst, size_t size, int wfd,
 			  const struct sq_migrate_link_opts *link)
 {
-	struct sq_migrate_recv_opts ro = { .region = dst, .region_size = size, .mem_fd = -1,
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .region = dst, .region_size = size, .mem_fd = -1,
 					   .timeout_ms = 30000 };
 	struct sq_migrate_recv *r = NULL;
 	struct child_result res = { 0 };
@@ -279,6 +279,7 @@ static void child_receive(int lfd, uint8_t *dst, size_t size, int wfd,
 		snprintf(res.msg, sizeof(res.msg), "%s", sq_last_error());
 	if (r) {
 		struct sq_migrate_link_report lr;
+		res.st = (struct sq_migrate_recv_stats)SQ_INIT(struct sq_migrate_recv_stats);
 		sq_migrate_recv_stats(r, &res.st);
 		sq_migrate_recv_link_report(r, &lr);
 		memcpy(res.tls, lr.tls, sizeof(res.tls));
@@ -435,14 +436,13 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 	close(lfd);
 
 	struct sq_demo_wl *w = NULL;
-	struct sq_migrate_report rep;
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	struct sq_migrate_link_report lrep = { .tls = "off" };
-	memset(&rep, 0, sizeof(rep));
 	rc = sq_demo_wl_create(size, rate * 1048576.0, &w);
 	char smsg[512] = "";
 	if (!rc) {
-		struct sq_migrate_send_opts o = { .to = addr, .nconns = conns, .downtime_ms = downtime,
-						  .policy = policy, .bandwidth_limit = bw,
+		struct sq_migrate_send_opts o = { .size = sizeof(o), .to = addr, .nconns = conns,
+						  .downtime_ms = downtime, .policy = policy, .bandwidth_limit = bw,
 						  .max_rounds = max_rounds, .throttle_initial = 20,
 						  .throttle_step = 10,
 						  .compression = (enum sq_migrate_compression)compress };

@@ -24,8 +24,8 @@ static int run_merge(const struct sq_cli *cli, int argc, char **argv)
 {
 	const char **chain = calloc((size_t)argc, sizeof(*chain));
 	const char *out = NULL;
-	struct sq_merge_opts o = { 0 };
-	struct sq_merge_report r = { 0 };
+	struct sq_merge_opts o = SQ_INIT(struct sq_merge_opts);
+	struct sq_merge_report r = SQ_INIT(struct sq_merge_report);
 	size_t n = 0;
 	struct sq_opt_parser p;
 	struct sq_cli_progress pr;

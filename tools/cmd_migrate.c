@@ -105,7 +105,7 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 		SQ_CLI_LINK_OPTIONS, { NULL, 0, NULL, 0 },
 	};
 	const char *listen_at = NULL, *out = NULL, *port_file = NULL, *pair = NULL;
-	struct sq_migrate_recv_opts ro = { .mem_fd = -1, .timeout_ms = 600000 };
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .mem_fd = -1, .timeout_ms = 600000 };
 	unsigned long long max = 0;
 	int c;
 	struct sq_cli_link lk = { 0 };
@@ -193,7 +193,7 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 		sq_migrate_recv_destroy(r);
 		return sq_cli_fail(cli, "migrate recv", rc);
 	}
-	struct sq_migrate_recv_stats st;
+	struct sq_migrate_recv_stats st = SQ_INIT(struct sq_migrate_recv_stats);
 	sq_migrate_recv_stats(r, &st);
 	sq_migrate_recv_link_report(r, &lrep);
 	if (cli->json) {
@@ -282,7 +282,7 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 		SQ_CLI_LINK_OPTIONS, { "progress", no_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sq_migrate_send_opts o = { .policy = SQ_MIGRATE_FAIL };
+	struct sq_migrate_send_opts o = { .size = sizeof(o), .policy = SQ_MIGRATE_FAIL };
 	struct sq_cli_progress pr;
 	int progress = 0;
 	int compress = SQ_MIGRATE_COMPRESS_OFF;
@@ -423,8 +423,7 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 			sq_demo_wl_start(w);
 		}
 	}
-	struct sq_migrate_report rep;
-	memset(&rep, 0, sizeof(rep));
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	memset(&lrep, 0, sizeof(lrep));
 	snprintf(lrep.tls, sizeof(lrep.tls), "off");
 	if (!rc)

@@ -40,8 +40,8 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 {
 	const char **chain = calloc((size_t)argc, sizeof(*chain));
 	const char *out = NULL;
-	struct sq_restore_opts o = { .dest_zeroed = 1 };
-	struct sq_restore_report r = { 0 };
+	struct sq_restore_opts o = { .size = sizeof(o), .dest_zeroed = 1 };
+	struct sq_restore_report r = SQ_INIT(struct sq_restore_report);
 	struct sq_opt_parser p;
 	struct sq_cli_progress pr;
 	size_t n = 0;

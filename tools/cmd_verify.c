@@ -84,12 +84,12 @@ static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 		       struct sq_atomic_group **gp)
 {
 	const char *state = NULL, *mem = NULL;
-	struct sq_verify_opts vo = { 0 };
+	struct sq_verify_opts vo = SQ_INIT(struct sq_verify_opts);
 	struct sq_cli_progress pr;
 	int progress = 0;
 	char mpath[4096];
 	struct sq_manifest *m = NULL;
-	struct sq_verify_report r = { 0 };
+	struct sq_verify_report r = SQ_INIT(struct sq_verify_report);
 	struct sq_opt_parser p;
 	int rc, k;
 

@@ -148,8 +148,8 @@ int sq_demo_lazy(const struct demo_cfg *cfg)
 	struct demo_result *dr = calloc(1, sizeof(*dr));
 	const char *chain[DEMO_MAX_ROUNDS + 1];
 	char paths[DEMO_MAX_ROUNDS + 1][4200], dir[4096];
-	struct sq_restore_report er = { 0 };
-	struct sq_lazy_report lr = { 0 };
+	struct sq_restore_report er = SQ_INIT(struct sq_restore_report);
+	struct sq_lazy_report lr = SQ_INIT(struct sq_lazy_report);
 	struct reader rd = { 0 };
 	uint8_t *want = MAP_FAILED;
 	int rc;
@@ -169,7 +169,7 @@ int sq_demo_lazy(const struct demo_cfg *cfg)
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		rc = want == MAP_FAILED ? SQ_E_NOMEM : 0;
 	}
-	struct sq_restore_opts ro = { .threads = cfg->io.threads, .dest_zeroed = 1 };
+	struct sq_restore_opts ro = { .size = sizeof(ro), .threads = cfg->io.threads, .dest_zeroed = 1 };
 	if (!rc)
 		rc = sq_restore_to_memory(chain, dr->nsnaps, want, cfg->size, &ro, &er);
 	struct sq_lazy *l = NULL;

@@ -166,10 +166,10 @@ static int live_round(const struct demo_cfg *cfg, struct demo_live_result *res, 
 	}
 	snprintf(path, sizeof(path), "%s/paused-%u.snap", res->dir, k);
 	struct sq_snapshot_save_req q = {
-		.state_path = path, .kind = k ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL,
+		.size = sizeof(q), .state_path = path, .kind = k ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL,
 		.state = st, .state_len = stlen, .mem = &src, .parent = k ? &parent : NULL,
 		.runs = set ? sq_dirty_set_runs(set) : NULL, .nruns = set ? sq_dirty_set_nruns(set) : 0,
-		.io = cfg->io,
+		.io = &cfg->io,
 	};
 	double t0 = sq_clock_s();
 	rc = sq_snapshot_save(&q, NULL);
@@ -181,9 +181,11 @@ static int live_round(const struct demo_cfg *cfg, struct demo_live_result *res, 
 		return rc;
 
 	struct resume_ctx rcx = { .w = w };
-	struct sq_live_report lr = { 0 };
-	struct sq_live_opts lo = { .resume = lw_resume, .ctx = &rcx, .report = &lr };
-	struct sq_snapshot_report rep;
+	struct sq_live_report lr = SQ_INIT(struct sq_live_report);
+	struct sq_live_opts lo = { .size = sizeof(lo), .resume = lw_resume, .ctx = &rcx,
+				   .report = &lr };
+	struct sq_writer_report wrep = SQ_INIT(struct sq_writer_report);
+	struct sq_snapshot_report rep = { .size = sizeof(rep), .io = &wrep };
 	snprintf(path, sizeof(path), "%.4000s/snap-%u.snap", res->dir, k);
 	q.state_path = path;
 	q.runs = NULL;
@@ -200,7 +202,7 @@ static int live_round(const struct demo_cfg *cfg, struct demo_live_result *res, 
 	snprintf(s->protect, sizeof(s->protect), "%s", lr.protect);
 	snprintf(s->fallback, sizeof(s->fallback), "%s", lr.fallback);
 	s->pages = lr.pages;
-	s->bytes_written = rep.io.bytes_written;
+	s->bytes_written = wrep.bytes_written;
 	s->pause_ms = (park_s + lr.pause_s) * 1e3;
 	s->total_ms = (park_s + lr.total_s) * 1e3;
 	s->cow_pages = lr.cow_pages;
@@ -226,7 +228,7 @@ static int verify_chain(const struct demo_cfg *cfg, struct demo_live_result *res
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (dst == MAP_FAILED)
 		return SQ_E_NOMEM;
-	struct sq_restore_opts ro = { .threads = cfg->io.threads, .dest_zeroed = 1 };
+	struct sq_restore_opts ro = { .size = sizeof(ro), .threads = cfg->io.threads, .dest_zeroed = 1 };
 	rc = sq_restore_to_memory(chain, res->nsnaps + 1, dst, cfg->size, &ro, NULL);
 	if (!rc && memcmp(dst, region, cfg->size))
 		snprintf(res->why, sizeof(res->why), "the restored chain differs from the region");
@@ -237,7 +239,7 @@ static int verify_chain(const struct demo_cfg *cfg, struct demo_live_result *res
 
 int sq_demo_live_run(const struct demo_cfg *cfg, struct demo_live_result *res)
 {
-	struct sq_tracker_opts to = { .kernel = SQ_KERNEL_SYNC };
+	struct sq_tracker_opts to = { .size = sizeof(to), .kernel = SQ_KERNEL_SYNC };
 	struct lw w = { .m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 	pthread_t tid[16];
 	unsigned started = 0;
@@ -310,9 +312,10 @@ int sq_demo_live_run(const struct demo_cfg *cfg, struct demo_live_result *res)
 		snprintf(prev, sizeof(prev), "%s/snap-%u.snap", res->dir, res->nsnaps - 1);
 		snprintf(path, sizeof(path), "%s/snap-%u.snap", res->dir, res->nsnaps);
 		rc = sq_snapshot_id_of(prev, &parent);
-		struct sq_snapshot_save_req q = { .state_path = path, .kind = SQ_SNAPSHOT_DIFF,
+		struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = path,
+						  .kind = SQ_SNAPSHOT_DIFF,
 						  .state = st, .state_len = stlen, .mem = &src,
-						  .parent = &parent, .io = cfg->io };
+						  .parent = &parent, .io = &cfg->io };
 		if (!rc)
 			rc = sq_snapshot_save_tracked(&q, res->t, rid, NULL);
 	}

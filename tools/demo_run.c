@@ -284,7 +284,8 @@ static int snapshot(const struct demo_cfg *cfg, struct demo_result *res, struct 
 	struct demo_snap *s = &res->snaps[round];
 	struct sq_snapshot_id parent;
 	struct sq_mem_source src = { .base = region, .size = cfg->size };
-	struct sq_snapshot_report rep;
+	struct sq_writer_report wr = SQ_INIT(struct sq_writer_report);
+	struct sq_snapshot_report rep = { .size = sizeof(rep), .io = &wr };
 	char path[4200];
 	uint8_t *st = NULL;
 	size_t stlen = 0;
@@ -304,9 +305,10 @@ static int snapshot(const struct demo_cfg *cfg, struct demo_result *res, struct 
 		return rc;
 	snprintf(path, sizeof(path), "%s/%s.snap", res->dir, s->name);
 	struct sq_snapshot_save_req q = {
-		.state_path = path, .kind = round ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL,
+		.size = sizeof(q), .state_path = path,
+		.kind = round ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL,
 		.state = st, .state_len = stlen, .mem = &src, .parent = round ? &parent : NULL,
-		.io = cfg->io,
+		.io = &cfg->io,
 	};
 	double t0 = sq_clock_s();
 	pause_workers(ctl, nworkers);
@@ -317,12 +319,12 @@ static int snapshot(const struct demo_cfg *cfg, struct demo_result *res, struct 
 	if (rc)
 		return rc;
 	s->pages_dirty = rep.pages_dirty;
-	s->pages_written = rep.io.pages_written;
-	s->bytes_written = rep.io.bytes_written;
-	s->write_s = rep.io.seconds;
-	s->gbps = rep.io.seconds > 0 ? (double)rep.io.bytes_written / rep.io.seconds / 1e9 : 0;
-	res->backend = sq_io_backend_name(rep.io.backend);
-	res->direct = rep.io.direct;
+	s->pages_written = wr.pages_written;
+	s->bytes_written = wr.bytes_written;
+	s->write_s = wr.seconds;
+	s->gbps = wr.seconds > 0 ? (double)wr.bytes_written / wr.seconds / 1e9 : 0;
+	res->backend = sq_io_backend_name(wr.backend);
+	res->direct = wr.direct;
 	res->nsnaps = round + 1;
 	return 0;
 }
@@ -331,8 +333,8 @@ static int verify_all(const struct demo_cfg *cfg, struct demo_result *res, const
 {
 	const char *chain[DEMO_MAX_ROUNDS + 1];
 	char paths[DEMO_MAX_ROUNDS + 1][4200], merged[4200];
-	struct sq_merge_report mr;
-	struct sq_restore_report rr;
+	struct sq_merge_report mr = SQ_INIT(struct sq_merge_report);
+	struct sq_restore_report rr = SQ_INIT(struct sq_restore_report);
 	int rc;
 
 	for (unsigned i = 0; i < res->nsnaps; i++) {
@@ -363,7 +365,7 @@ static int verify_all(const struct demo_cfg *cfg, struct demo_result *res, const
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (dst == MAP_FAILED)
 		return SQ_E_NOMEM;
-	struct sq_restore_opts ro = { .threads = cfg->io.threads, .dest_zeroed = 1 };
+	struct sq_restore_opts ro = { .size = sizeof(ro), .threads = cfg->io.threads, .dest_zeroed = 1 };
 	const char *one[1] = { merged };
 	progress(cfg, "restoring the merged file");
 	rc = sq_restore_to_memory(one, 1, dst, cfg->size, &ro, &rr);

@@ -54,7 +54,7 @@ static int input_make(struct batch_input *in)
 
 static void run_batch(struct sq_bench *b, int ring)
 {
-	struct sq_tracker_opts o = { .granule = SQ_GRANULE_FIXED_4K };
+	struct sq_tracker_opts o = { .size = sizeof(o), .granule = SQ_GRANULE_FIXED_4K };
 	struct batch_input in = { 0 };
 	struct sq_tracker *t = NULL;
 	struct sq_dirty_set *s;

@@ -173,7 +173,7 @@ static int gr_pattern(struct gr_ctx *c)
 
 static int gr_setup(struct gr_ctx *c, enum sq_kernel_mode k, enum sq_granule_mode g)
 {
-	struct sq_tracker_opts o = { .granule = g, .kernel = k };
+	struct sq_tracker_opts o = { .size = sizeof(o), .granule = g, .kernel = k };
 
 	c->size = gr_size();
 	c->base = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -204,7 +204,7 @@ static void gr_teardown(struct gr_ctx *c)
 
 static uint64_t gr_faults(struct gr_ctx *c)
 {
-	struct sq_dirty_stats st;
+	struct sq_dirty_stats st = SQ_INIT(struct sq_dirty_stats);
 
 	return sq_tracker_stats(c->t, c->id, &st) ? 0 : st.kernel_faults;
 }
@@ -214,7 +214,7 @@ static uint64_t gr_faults(struct gr_ctx *c)
 static double gr_round(struct gr_ctx *c, struct gr_sum *sum)
 {
 	struct sq_mem_source src = { .base = c->base, .size = c->size };
-	struct sq_writer_report rep = { 0 };
+	struct sq_writer_report rep = SQ_INIT(struct sq_writer_report);
 	struct sq_dirty_set *set = NULL;
 	uint64_t f0 = gr_faults(c);
 	int rc;
@@ -259,7 +259,7 @@ static void run_granule(struct sq_bench *b, enum sq_kernel_mode k, enum sq_granu
 {
 	struct gr_ctx c = { 0 };
 	struct gr_sum sum = { 0 };
-	struct sq_dirty_stats st0, st1;
+	struct sq_dirty_stats st0 = SQ_INIT(struct sq_dirty_stats), st1 = SQ_INIT(struct sq_dirty_stats);
 	uint64_t rounds = 0;
 	char l[200];
 

@@ -54,7 +54,7 @@ static uint64_t *pattern(int kind)
 
 static void run_harvest(struct sq_bench *b, int kind)
 {
-	struct sq_tracker_opts o = { .granule = SQ_GRANULE_FIXED_4K };
+	struct sq_tracker_opts o = { .size = sizeof(o), .granule = SQ_GRANULE_FIXED_4K };
 	struct sq_tracker *t;
 	struct sq_dirty_set *s;
 	uint32_t id;

@@ -37,7 +37,7 @@ static void bm_harvest_4g(struct sq_bench *b)
 		sq_bench_skip(b, "userfaultfd WP_ASYNC + PAGEMAP_SCAN unsupported");
 		return;
 	}
-	struct sq_tracker_opts o = { .granule = SQ_GRANULE_FIXED_4K, .kernel = SQ_KERNEL_ASYNC };
+	struct sq_tracker_opts o = { .size = sizeof(o), .granule = SQ_GRANULE_FIXED_4K, .kernel = SQ_KERNEL_ASYNC };
 	struct sq_tracker *t;
 	struct sq_dirty_set *s;
 	uint32_t id;
@@ -76,7 +76,7 @@ static void first_write_uffd(struct sq_bench *b, enum sq_kernel_mode k, enum sq_
 		sq_bench_skip(b, "kernel mode unsupported");
 		return;
 	}
-	struct sq_tracker_opts o = { .granule = g, .kernel = k };
+	struct sq_tracker_opts o = { .size = sizeof(o), .granule = g, .kernel = k };
 	struct sq_tracker *t;
 	struct sq_dirty_set *s;
 	uint32_t id;

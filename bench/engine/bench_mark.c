@@ -74,7 +74,7 @@ static int setup(enum kind k)
 	switch (k) {
 	case K_HANDLE:
 	case K_API: {
-		struct sq_tracker_opts o = { .granule = SQ_GRANULE_FIXED_4K };
+		struct sq_tracker_opts o = { .size = sizeof(o), .granule = SQ_GRANULE_FIXED_4K };
 		if (sq_tracker_create(&o, &g.t))
 			return -1;
 		return sq_tracker_add_region(g.t, (void *)BASE, NPAGES << SQ_PAGE_SHIFT, 0, &g.id);

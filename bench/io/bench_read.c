@@ -150,7 +150,7 @@ static void bm_restore(struct sq_bench *b)
 	const char *path = full_file(size);
 	uint8_t *dst = mmap(NULL, size, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	struct sq_restore_report r = { 0 };
+	struct sq_restore_report r = SQ_INIT(struct sq_restore_report);
 	char l[128];
 	if (!path || dst == MAP_FAILED) {
 		sq_bench_skip(b, "set-up failed");
@@ -273,7 +273,7 @@ static void bm_merge(struct sq_bench *b)
 {
 	uint64_t size = iob_size(1024);
 	const struct merge_set *m = merge_files(size);
-	struct sq_merge_report r = { 0 };
+	struct sq_merge_report r = SQ_INIT(struct sq_merge_report);
 	char mp[600];
 	if (!m) {
 		sq_bench_skip(b, "set-up failed");

@@ -165,7 +165,7 @@ SQ_BENCH_DEF(.name = "io/raw/odirect_seq_write_limit", .fn = bm_raw_write, .manu
 static void run_full(struct sq_bench *b, uint8_t *region, uint64_t size, const char *tag)
 {
 	struct sq_mem_source src = { .base = region, .size = size };
-	struct sq_writer_report rep = { 0 };
+	struct sq_writer_report rep = SQ_INIT(struct sq_writer_report);
 	char path[512];
 
 	iob_path(path, sizeof(path), tag);
@@ -277,7 +277,7 @@ SQ_BENCH_DEF(.name = "io/full/firecracker_style_baseline", .fn = bm_firecracker,
  * (io_uring / pwritev2) override the writer's defaults, for exploring. */
 static struct sq_writer_opts diff_opts(void)
 {
-	struct sq_writer_opts o = { 0 };
+	struct sq_writer_opts o = SQ_INIT(struct sq_writer_opts);
 	const char *v;
 
 	if (getenv("SQ_BENCH_IO_BUFFERED"))
@@ -298,7 +298,9 @@ static void run_diff(struct sq_bench *b, const struct sq_run *runs, size_t n, ui
 	uint8_t *st = NULL;
 	size_t stlen = 0;
 	struct sq_snapshot_id parent;
-	struct sq_snapshot_report rep = { 0 };
+	struct sq_writer_report wr = SQ_INIT(struct sq_writer_report);
+	struct sq_snapshot_report rep = { .size = sizeof(rep), .io = &wr };
+	struct sq_writer_opts io = diff_opts();
 	char path[512], stem[64];
 	unsigned i = 0;
 
@@ -315,10 +317,11 @@ static void run_diff(struct sq_bench *b, const struct sq_run *runs, size_t n, ui
 	while (sq_bench_running(b)) {
 		snprintf(stem, sizeof(stem), "diff%u.snap", i++);
 		iob_path(path, sizeof(path), stem);
-		struct sq_snapshot_save_req q = { .state_path = path, .kind = SQ_SNAPSHOT_DIFF,
+		struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = path,
+						  .kind = SQ_SNAPSHOT_DIFF,
 						  .state = st, .state_len = stlen, .mem = &src,
 						  .runs = runs, .nruns = n, .parent = &parent,
-						  .io = diff_opts() };
+						  .io = &io };
 		double t0 = iob_now();
 		int rc = sq_snapshot_save(&q, &rep);
 		double t = iob_now() - t0;
@@ -337,12 +340,12 @@ static void run_diff(struct sq_bench *b, const struct sq_run *runs, size_t n, ui
 		}
 	}
 	free(st);
-	sq_bench_counter(b, "pages_written", (double)rep.io.pages_written);
-	sq_bench_counter(b, "bytes_written", (double)rep.io.bytes_written);
-	sq_bench_counter(b, "write_ms", rep.io.seconds * 1e3);
+	sq_bench_counter(b, "pages_written", (double)wr.pages_written);
+	sq_bench_counter(b, "bytes_written", (double)wr.bytes_written);
+	sq_bench_counter(b, "write_ms", wr.seconds * 1e3);
 	sq_bench_counter(b, "region_bytes", (double)size);
-	sq_bench_set_bytes(b, (double)rep.io.bytes_written);
-	iob_label(b, &rep.io, size);
+	sq_bench_set_bytes(b, (double)wr.bytes_written);
+	iob_label(b, &wr, size);
 }
 
 static void bm_diff_2m(struct sq_bench *b)

@@ -94,7 +94,7 @@ static void bm_save(struct sq_bench *b)
 	uint64_t size = iob_size(1024), npages = size / 4096;
 	struct bw w = { .m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
 			.npages = npages };
-	struct sq_tracker_opts to = { .kernel = SQ_KERNEL_SYNC, .granule = SQ_GRANULE_FIXED_4K };
+	struct sq_tracker_opts to = { .size = sizeof(to), .kernel = SQ_KERNEL_SYNC, .granule = SQ_GRANULE_FIXED_4K };
 	struct sq_tracker *t = NULL;
 	struct sq_microvm_state *vm;
 	uint8_t *st = NULL;
@@ -119,7 +119,7 @@ static void bm_save(struct sq_bench *b)
 	}
 	sq_state_free(vm);
 	struct sq_mem_source src = { .base = w.region, .size = size };
-	struct sq_snapshot_save_req full = { .state_path = path, .kind = SQ_SNAPSHOT_FULL,
+	struct sq_snapshot_save_req full = { .size = sizeof(full), .state_path = path, .kind = SQ_SNAPSHOT_FULL,
 					     .state = st, .state_len = stlen, .mem = &src };
 	sq_snapshot_save_tracked(&full, t, rid, NULL);
 	pthread_create(&th, NULL, bw_main, &w);
@@ -138,10 +138,10 @@ static void bm_save(struct sq_bench *b)
 
 		sq_snapshot_id_of(path, &parent);
 		struct resume_at ra = { .w = &w };
-		struct sq_live_report lr = { 0 };
-		struct sq_live_opts lo = { .resume = bw_resume, .ctx = &ra, .report = &lr,
+		struct sq_live_report lr = SQ_INIT(struct sq_live_report);
+		struct sq_live_opts lo = { .size = sizeof(lo), .resume = bw_resume, .ctx = &ra, .report = &lr,
 					   .require = 1 };
-		struct sq_snapshot_save_req q = { .state_path = path, .kind = SQ_SNAPSHOT_DIFF,
+		struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = path, .kind = SQ_SNAPSHOT_DIFF,
 						  .state = st, .state_len = stlen, .mem = &src,
 						  .parent = &parent, .live = live ? &lo : NULL };
 		double s0 = sq_bench_now();
@@ -212,7 +212,7 @@ static int lazy_file(uint64_t size, char *path, size_t len)
 		rc = sq_state_encode(vm, &st, &stlen);
 	sq_state_free(vm);
 	struct sq_mem_source src = { .base = region, .size = size };
-	struct sq_snapshot_save_req q = { .state_path = path, .kind = SQ_SNAPSHOT_FULL,
+	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = path, .kind = SQ_SNAPSHOT_FULL,
 					  .state = st, .state_len = stlen, .mem = &src };
 	if (!rc)
 		rc = sq_snapshot_save(&q, NULL);
@@ -260,8 +260,8 @@ static void bm_lazy(struct sq_bench *b)
 		return;
 	}
 	while (sq_bench_running(b)) {
-		struct sq_lazy_opts o = { .no_fill = mode != 1 };
-		struct sq_lazy_report r;
+		struct sq_lazy_opts o = { .size = sizeof(o), .no_fill = mode != 1 };
+		struct sq_lazy_report r = SQ_INIT(struct sq_lazy_report);
 		struct sq_lazy *l;
 		lazy_drop(path);
 		double t0 = sq_bench_now();

@@ -205,8 +205,8 @@ static void migrate_once(struct sq_bench *b, double rate, const struct sq_migrat
 			 const char *want)
 {
 	struct wl w;
-	struct sq_migrate_send_opts o;
-	struct sq_migrate_report rep;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	struct rx_thread x = { .timeout_ms = 60000 };
 
 	if (setup_regions()) {
@@ -227,7 +227,7 @@ static void migrate_once(struct sq_bench *b, double rate, const struct sq_migrat
 	wl_opts(&w, &o);
 	o.nconns = (unsigned)(sq_bench_arg(b) & 0xff);
 	o.timeout_ms = 60000;
-	struct sq_migrate_recv_opts ro = { .region = dst, .region_size = size, .mem_fd = -1,
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .region = dst, .region_size = size, .mem_fd = -1,
 					   .timeout_ms = 60000 };
 	while (sq_bench_running(b)) {
 		struct sq_migrate_link_report lr = { .tls = "off" };

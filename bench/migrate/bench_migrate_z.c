@@ -88,8 +88,7 @@ static void bm_z(struct sq_bench *b)
 		 kind == TEXT ? "text" : "random");
 	sq_bench_label(b, l);
 	struct sq_migrate_tracker_ctx tctx = { t, id };
-	struct sq_migrate_send_opts o;
-	memset(&o, 0, sizeof(o));
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
 	o.region = regions[kind];
 	o.region_size = size;
 	sq_migrate_tracker_source(&tctx, &o.source);
@@ -98,11 +97,11 @@ static void bm_z(struct sq_bench *b)
 	o.timeout_ms = 60000;
 	o.bandwidth_limit = LINK_BPS;
 	o.compression = mode;
-	struct sq_migrate_recv_opts ro = { .region = dst, .region_size = size, .mem_fd = -1,
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .region = dst, .region_size = size, .mem_fd = -1,
 					   .timeout_ms = 60000 };
 	while (sq_bench_running(b)) {
 		struct rx_thread x = { .timeout_ms = 60000 };
-		struct sq_migrate_report rep;
+		struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 		if (rx_thread_start(&x, &ro)) {
 			sq_bench_skip(b, "receiver");
 			break;

@@ -45,7 +45,10 @@
 #define SQUIB_ATOMIC_FILE_H
 
 #include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <squib/export.h>
+#include <squib/types.h>
 
 SQ_BEGIN_DECLS
 
@@ -54,6 +57,7 @@ SQ_BEGIN_DECLS
 struct sq_atomic_file;
 
 struct sq_atomic_opts {
+	uint32_t size; /* sizeof(struct sq_atomic_opts): SQ_INIT (squib/types.h) */
 	/* Directory for the temp file; NULL = beside the destination (the
 	 * only layout that is always atomic). Must be on the destination's
 	 * filesystem, else SQ_E_ATOMIC_COMMIT_CROSS_FS. */

@@ -39,20 +39,24 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <squib/export.h>
+#include <squib/types.h>
 
 SQ_BEGIN_DECLS
 
 struct sq_lazy;
 
 struct sq_lazy_opts {
+	uint32_t size; /* sizeof(struct sq_lazy_opts): SQ_INIT (squib/types.h) */
 	unsigned fill_threads;  /* background fill threads; 0 = 2 */
 	unsigned batch_pages;   /* pages placed per fault (power of two, <= 512); 0 = 16 */
 	const char *hotset;     /* hot-set file to fill first, or NULL */
-	int no_fill;            /* 1 = faults only (no background fill) */
+	bool no_fill;           /* true = faults only (no background fill) */
 };
 
 struct sq_lazy_report {
+	uint32_t size; /* sizeof(struct sq_lazy_report): SQ_INIT (squib/types.h) */
 	double ready_s;         /* start -> sq_lazy_start returned (region usable) */
 	double first_access_s;  /* start -> first fault served; 0 when none */
 	double fill_s;          /* start -> every page present; 0 when not reached */

@@ -43,13 +43,16 @@
 #define SQUIB_LIVE_H
 
 #include <stdint.h>
+#include <stdbool.h>
 #include <squib/export.h>
+#include <squib/types.h>
 
 SQ_BEGIN_DECLS
 
 struct sq_live_report {
-	int live;              /* 1 = saved copy-on-write; 0 = fell back to a paused save */
-	char fallback[256];    /* why it fell back (live == 0) */
+	uint32_t size; /* sizeof(struct sq_live_report): SQ_INIT (squib/types.h) */
+	bool live;             /* true = saved copy-on-write; 0 = fell back to a paused save */
+	char fallback[256];    /* why it fell back (!live) */
 	const char *protect;   /* "tracker-sync", "own-uffd" or "none" (fallback) */
 	double pause_s;        /* call -> opts->resume (the workload's pause in the save) */
 	double total_s;        /* call -> return, commit included */
@@ -60,16 +63,18 @@ struct sq_live_report {
 };
 
 struct sq_live_opts {
+	uint32_t size; /* sizeof(struct sq_live_opts): SQ_INIT (squib/types.h) */
 	/*
 	 * Called exactly once per save, on the calling thread, as soon as the
 	 * workload may run again: after S is protected, or, when the save
 	 * falls back or fails, when the paused part ends. The save never
-	 * pauses the workload itself. Required.
+	 * pauses the workload itself. Required. Not called when the save
+	 * fails at once with SQ_E_INVAL for a struct size (squib/types.h).
 	 */
 	void (*resume)(void *ctx);
 	void *ctx;
 	struct sq_live_report *report; /* filled when not NULL, also on failure */
-	int require;                   /* 1 = SQ_E_UNSUPPORTED instead of falling back */
+	bool require;                  /* true = SQ_E_UNSUPPORTED instead of falling back */
 };
 
 /**

@@ -20,13 +20,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <squib/export.h>
 #include <squib/progress.h>
+#include <squib/types.h>
 
 SQ_BEGIN_DECLS
 
 struct sq_merge_opts {
-	int in_place; /* 1 = the output replaces paths[0] (its memory file and
+	uint32_t size; /* sizeof(struct sq_merge_opts): SQ_INIT (squib/types.h) */
+	bool in_place; /* true = the output replaces paths[0] (its memory file and
 		       * manifest): written as a new file and committed as one
 		       * unit, like any output, so a crash leaves the old or
 		       * the new base */
@@ -40,6 +43,7 @@ struct sq_merge_opts {
 };
 
 struct sq_merge_report {
+	uint32_t size; /* sizeof(struct sq_merge_report): SQ_INIT (squib/types.h) */
 	unsigned layers;
 	uint64_t extents_copied;
 	uint64_t bytes_copied;

@@ -36,6 +36,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <squib/export.h>
 #include <squib/progress.h>
 #include <squib/types.h>
@@ -126,8 +127,9 @@ struct sq_migrate_round {
 };
 
 struct sq_migrate_report {
+	uint32_t size; /* sizeof(struct sq_migrate_report): SQ_INIT (squib/types.h) */
 	int result;              /* 0 or the SQ_E_* code sq_migrate_send returned */
-	int converged;           /* 1 when the pause point was reached */
+	bool converged;          /* true when the pause point was reached */
 	unsigned rounds;         /* rounds sent, the final one included */
 	uint64_t region_bytes;
 	uint64_t wire_bytes;     /* everything sent, all connections */
@@ -152,6 +154,7 @@ struct sq_migrate_report {
 };
 
 struct sq_migrate_send_opts {
+	uint32_t size; /* sizeof(struct sq_migrate_send_opts): SQ_INIT (squib/types.h) */
 	const char *to;          /* "HOST:PORT" (IPv4 or IPv6 "[::1]:PORT") */
 	unsigned nconns;         /* TCP connections; 0 = SQ_MIGRATE_DEFAULT_CONNS */
 	const void *region;      /* the region being migrated */
@@ -241,6 +244,7 @@ SQ_API int sq_migrate_send(const struct sq_migrate_send_opts *opts, struct sq_mi
 struct sq_migrate_recv;
 
 struct sq_migrate_recv_opts {
+	uint32_t size; /* sizeof(struct sq_migrate_recv_opts): SQ_INIT (squib/types.h) */
 	/*
 	 * Where pages go. One of:
 	 *  - region/region_size: an existing writable region; the sender's
@@ -328,6 +332,7 @@ SQ_API int sq_migrate_recv_accept(struct sq_migrate_recv *r, int listen_fd);
 SQ_API int sq_migrate_recv_fds(struct sq_migrate_recv *r, const int *fds, unsigned nfds);
 
 struct sq_migrate_recv_stats {
+	uint32_t size; /* sizeof(struct sq_migrate_recv_stats): SQ_INIT (squib/types.h) */
 	uint64_t session_id;
 	uint64_t region_size;
 	unsigned nconns;
@@ -338,11 +343,14 @@ struct sq_migrate_recv_stats {
 	uint64_t stale_pages;     /* skipped: a later round's copy was there */
 	uint64_t payload_bytes;
 	uint64_t state_len;
-	int complete;             /* 1 after a verified final frame */
+	bool complete;            /* true after a verified final frame */
 };
 
-/** sq_migrate_recv_stats() - copy of the counters. After accept returns. */
-SQ_API void sq_migrate_recv_stats(const struct sq_migrate_recv *r, struct sq_migrate_recv_stats *s);
+/**
+ * sq_migrate_recv_stats() - copy of the counters into @s, within @s->size.
+ * After accept returns. 0, or SQ_E_INVAL for a size below the first layout.
+ */
+SQ_API int sq_migrate_recv_stats(const struct sq_migrate_recv *r, struct sq_migrate_recv_stats *s);
 
 /**
  * sq_migrate_recv_region() - the destination region (memory receivers) and

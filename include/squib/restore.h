@@ -22,13 +22,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <squib/export.h>
+#include <squib/types.h>
 #include <squib/manifest.h>
 #include <squib/progress.h>
 
 SQ_BEGIN_DECLS
 
 struct sq_verify_report {
+	uint32_t size; /* sizeof(struct sq_verify_report): SQ_INIT (squib/types.h) */
 	uint64_t pages_checked;  /* data pages whose CRC was compared */
 	uint64_t bytes_read;
 	uint64_t bad_page;       /* first mismatching page, when the result is SQ_E_VERIFY */
@@ -48,6 +51,7 @@ SQ_API int sq_memfile_verify(const char *mem_path, const struct sq_manifest *m,
 			     unsigned threads, struct sq_verify_report *r);
 
 struct sq_verify_opts {
+	uint32_t size; /* sizeof(struct sq_verify_opts): SQ_INIT (squib/types.h) */
 	unsigned threads;        /* 0 = online CPUs */
 	/* Optional progress reports and cancellation (squib/progress.h):
 	 * phase SQ_PROGRESS_VERIFY_READ, total = the manifest's data bytes. */
@@ -83,9 +87,10 @@ SQ_API int sq_memfile_verify_sample(const char *mem_path, const struct sq_manife
 				    unsigned samples);
 
 struct sq_restore_opts {
+	uint32_t size; /* sizeof(struct sq_restore_opts): SQ_INIT (squib/types.h) */
 	unsigned threads;  /* 0 = online CPUs */
-	int verify;        /* 1 = compare each page's CRC while reading */
-	int dest_zeroed;   /* 1 = @dest is known to read as zeros (fresh mmap):
+	bool verify;       /* true = compare each page's CRC while reading */
+	bool dest_zeroed;  /* true = @dest is known to read as zeros (fresh mmap):
 			    * the holes of the full file are not cleared */
 	int direct;        /* 0 = O_DIRECT where possible, -1 = buffered */
 	/* Optional progress reports and cancellation (squib/progress.h):
@@ -96,10 +101,11 @@ struct sq_restore_opts {
 };
 
 struct sq_restore_report {
+	uint32_t size; /* sizeof(struct sq_restore_report): SQ_INIT (squib/types.h) */
 	unsigned layers;
 	uint64_t pages_read;
 	uint64_t bytes_read;
-	int direct;
+	bool direct;       /* true = O_DIRECT */
 	double seconds;
 };
 

@@ -39,7 +39,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <squib/export.h>
+#include <squib/types.h>
 #include <squib/manifest.h>
 #include <squib/writer.h>
 
@@ -49,6 +51,7 @@ struct sq_tracker;
 struct sq_live_opts;
 
 struct sq_snapshot_save_req {
+	uint32_t size; /* sizeof(struct sq_snapshot_save_req): SQ_INIT (squib/types.h) */
 	const char *state_path;           /* "<stem>.snap" */
 	enum sq_snapshot_kind kind;
 	const void *state;                /* the complete state file (sq_state_encode) */
@@ -59,14 +62,16 @@ struct sq_snapshot_save_req {
 					   * non-NULL array with nruns 0); full: NULL (all) */
 	size_t nruns;
 	const struct sq_snapshot_id *parent; /* diff: the parent's id (sq_snapshot_id_of) */
-	struct sq_writer_opts io;
+	const struct sq_writer_opts *io; /* NULL = defaults */
 	const struct sq_live_opts *live;  /* NULL = paused save; else live (squib/live.h) */
 };
 
 struct sq_snapshot_report {
+	uint32_t size; /* sizeof(struct sq_snapshot_report): SQ_INIT (squib/types.h) */
 	struct sq_snapshot_id id;
 	uint64_t pages_dirty;             /* pages handed to the writer */
-	struct sq_writer_report io;       /* the memory file write */
+	struct sq_writer_report *io;      /* the memory file write, filled when not
+					   * NULL (its size set by the caller) */
 	double seconds;                   /* whole save, commit included */
 };
 

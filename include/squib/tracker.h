@@ -98,6 +98,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <squib/export.h>
 #include <squib/types.h>
 
@@ -149,6 +150,7 @@ struct sq_cost_model {
 };
 
 struct sq_tracker_opts {
+	uint32_t size; /* sizeof(struct sq_tracker_opts): SQ_INIT (squib/types.h) */
 	enum sq_granule_mode granule;
 	enum sq_kernel_mode kernel;
 	struct sq_cost_model cost;
@@ -160,6 +162,7 @@ struct sq_tracker_opts {
  * end of each harvest (one harvest = one epoch).
  */
 struct sq_dirty_stats {
+	uint32_t size; /* sizeof(struct sq_dirty_stats): SQ_INIT (squib/types.h) */
 	uint64_t epoch;             /* harvests completed */
 	uint64_t npages;            /* tracked pages */
 	uint64_t nblocks;           /* 2 MiB blocks */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * squib/types.h - geometry and the run type shared by engine, io and migrate.
+ * squib/types.h - geometry, the run type shared by engine, io and migrate, and
+ * SQ_INIT for the size-prefixed option and report structs.
  */
 #ifndef SQUIB_TYPES_H
 #define SQUIB_TYPES_H
@@ -31,5 +32,23 @@ struct sq_run {
 	uint64_t first_page;
 	uint64_t npages;
 };
+
+/*
+ * SQ_INIT(type) - the initializer of every public option and report struct
+ * (struct sq_*_opts, sq_*_report, sq_*_stats, sq_snapshot_save_req). Their
+ * first member is `uint32_t size`, which the caller sets to the size of the
+ * struct it was compiled with; new fields are only ever appended, so the
+ * library reads only the fields that lie within @size (the others take
+ * their default, which is what zero means) and writes report fields only
+ * within it. Size 0, or one smaller than the struct's first published
+ * layout, fails with SQ_E_INVAL. Use it for every such struct:
+ *
+ *	struct sq_writer_opts o = SQ_INIT(struct sq_writer_opts);
+ *	o.threads = 4;
+ *
+ * or name the size yourself: { .size = sizeof(struct sq_writer_opts), ... }.
+ * See docs/ARCHITECTURE.md, "ABI".
+ */
+#define SQ_INIT(type) { .size = (uint32_t)sizeof(type) }
 
 #endif /* SQUIB_TYPES_H */

@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <squib/export.h>
 #include <squib/manifest.h>
 #include <squib/types.h>
@@ -56,28 +57,30 @@ struct sq_mem_source {
 			       * last 4 KiB page may be partial (written with
 			       * exactly its bytes, as the original writes a
 			       * ram_size that is not a page multiple) */
-	int live;             /* 1: the source may change while it is written:
+	bool live;            /* true: the source may change while it is written:
 			       * pages are copied to staging buffers first and the
 			       * CRC is taken over the copy that is written */
 };
 
 struct sq_writer_opts {
+	uint32_t size; /* sizeof(struct sq_writer_opts): SQ_INIT (squib/types.h) */
 	unsigned threads;          /* 0 = online CPUs */
 	enum sq_io_backend backend;
 	unsigned queue_depth;      /* io_uring entries per worker; 0 = 32 */
 	int direct;                /* 0 = O_DIRECT where the filesystem allows it,
 				    * -1 = buffered */
-	int no_sync;               /* 1 = skip the final fdatasync */
+	bool no_sync;              /* true = skip the final fdatasync */
 };
 
 struct sq_writer_report {
+	uint32_t size; /* sizeof(struct sq_writer_report): SQ_INIT (squib/types.h) */
 	uint64_t pages_in;         /* pages examined */
 	uint64_t pages_written;    /* pages written as data */
 	uint64_t pages_zero;       /* zero pages left as holes (full layout) */
 	uint64_t bytes_written;
 	uint64_t io_ops;           /* write requests issued */
 	enum sq_io_backend backend;/* the backend that ran */
-	int direct;                /* 1 = O_DIRECT, 0 = buffered + fdatasync */
+	bool direct;               /* true = O_DIRECT, false = buffered + fdatasync */
 	unsigned threads;
 	unsigned queue_depth;
 	double seconds;

@@ -147,7 +147,7 @@ static void restore_is(struct fx *f, const char *const *chain, size_t n, int ver
 	const uint64_t ram_size = f->size;
 	uint64_t cap = (ram_size + 65535) & ~(uint64_t)65535;
 	uint8_t *dst = aligned_alloc(4096, cap);
-	struct sq_restore_opts o = { .verify = verify, .threads = 2 };
+	struct sq_restore_opts o = { .size = sizeof(o), .verify = verify, .threads = 2 };
 
 	memset(dst, 0xee, cap);
 	int rc = sq_restore_to_memory(chain, n, dst, ram_size, &o, NULL);
@@ -276,7 +276,7 @@ static void build_manifests_then_everything_applies(struct fx *f)
 	assert_int_equal(pwrite(fd, &x, 1, (off_t)(end - 1)), 1);
 	close(fd);
 	sq_manifest_free(m);
-	struct sq_restore_opts o = { .verify = 1 };
+	struct sq_restore_opts o = { .size = sizeof(o), .verify = 1 };
 	assert_int_equal(sq_restore_to_memory(chain, GENS, dst, ram_size, &o, NULL), SQ_E_VERIFY);
 	free(dst);
 }
@@ -377,7 +377,7 @@ static void merge_in_place(void **state)
 {
 	struct fx *f = make_chain((struct geom){ MIB4, 4096, 4096, 4096 });
 	const char *chain[GENS] = { f->mem[0], f->mem[1], f->mem[2] };
-	struct sq_merge_opts o = { .in_place = 1 };
+	struct sq_merge_opts o = { .size = sizeof(o), .in_place = 1 };
 	unsigned char *got = NULL;
 	size_t len = 0;
 

@@ -82,7 +82,7 @@ static void expect(struct fx *f, const struct sq_microvm_state *vm, enum sq_snap
 {
 	size_t len, before = entries(f->dir);
 	uint8_t *st = encode(vm, &len);
-	struct sq_snapshot_save_req q = { .state_path = f->snap, .kind = kind, .state = st,
+	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = f->snap, .kind = kind, .state = st,
 					  .state_len = len, .mem = &f->src, .runs = runs,
 					  .nruns = nruns, .parent = parent ? &f->parent : NULL };
 
@@ -120,7 +120,7 @@ static void diff_without_track_dirty_pages(void **state)
 	/* a full snapshot of the same state is fine: the flag only gates diffs */
 	size_t len;
 	uint8_t *st = encode(vm, &len);
-	struct sq_snapshot_save_req q = { .state_path = f->snap, .kind = SQ_SNAPSHOT_FULL,
+	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = f->snap, .kind = SQ_SNAPSHOT_FULL,
 					  .state = st, .state_len = len, .mem = &f->src };
 	assert_int_equal(sq_snapshot_save(&q, NULL), 0);
 	free(st);
@@ -194,7 +194,7 @@ static void prior_pair_untouched(void **state)
 
 	assert_int_equal(sq_state_demo(&vm), 0);
 	uint8_t *st = encode(vm, &len);
-	struct sq_snapshot_save_req q = { .state_path = f->snap, .kind = SQ_SNAPSHOT_FULL,
+	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = f->snap, .kind = SQ_SNAPSHOT_FULL,
 					  .state = st, .state_len = len, .mem = &f->src };
 	assert_int_equal(sq_snapshot_save(&q, NULL), 0);
 	free(st);
@@ -225,7 +225,7 @@ static void state_bytes_checked_first(void **state)
 	assert_int_equal(sq_state_demo(&vm), 0);
 	uint8_t *st = encode(vm, &len);
 	st[len - 1] ^= 1;
-	struct sq_snapshot_save_req q = { .state_path = f->snap, .kind = SQ_SNAPSHOT_FULL,
+	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = f->snap, .kind = SQ_SNAPSHOT_FULL,
 					  .state = st, .state_len = len, .mem = &f->src };
 	assert_int_equal(sq_snapshot_save(&q, NULL), SQ_E_CRC_MISMATCH);
 	assert_string_equal(sq_last_error(), "snapshot CRC64 mismatch");

@@ -25,7 +25,7 @@ static void *A(uintptr_t off)
 static struct sq_tracker *mk(enum sq_granule_mode g)
 {
 	struct sq_tracker *t;
-	struct sq_tracker_opts o = { .granule = g };
+	struct sq_tracker_opts o = { .size = sizeof(o), .granule = g };
 	assert_int_equal(sq_tracker_create(&o, &t), 0);
 	return t;
 }
@@ -138,7 +138,7 @@ static void controller_both_directions(void **st)
 	struct sq_tracker *t = mk(SQ_GRANULE_ADAPTIVE);
 	uint32_t id;
 	struct sq_dirty_set *s;
-	struct sq_dirty_stats ds;
+	struct sq_dirty_stats ds = SQ_INIT(struct sq_dirty_stats);
 
 	assert_int_equal(sq_tracker_add_region(t, A(0), 4 * BLK, 0, &id), 0);
 	/* Block 1: every other page dirty each epoch (256 runs): coarse wins. */
@@ -187,7 +187,7 @@ static void stats_rates(void **st)
 	struct sq_tracker *t = mk(SQ_GRANULE_FIXED_4K);
 	uint32_t id;
 	struct sq_dirty_set *s;
-	struct sq_dirty_stats ds;
+	struct sq_dirty_stats ds = SQ_INIT(struct sq_dirty_stats);
 
 	assert_int_equal(sq_tracker_add_region(t, A(0), BLK, 0, &id), 0);
 	assert_int_equal(sq_tracker_mark_range(t, A(0), 100 * PG), 0);

@@ -148,16 +148,16 @@ static void bad_put_back_and_queries(void **st)
 	expect(sq_tracker_granule(t, id, 1), SQ_E_RANGE);
 	expect(sq_tracker_set_granule(t, id, 1, SQ_GRANULE_COARSE), SQ_E_RANGE);
 	expect(sq_tracker_set_granule(t, id, 0, (enum sq_granule)7), SQ_E_INVAL);
-	struct sq_dirty_stats ds;
+	struct sq_dirty_stats ds = SQ_INIT(struct sq_dirty_stats);
 	expect(sq_tracker_stats(t, id + 1, &ds), SQ_E_NOT_FOUND);
 	expect(sq_tracker_note_io(t, id + 1, 1, 1, 1), SQ_E_NOT_FOUND);
 	sq_tracker_destroy(t);
 
-	struct sq_tracker_opts o = { .granule = (enum sq_granule_mode)9 };
+	struct sq_tracker_opts o = { .size = sizeof(o), .granule = (enum sq_granule_mode)9 };
 	expect(sq_tracker_create(&o, &t), SQ_E_INVAL);
-	o = (struct sq_tracker_opts){ .kernel = (enum sq_kernel_mode)5 };
+	o = (struct sq_tracker_opts){ .size = sizeof(struct sq_tracker_opts), .kernel = (enum sq_kernel_mode)5 };
 	expect(sq_tracker_create(&o, &t), SQ_E_INVAL);
-	o = (struct sq_tracker_opts){ .ewma_alpha_pct = 101 };
+	o = (struct sq_tracker_opts){ .size = sizeof(struct sq_tracker_opts), .ewma_alpha_pct = 101 };
 	expect(sq_tracker_create(&o, &t), SQ_E_INVAL);
 }
 
@@ -167,7 +167,7 @@ static void kernel_setup_failure(void **st)
 	(void)st;
 	if (!(sq_tracker_kernel_support() & (1u << SQ_KERNEL_ASYNC)))
 		skip();
-	struct sq_tracker_opts o = { .kernel = SQ_KERNEL_ASYNC };
+	struct sq_tracker_opts o = { .size = sizeof(o), .kernel = SQ_KERNEL_ASYNC };
 	struct sq_tracker *t;
 	uint32_t id;
 	size_t len = 4 * PG;

@@ -75,8 +75,8 @@ static void steady_workload_converges(void **st)
 {
 	(void)st;
 	struct sq_tracker *t;
-	struct sq_tracker_opts o = { .granule = SQ_GRANULE_ADAPTIVE };
-	struct sq_dirty_stats ds;
+	struct sq_tracker_opts o = { .size = sizeof(o), .granule = SQ_GRANULE_ADAPTIVE };
+	struct sq_dirty_stats ds = SQ_INIT(struct sq_dirty_stats);
 	uint32_t id;
 	int before[NBLK], now[NBLK];
 

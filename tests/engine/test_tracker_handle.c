@@ -30,7 +30,7 @@ static void *A(uintptr_t off)
 static struct sq_tracker *mk(enum sq_granule_mode g, uint32_t *id, size_t len)
 {
 	struct sq_tracker *t;
-	struct sq_tracker_opts o = { .granule = g };
+	struct sq_tracker_opts o = { .size = sizeof(o), .granule = g };
 	assert_int_equal(sq_tracker_create(&o, &t), 0);
 	assert_int_equal(sq_tracker_add_region(t, A(0), len, 0, id), 0);
 	return t;

@@ -106,7 +106,7 @@ static void *writer_main(void *arg)
 
 static void run_mode(enum sq_kernel_mode kmode, bool shared, enum sq_granule_mode g)
 {
-	struct sq_tracker_opts o = { .granule = g, .kernel = kmode };
+	struct sq_tracker_opts o = { .size = sizeof(o), .granule = g, .kernel = kmode };
 	struct sq_tracker *t;
 	struct sq_dirty_set *s;
 	struct mem m = map_mem(shared);
@@ -175,7 +175,7 @@ static void run_mode(enum sq_kernel_mode kmode, bool shared, enum sq_granule_mod
 	}
 	free(w);
 
-	struct sq_dirty_stats ds;
+	struct sq_dirty_stats ds = SQ_INIT(struct sq_dirty_stats);
 	assert_int_equal(sq_tracker_stats(t, id, &ds), 0);
 	assert_int_equal(ds.kernel_mode, (unsigned)kmode);
 	assert_true(ds.kernel_faults > 0);

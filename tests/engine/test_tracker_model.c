@@ -94,7 +94,7 @@ static void sync_granules(struct sq_tracker *t, struct model_region *m)
 static void run_case(enum sq_granule_mode mode, int steps)
 {
 	struct sq_tracker *t;
-	struct sq_tracker_opts o = { .granule = mode, .cost = { .min_epochs = 1 } };
+	struct sq_tracker_opts o = { .size = sizeof(o), .granule = mode, .cost = { .min_epochs = 1 } };
 	struct slot sl[NSLOT] = { 0 };
 
 	assert_int_equal(sq_tracker_create(&o, &t), 0);

@@ -185,7 +185,7 @@ static void add_set(unsigned char *u, const struct sq_dirty_set *s)
 
 static void run_stress(enum sq_granule_mode mode)
 {
-	struct sq_tracker_opts o = { .granule = mode, .cost = { .min_epochs = 1 } };
+	struct sq_tracker_opts o = { .size = sizeof(o), .granule = mode, .cost = { .min_epochs = 1 } };
 	struct ctx c = { .seconds = 0.7 };
 	struct marker m[NMARKERS];
 	pthread_t th[NMARKERS], hp, pin;

@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t avail = size - 4 < nwords * 8 ? size - 4 : nwords * 8;
 	memcpy(w, data + 4, avail);
 
-	struct sq_tracker_opts o = { .granule = (flags & 1) ? SQ_GRANULE_FIXED_2M : SQ_GRANULE_FIXED_4K };
+	struct sq_tracker_opts o = { .size = sizeof(o), .granule = (flags & 1) ? SQ_GRANULE_FIXED_2M : SQ_GRANULE_FIXED_4K };
 	struct sq_tracker *t;
 	uint32_t id;
 	if (sq_tracker_create(&o, &t) || sq_tracker_add_region(t, (void *)BASE, npages << 12, 0, &id))

@@ -110,14 +110,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(arena, 0xee, sizeof(arena));
 	memset(arena + GUARD, 0, SIZE);
-	struct sq_migrate_recv_opts o = { .region = arena + GUARD, .region_size = SIZE,
+	struct sq_migrate_recv_opts o = { .size = sizeof(o), .region = arena + GUARD, .region_size = SIZE,
 					  .mem_fd = -1 };
 	struct sq_migrate_recv *r = NULL;
 	if (sq_migrate_recv_create(&o, &r))
 		abort();
 	const uint8_t *cb[2] = { bufs[0], bufs[1] };
 	int rc = sq_mig_recv_feed(r, cb, lens, n);
-	struct sq_migrate_recv_stats st;
+	struct sq_migrate_recv_stats st = SQ_INIT(struct sq_migrate_recv_stats);
 	sq_migrate_recv_stats(r, &st);
 	if (rc > 0 || (rc < 0 && sq_last_error_code() != rc) || (rc == 0 && !st.complete))
 		abort();

@@ -44,7 +44,7 @@ static const char *kwp_setup(struct sq_fx *fx, enum sq_kernel_mode mode)
 	p->mode = mode;
 	if (!(sq_tracker_kernel_support() & (1u << mode)))
 		return "SKIP: this kernel lacks the userfaultfd write-protect mode";
-	struct sq_tracker_opts o = { .kernel = mode, .granule = SQ_GRANULE_FIXED_4K };
+	struct sq_tracker_opts o = { .size = sizeof(o), .kernel = mode, .granule = SQ_GRANULE_FIXED_4K };
 
 	if (sq_tracker_create(&o, &p->t))
 		return "cannot create a tracker";

@@ -82,11 +82,11 @@ static const char *save_setup(struct sq_fx *fx)
 static int save_run(struct sq_fx *fx)
 {
 	struct live_priv *p = fx->priv;
-	struct sq_live_opts lo = { .resume = write_during_save, .ctx = p, .require = 1 };
+	struct sq_live_opts lo = { .size = sizeof(lo), .resume = write_during_save, .ctx = p, .require = 1 };
 	struct sq_mem_source src = { .base = p->region, .size = SIZE };
-	struct sq_snapshot_save_req q = { .state_path = p->snap, .kind = SQ_SNAPSHOT_FULL,
+	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = p->snap, .kind = SQ_SNAPSHOT_FULL,
 					  .state = p->st, .state_len = p->stlen, .mem = &src,
-					  .io = { .threads = 1 }, .live = &lo };
+					  .io = &(struct sq_writer_opts){ .size = sizeof(struct sq_writer_opts), .threads = 1 }, .live = &lo };
 
 	return sq_snapshot_save(&q, NULL);
 }
@@ -128,19 +128,19 @@ static const char *lazy_setup(struct sq_fx *fx)
 	if (why)
 		return why;
 	struct sq_mem_source src = { .base = p->region, .size = SIZE };
-	struct sq_snapshot_save_req q = { .state_path = p->snap, .kind = SQ_SNAPSHOT_FULL,
+	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = p->snap, .kind = SQ_SNAPSHOT_FULL,
 					  .state = p->st, .state_len = p->stlen, .mem = &src };
 	if (sq_snapshot_save(&q, NULL) || sq_snapshot_id_of(p->snap, &id))
 		return "cannot save the full snapshot";
 	memset(p->region + 5 * 4096, 0x21, 2 * 4096);
 	memcpy(p->before, p->region, SIZE);
-	q = (struct sq_snapshot_save_req){ .state_path = p->diff, .kind = SQ_SNAPSHOT_DIFF,
+	q = (struct sq_snapshot_save_req){ .size = sizeof(struct sq_snapshot_save_req), .state_path = p->diff, .kind = SQ_SNAPSHOT_DIFF,
 					   .state = p->st, .state_len = p->stlen, .mem = &src,
 					   .runs = &run, .nruns = 1, .parent = &id };
 	if (sq_snapshot_save(&q, NULL))
 		return "cannot save the diff";
 	const char *chain[2] = { p->snap, p->diff };
-	struct sq_lazy_opts o = { .no_fill = 1, .batch_pages = 1 };
+	struct sq_lazy_opts o = { .size = sizeof(o), .no_fill = 1, .batch_pages = 1 };
 	struct sq_lazy *l;
 	if (sq_lazy_start(chain, 2, SIZE, &o, &l))
 		return "cannot start a lazy restore";
@@ -157,7 +157,7 @@ static int lazy_run(struct sq_fx *fx)
 {
 	struct live_priv *p = fx->priv;
 	const char *chain[2] = { p->snap, p->diff };
-	struct sq_lazy_opts o = { .hotset = p->hot, .fill_threads = 1, .batch_pages = 4 };
+	struct sq_lazy_opts o = { .size = sizeof(o), .hotset = p->hot, .fill_threads = 1, .batch_pages = 4 };
 	struct sq_lazy *l;
 	int rc = sq_lazy_start(chain, 2, SIZE, &o, &l);
 
@@ -170,7 +170,7 @@ static int lazy_run(struct sq_fx *fx)
 		return rc;
 	/* Faults only: a touch always reaches the handler (with a fill, the
 	 * fill may have placed the page first). */
-	o = (struct sq_lazy_opts){ .no_fill = 1 };
+	o = (struct sq_lazy_opts){ .size = sizeof(struct sq_lazy_opts), .no_fill = 1 };
 	rc = sq_lazy_start(chain, 2, SIZE, &o, &l);
 	if (rc)
 		return rc;

@@ -80,7 +80,7 @@ static int save_plain(struct snap_priv *p, const char *path, unsigned gen,
 	size_t len = 0;
 	uint8_t *st = state_bytes(gen, &len);
 	struct sq_mem_source src = { .base = p->region, .size = SIZE };
-	struct sq_snapshot_save_req q = { .state_path = path, .state = st, .state_len = len,
+	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = path, .state = st, .state_len = len,
 					  .mem = &src, .kind = parent ? SQ_SNAPSHOT_DIFF
 								      : SQ_SNAPSHOT_FULL,
 					  .parent = parent, .runs = runs, .nruns = n };
@@ -151,10 +151,10 @@ static int save_load_run(struct sq_fx *fx)
 	struct snap_priv *p = fx->priv;
 	struct sq_snapshot_id id;
 	struct sq_mem_source src = { .base = p->region, .size = SIZE };
-	struct sq_snapshot_save_req q = { .state_path = p->d, .kind = SQ_SNAPSHOT_DIFF,
+	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = p->d, .kind = SQ_SNAPSHOT_DIFF,
 					  .state = p->st2, .state_len = p->st2_len, .mem = &src,
 					  .parent = &id,
-					  .io = { .threads = 2, .backend = p->be, .queue_depth = 2 } };
+					  .io = &(struct sq_writer_opts){ .size = sizeof(struct sq_writer_opts), .threads = 2, .backend = p->be, .queue_depth = 2 } };
 	struct sq_snapshot_loaded *l;
 	int rc = sq_snapshot_id_of(p->base, &id);
 
@@ -288,7 +288,7 @@ static int merge_in_place_run(struct sq_fx *fx)
 {
 	struct snap_priv *p = fx->priv;
 	const char *chain[2] = { p->base, p->d };
-	struct sq_merge_opts o = { .in_place = 1 };
+	struct sq_merge_opts o = { .size = sizeof(o), .in_place = 1 };
 
 	return sq_merge_chain(chain, 2, NULL, &o, NULL);
 }

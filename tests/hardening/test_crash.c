@@ -106,14 +106,14 @@ static void __attribute__((noreturn)) child_save(unsigned gen)
 	gen_region(gen, region);
 	struct sq_mem_source src = { .base = region, .size = SIZE };
 	struct sq_snapshot_save_req req = {
-		.state_path = path,
+		.size = sizeof(struct sq_snapshot_save_req), .state_path = path,
 		.kind = SQ_SNAPSHOT_FULL,
 		.state = state,
 		.state_len = state_len,
 		.mem = &src,
-		.io = { .threads = 1 },
+		.io = &(struct sq_writer_opts){ .size = sizeof(struct sq_writer_opts), .threads = 1 },
 	};
-	struct sq_snapshot_report rep;
+	struct sq_snapshot_report rep = SQ_INIT(struct sq_snapshot_report);
 	int rc = sq_snapshot_save(&req, &rep);
 
 	if (rc)
@@ -206,7 +206,7 @@ static int identify(unsigned a, unsigned b)
 	}
 	if (gen < 0)
 		fprintf(stderr, "the pair is neither generation %u nor %u\n", a, b);
-	struct sq_verify_report vr;
+	struct sq_verify_report vr = SQ_INIT(struct sq_verify_report);
 	int vrc = sq_memfile_verify(l->mem_path, l->manifest, 1, &vr);
 
 	if (vrc) {

@@ -76,7 +76,7 @@ static int save_full(const char *path, unsigned w, uint8_t *region, const struct
 	size_t len;
 	uint8_t *st = state_of(w, &len);
 	struct sq_mem_source src = { .base = region, .size = SIZE };
-	struct sq_snapshot_save_req q = { .state_path = path, .state = st, .state_len = len,
+	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = path, .state = st, .state_len = len,
 					  .mem = &src, .runs = runs, .nruns = nruns,
 					  .parent = parent,
 					  .kind = parent ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL };

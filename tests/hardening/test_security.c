@@ -80,9 +80,9 @@ static int save_pair(const char *state_path, unsigned char fill)
 	assert_int_equal(sq_state_encode(s, &st, &st_len), 0);
 	sq_state_free(s);
 	struct sq_mem_source src = { .base = region, .size = SIZE };
-	struct sq_snapshot_save_req req = { .state_path = state_path, .kind = SQ_SNAPSHOT_FULL,
+	struct sq_snapshot_save_req req = { .size = sizeof(req), .state_path = state_path, .kind = SQ_SNAPSHOT_FULL,
 					    .state = st, .state_len = st_len, .mem = &src,
-					    .io = { .threads = 1 } };
+					    .io = &(struct sq_writer_opts){ .size = sizeof(struct sq_writer_opts), .threads = 1 } };
 	int rc = sq_snapshot_save(&req, NULL);
 
 	free(st);
@@ -305,7 +305,7 @@ static int receive(const uint8_t *bytes, size_t len, void *region, size_t region
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(write(sv[1], bytes, len), (ssize_t)len);
 	shutdown(sv[1], SHUT_WR);
-	struct sq_migrate_recv_opts o = { .region = region, .region_size = region_size,
+	struct sq_migrate_recv_opts o = { .size = sizeof(o), .region = region, .region_size = region_size,
 					  .mem_fd = -1, .timeout_ms = 2000 };
 	struct sq_migrate_recv *r = NULL;
 
@@ -468,7 +468,7 @@ static void save_holey(const char *path, int extra)
 	assert_int_equal(sq_state_encode(s, &st, &st_len), 0);
 	sq_state_free(s);
 	struct sq_mem_source src = { .base = region, .size = SIZE };
-	struct sq_snapshot_save_req req = { .state_path = path, .kind = SQ_SNAPSHOT_FULL,
+	struct sq_snapshot_save_req req = { .size = sizeof(req), .state_path = path, .kind = SQ_SNAPSHOT_FULL,
 					    .state = st, .state_len = st_len, .mem = &src };
 	assert_int_equal(sq_snapshot_save(&req, NULL), 0);
 	free(st);

@@ -39,7 +39,7 @@ static inline void chain_save(const char *snap, const char *parent_snap, unsigne
 	assert_int_equal(sq_state_demo_vcpus(gen + 1, &vm), 0);
 	assert_int_equal(sq_state_encode(vm, &st, &stlen), 0);
 	sq_state_free(vm);
-	struct sq_snapshot_save_req q = { .state_path = snap, .mem = &src, .state = st,
+	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = snap, .mem = &src, .state = st,
 					  .state_len = stlen };
 	if (gen) {
 		assert_int_equal(sq_snapshot_id_of(parent_snap, &parent), 0);

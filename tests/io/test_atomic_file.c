@@ -129,7 +129,7 @@ static void close_without_commit_unlinks_and_keeps_old(void **state)
 	struct sq_atomic_file *af;
 	assert_int_equal(write_file(f->dest, "old"), 0);
 	assert_only_dest(f, 1);
-	struct sq_atomic_opts o = { .flags = SQ_ATOMIC_NAMED_TEMP };
+	struct sq_atomic_opts o = { .size = sizeof(o), .flags = SQ_ATOMIC_NAMED_TEMP };
 	assert_int_equal(sq_atomic_open(f->dest, &o, &af), 0);
 	assert_true(sq_test_exists(sq_atomic_temp_path(af)));
 	assert_int_equal(sq_atomic_write(af, "new!", 4, SQ_E_IO), 0);
@@ -198,7 +198,7 @@ static void dead_writer_temps_removed_live_kept(void **state)
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct sq_atomic_opts o = { .flags = SQ_ATOMIC_NAMED_TEMP };
+		struct sq_atomic_opts o = { .size = sizeof(o), .flags = SQ_ATOMIC_NAMED_TEMP };
 		struct sq_atomic_file *af;
 		if (sq_atomic_open(f->dest, &o, &af) || sq_atomic_write(af, "half", 4, SQ_E_IO))
 			_exit(1);
@@ -261,7 +261,7 @@ static void cross_filesystem_detected(void **state)
 	const char *other = "/dev/shm";
 	if (stat(other, &b) < 0 || stat(f->dir, &a) < 0 || a.st_dev == b.st_dev)
 		skip(); /* no second filesystem here; the check itself is below */
-	struct sq_atomic_opts o = { .temp_dir = other };
+	struct sq_atomic_opts o = { .size = sizeof(o), .temp_dir = other };
 	struct sq_atomic_file *af;
 	assert_int_equal(sq_atomic_open(f->dest, &o, &af), SQ_E_ATOMIC_COMMIT_CROSS_FS);
 	char expect[2048];

@@ -85,7 +85,7 @@ static int teardown(void **state)
 static void verify_accepts_each_layer(void **state)
 {
 	(void)state;
-	struct sq_verify_report r;
+	struct sq_verify_report r = SQ_INIT(struct sq_verify_report);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(sq_memfile_verify(mem[i], NULL, 2, &r), 0);
 	assert_int_equal(r.pages_checked, 257);
@@ -96,8 +96,8 @@ static void restore_chain_eager_and_lazy(void **state)
 	(void)state;
 	const char *chain[3] = { snap[0], snap[1], snap[2] };
 	uint8_t *dst = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct sq_restore_report rep;
-	struct sq_restore_opts o = { .threads = 3, .verify = 1 };
+	struct sq_restore_report rep = SQ_INIT(struct sq_restore_report);
+	struct sq_restore_opts o = { .size = sizeof(o), .threads = 3, .verify = 1 };
 
 	for (size_t n = 1; n <= 3; n++) {
 		memset(dst, 0xee, SIZE); /* holes of the full file must be cleared */
@@ -130,7 +130,7 @@ static void restore_without_manifests(void **state)
 		snprintf(aside[i], sizeof(aside[i]), "%s/s%d.aside", dir, i);
 		assert_int_equal(rename(mf[i], aside[i]), 0);
 	}
-	struct sq_restore_opts o = { .threads = 2, .dest_zeroed = 1 };
+	struct sq_restore_opts o = { .size = sizeof(o), .threads = 2, .dest_zeroed = 1 };
 	int rc = sq_restore_to_memory(chain, 3, dst, SIZE, &o, NULL);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(rename(aside[i], mf[i]), 0);
@@ -144,7 +144,7 @@ static void merge_squashes_with_manifest(void **state)
 	(void)state;
 	const char *chain[3] = { snap[0], snap[1], snap[2] };
 	char out[1100];
-	struct sq_merge_report rep;
+	struct sq_merge_report rep = SQ_INIT(struct sq_merge_report);
 	unsigned char *buf = NULL;
 	size_t len;
 
@@ -196,7 +196,7 @@ static void verify_detects_corruption(void **state)
 {
 	(void)state;
 	char bad[1100], badm[1100], mp[1100];
-	struct sq_verify_report r;
+	struct sq_verify_report r = SQ_INIT(struct sq_verify_report);
 
 	snprintf(bad, sizeof(bad), "%s/bad.mem", dir);
 	snprintf(badm, sizeof(badm), "%s/bad.manifest", dir);
@@ -282,7 +282,7 @@ static void merge_in_place(void **state)
 	copy_file(bm, mp);
 	snprintf(mp, sizeof(mp), "%s/base.mem", dir);
 	const char *chain[3] = { mp, snap[1], snap[2] };
-	struct sq_merge_opts o = { .in_place = 1 };
+	struct sq_merge_opts o = { .size = sizeof(o), .in_place = 1 };
 	assert_int_equal(sq_merge_chain(chain, 3, NULL, &o, NULL), 0);
 	unsigned char *buf = NULL;
 	size_t len;

@@ -152,9 +152,9 @@ static void restore_reports(void **state)
 	const char *chain[3] = { snap[0], snap[1], snap[2] };
 	uint8_t *dst = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct seen s = watch(SQ_PROGRESS_RESTORE_READ, 0, 0);
-	struct sq_restore_opts o = { .threads = 3, .verify = 1, .progress = on_progress,
+	struct sq_restore_opts o = { .size = sizeof(o), .threads = 3, .verify = 1, .progress = on_progress,
 				     .progress_ctx = &s };
-	struct sq_restore_report rep;
+	struct sq_restore_report rep = SQ_INIT(struct sq_restore_report);
 
 	assert_true(dst != MAP_FAILED);
 	assert_int_equal(sq_restore_to_memory(chain, 3, dst, SIZE, &o, &rep), 0);
@@ -181,7 +181,7 @@ static void restore_cancel(void **state)
 	assert_true(dst != MAP_FAILED);
 	for (unsigned at = 1; at <= 2; at++) {
 		struct seen s = watch(SQ_PROGRESS_RESTORE_READ, at, 0);
-		struct sq_restore_opts o = { .progress = on_progress, .progress_ctx = &s };
+		struct sq_restore_opts o = { .size = sizeof(o), .progress = on_progress, .progress_ctx = &s };
 		assert_int_equal(sq_restore_to_memory(chain, 2, dst, SIZE, &o, NULL),
 				 SQ_E_CANCELED);
 		assert_int_equal(sq_last_error_code(), SQ_E_CANCELED);
@@ -194,8 +194,8 @@ static void verify_reports_and_cancel(void **state)
 {
 	(void)state;
 	struct seen s = watch(SQ_PROGRESS_VERIFY_READ, 0, 1);
-	struct sq_verify_opts o = { .threads = 1, .progress = on_progress, .progress_ctx = &s };
-	struct sq_verify_report r;
+	struct sq_verify_opts o = { .size = sizeof(o), .threads = 1, .progress = on_progress, .progress_ctx = &s };
+	struct sq_verify_report r = SQ_INIT(struct sq_verify_report);
 
 	assert_int_equal(sq_memfile_verify_ex(mem[0], NULL, &o, &r), 0);
 	check_complete(&s, data_bytes(mem[0]));
@@ -228,8 +228,8 @@ static void merge_reports_and_cancel(void **state)
 	const char *chain[3] = { snap[0], snap[1], snap[2] };
 	char out[1100], man[1100];
 	struct seen s = watch(SQ_PROGRESS_MERGE_COPY, 0, 0);
-	struct sq_merge_opts o = { .threads = 2, .progress = on_progress, .progress_ctx = &s };
-	struct sq_merge_report rep;
+	struct sq_merge_opts o = { .size = sizeof(o), .threads = 2, .progress = on_progress, .progress_ctx = &s };
+	struct sq_merge_report rep = SQ_INIT(struct sq_merge_report);
 	unsigned char *before = NULL, *mbefore = NULL, *after = NULL, *mafter = NULL;
 	size_t len, mlen, alen, malen;
 

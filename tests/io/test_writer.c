@@ -87,7 +87,7 @@ static void full_layout_holes_and_crcs(void **state)
 	(void)state;
 	struct sq_mem_source src = { .base = region, .size = (uint64_t)NPAGES * PG };
 	struct sq_manifest *m;
-	struct sq_writer_report rep;
+	struct sq_writer_report rep = SQ_INIT(struct sq_writer_report);
 	char path[1024];
 	unsigned char *buf = NULL;
 	size_t len;
@@ -142,10 +142,10 @@ static void bytes_independent_of_threads_and_backend(void **state)
 						src.base = region;
 						src.live = kind;
 					}
-					struct sq_writer_opts o = { .threads = t, .backend = be,
+					struct sq_writer_opts o = { .size = sizeof(o), .threads = t, .backend = be,
 								    .queue_depth = 4 };
 					struct sq_manifest *m;
-					struct sq_writer_report rep;
+					struct sq_writer_report rep = SQ_INIT(struct sq_writer_report);
 					assert_int_equal(write_one("eq.mem", layout, &src, runs, 4, &o,
 								   &m, &rep, path), 0);
 					if (be == SQ_IO_URING && sq_io_uring_usable())
@@ -194,7 +194,7 @@ static void diff_keeps_zero_pages_as_data(void **state)
 	struct sq_mem_source src = { .base = region, .size = (uint64_t)NPAGES * PG };
 	struct sq_run runs[] = { { 1, 1 }, { 5, 4 } }; /* pages 1, 5 are zero */
 	struct sq_manifest *m;
-	struct sq_writer_report rep;
+	struct sq_writer_report rep = SQ_INIT(struct sq_writer_report);
 	char path[1024];
 
 	assert_int_equal(write_one("diff.mem", SQ_LAYOUT_DIFF, &src, runs, 2, NULL, &m, &rep, path), 0);
@@ -318,7 +318,7 @@ static void tmpfs_falls_back_to_buffered(void **state)
 		SQ_TEST_SKIP("no /dev/shm");
 	snprintf(path, sizeof(path), "%s/t.mem", tpl);
 	struct sq_mem_source src = { .base = region, .size = (uint64_t)NPAGES * PG };
-	struct sq_writer_report rep;
+	struct sq_writer_report rep = SQ_INIT(struct sq_writer_report);
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(sq_memfile_write(fd, SQ_LAYOUT_FULL, &src, NULL, 0, NULL, NULL, &rep), 0);
@@ -357,8 +357,8 @@ static void uring_refused_falls_back(void **state)
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
 			_exit(77);
 		struct sq_mem_source src = { .base = region, .size = (uint64_t)NPAGES * PG };
-		struct sq_writer_opts o = { .threads = 2, .backend = SQ_IO_AUTO };
-		struct sq_writer_report rep;
+		struct sq_writer_opts o = { .size = sizeof(o), .threads = 2, .backend = SQ_IO_AUTO };
+		struct sq_writer_report rep = SQ_INIT(struct sq_writer_report);
 		int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 		if (fd < 0 || sq_memfile_write(fd, SQ_LAYOUT_FULL, &src, NULL, 0, &o, NULL, &rep))
 			_exit(1);

@@ -85,9 +85,9 @@ static int build_chain(void **s)
 		chain[k] = paths[k];
 		struct sq_mem_source src = { .base = region, .size = SIZE };
 		struct sq_snapshot_save_req q = {
-			.state_path = paths[k], .kind = k ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL,
+			.size = sizeof(struct sq_snapshot_save_req), .state_path = paths[k], .kind = k ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL,
 			.state = st, .state_len = stlen, .mem = &src, .runs = k ? runs : NULL,
-			.nruns = nr, .parent = k ? &parent : NULL, .io = { .threads = 2 },
+			.nruns = nr, .parent = k ? &parent : NULL, .io = &(struct sq_writer_opts){ .size = sizeof(struct sq_writer_opts), .threads = 2 },
 		};
 		assert_int_equal(sq_snapshot_save(&q, NULL), 0);
 	}
@@ -138,8 +138,8 @@ static void *touch_main(void *arg)
 static void test_concurrent_reads_writes(void **s)
 {
 	(void)s;
-	struct sq_lazy_opts o = { .fill_threads = 2 };
-	struct sq_lazy_report r;
+	struct sq_lazy_opts o = { .size = sizeof(o), .fill_threads = 2 };
+	struct sq_lazy_report r = SQ_INIT(struct sq_lazy_report);
 	struct sq_lazy *l;
 	uint8_t *want = map();
 	struct toucher t[4];
@@ -173,8 +173,8 @@ static void test_concurrent_reads_writes(void **s)
 static void test_faults_only_and_hotset(void **s)
 {
 	(void)s;
-	struct sq_lazy_opts o = { .no_fill = 1, .batch_pages = 16 };
-	struct sq_lazy_report r;
+	struct sq_lazy_opts o = { .size = sizeof(o), .no_fill = 1, .batch_pages = 16 };
+	struct sq_lazy_report r = SQ_INIT(struct sq_lazy_report);
 	struct sq_lazy *l;
 	char hot[4300];
 	static const uint64_t touched[] = { 5, 20, 7000, NPAGES - 1, 1536 * 2 + 3 };
@@ -198,7 +198,7 @@ static void test_faults_only_and_hotset(void **s)
 	munmap(lazy, SIZE);
 
 	/* The next restore fills the recorded pages first. */
-	o = (struct sq_lazy_opts){ .hotset = hot, .fill_threads = 1 };
+	o = (struct sq_lazy_opts){ .size = sizeof(struct sq_lazy_opts), .hotset = hot, .fill_threads = 1 };
 	assert_int_equal(sq_lazy_start(chain, NLAYERS, SIZE, &o, &l), 0);
 	lazy = sq_lazy_addr(l);
 	assert_int_equal(sq_lazy_finish(l, &r), 0);
@@ -222,7 +222,7 @@ static void test_faults_only_and_hotset(void **s)
 static void test_write_before_fill(void **s)
 {
 	(void)s;
-	struct sq_lazy_opts o = { .fill_threads = 1 };
+	struct sq_lazy_opts o = { .size = sizeof(o), .fill_threads = 1 };
 	struct sq_lazy *l;
 
 	assert_int_equal(sq_lazy_start(chain, NLAYERS, SIZE, &o, &l), 0);

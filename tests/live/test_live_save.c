@@ -59,7 +59,7 @@ static void check_chain(const char *dir, unsigned k, const uint8_t *expect, uint
 {
 	char paths[ROUNDS + 1][4200];
 	const char *chain[ROUNDS + 1];
-	struct sq_restore_opts ro = { .threads = 2 };
+	struct sq_restore_opts ro = { .size = sizeof(ro), .threads = 2 };
 
 	for (unsigned i = 0; i <= k; i++) {
 		snprintf(paths[i], sizeof(paths[i]), "%s/snap-%u.snap", dir, i);
@@ -78,7 +78,7 @@ static void check_chain(const char *dir, unsigned k, const uint8_t *expect, uint
  */
 static void live_rounds(int how, int expect_live)
 {
-	struct sq_tracker_opts to = { .kernel = how ? (enum sq_kernel_mode)how : SQ_KERNEL_AUTO };
+	struct sq_tracker_opts to = { .size = sizeof(to), .kernel = how ? (enum sq_kernel_mode)how : SQ_KERNEL_AUTO };
 	uint8_t *region = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	uint8_t *expect = malloc(SIZE);
@@ -99,9 +99,9 @@ static void live_rounds(int how, int expect_live)
 	for (unsigned k = 0; k <= ROUNDS; k++) {
 		char path[4200];
 		struct sq_snapshot_id parent;
-		struct sq_live_report lr;
-		struct sq_live_opts lo = { .resume = writers_unpark, .ctx = &ws, .report = &lr };
-		struct sq_snapshot_report rep;
+		struct sq_live_report lr = SQ_INIT(struct sq_live_report);
+		struct sq_live_opts lo = { .size = sizeof(lo), .resume = writers_unpark, .ctx = &ws, .report = &lr };
+		struct sq_snapshot_report rep = SQ_INIT(struct sq_snapshot_report);
 
 		if (k) {
 			snprintf(path, sizeof(path), "%s/snap-%u.snap", dir, k - 1);
@@ -110,9 +110,9 @@ static void live_rounds(int how, int expect_live)
 		snprintf(path, sizeof(path), "%s/snap-%u.snap", dir, k);
 		struct sq_mem_source src = { .base = region, .size = SIZE };
 		struct sq_snapshot_save_req q = {
-			.state_path = path, .kind = k ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL,
+			.size = sizeof(struct sq_snapshot_save_req), .state_path = path, .kind = k ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL,
 			.state = st, .state_len = stlen, .mem = &src, .parent = k ? &parent : NULL,
-			.io = { .threads = 2 }, .live = &lo,
+			.io = &(struct sq_writer_opts){ .size = sizeof(struct sq_writer_opts), .threads = 2 }, .live = &lo,
 		};
 		struct timespec d = { 0, 30 * 1000000L };
 		nanosleep(&d, NULL);
@@ -231,7 +231,7 @@ static void test_require_live(void **s)
 	(void)s;
 	if (!(sq_tracker_kernel_support() & (1u << SQ_KERNEL_ASYNC)))
 		skip();
-	struct sq_tracker_opts to = { .kernel = SQ_KERNEL_ASYNC };
+	struct sq_tracker_opts to = { .size = sizeof(to), .kernel = SQ_KERNEL_ASYNC };
 	uint8_t *region = mmap(NULL, 1 << 21, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *dir = sq_test_tmpdir("live-req");
@@ -240,12 +240,12 @@ static void test_require_live(void **s)
 	size_t stlen;
 	uint8_t *st = state_bytes(&stlen);
 	char path[4200];
-	struct sq_live_report lr;
-	struct sq_live_opts lo = { .resume = count_resume, .report = &lr, .require = 1 };
+	struct sq_live_report lr = SQ_INIT(struct sq_live_report);
+	struct sq_live_opts lo = { .size = sizeof(lo), .resume = count_resume, .report = &lr, .require = 1 };
 	struct sq_mem_source src = { .base = region, .size = 1 << 21 };
 
 	snprintf(path, sizeof(path), "%s/a.snap", dir);
-	struct sq_snapshot_save_req q = { .state_path = path, .kind = SQ_SNAPSHOT_FULL,
+	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = path, .kind = SQ_SNAPSHOT_FULL,
 					  .state = st, .state_len = stlen, .mem = &src,
 					  .live = &lo };
 	assert_int_equal(sq_tracker_create(&to, &t), 0);

@@ -118,7 +118,7 @@ static void *rx_main(void *arg)
 static int mig_run(struct sq_fx *fx)
 {
 	struct mig_priv *p = fx->priv;
-	struct sq_migrate_recv_opts ro = { .mem_fd = -1, .timeout_ms = 2000 };
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .mem_fd = -1, .timeout_ms = 2000 };
 	struct rx_arg a = { 0 };
 	unsigned port;
 	char addr[64], *mem = NULL;
@@ -141,12 +141,12 @@ static int mig_run(struct sq_fx *fx)
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	pthread_create(&thr, NULL, rx_main, &a);
 	struct sq_migrate_send_opts o = {
-		.to = addr, .nconns = 2, .region = p->src, .region_size = SIZE,
+		.size = sizeof(struct sq_migrate_send_opts), .to = addr, .nconns = 2, .region = p->src, .region_size = SIZE,
 		.source = { src_harvest, src_put_back, src_release, p },
 		.pause = no_pause, .state_blob = blob, .state_len = sizeof(blob),
 		.timeout_ms = 2000, .ctx = p,
 	};
-	struct sq_migrate_report rep;
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	rc = sq_migrate_send(&o, &rep);
 	/* A receiver refuses failed handshakes one by one and keeps waiting
 	 * for the sender: once the sender has given up, stop its wait. */

@@ -89,11 +89,11 @@ static void run_rm(struct session *s, struct sq_migrate_recv_opts *ro, const voi
 	if (rm)
 		assert_int_equal(rmdir(rm), 0);
 	struct sq_migrate_send_opts o = {
-		.to = s->x.addr, .region = s->region, .region_size = s->size,
+		.size = sizeof(struct sq_migrate_send_opts), .to = s->x.addr, .region = s->region, .region_size = s->size,
 		.source = { still_harvest, still_put_back, still_release, &s->src },
 		.pause = still_pause, .state_blob = blob, .state_len = len, .timeout_ms = 5000,
 	};
-	struct sq_migrate_report rep;
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	s->send_rc = sq_migrate_send(&o, &rep);
 	snprintf(s->send_msg, sizeof(s->send_msg), "%s", s->send_rc ? sq_last_error() : "");
 	assert_int_equal(rep.result, s->send_rc);
@@ -127,7 +127,7 @@ static void dir_saved_before_ack(void **state)
 {
 	(void)state;
 	char *dir = sq_test_tmpdir("mig-commit");
-	struct sq_migrate_recv_opts ro = { .save_dir = dir };
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .save_dir = dir };
 	struct session s;
 	mode_t old = umask(0);
 
@@ -163,7 +163,7 @@ static void dir_gone_reaches_sender(void **state)
 {
 	(void)state;
 	char *dir = sq_test_tmpdir("mig-commit"), *out = join(dir, "out");
-	struct sq_migrate_recv_opts ro = { .save_dir = out };
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .save_dir = out };
 	struct session s;
 
 	assert_int_equal(mkdir(out, 0700), 0);
@@ -190,7 +190,7 @@ static void pair_needs_state_file(void **state)
 {
 	(void)state;
 	char *dir = sq_test_tmpdir("mig-commit"), *pair = join(dir, "vm.snap");
-	struct sq_migrate_recv_opts ro = { .save_pair = pair };
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .save_pair = pair };
 	struct session s;
 
 	run(&s, &ro, "not a state file at all", 23);
@@ -229,7 +229,7 @@ static void disk_full_reaches_sender(void **state)
 {
 	(void)state;
 	char *dir = sq_test_tmpdir("mig-commit"), *mem = join(dir, "memory");
-	struct sq_migrate_recv_opts ro = { .save_dir = dir };
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .save_dir = dir };
 	struct sq_fault_plan plan = { .site = SQ_SITE_MIG_SAVE_WRITE, .error = ENOSPC };
 	struct session s;
 
@@ -260,7 +260,7 @@ static void callback_failure(void **state)
 {
 	(void)state;
 	size_t seen = 0;
-	struct sq_migrate_recv_opts ro = { .commit = refuse, .commit_ctx = &seen };
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .commit = refuse, .commit_ctx = &seen };
 	struct session s;
 
 	run(&s, &ro, "0123456789", 10);
@@ -281,20 +281,21 @@ static void upfront_checks(void **state)
 
 	assert_int_equal(sq_test_write_file(file, "x", 1), 0);
 	struct sq_migrate_recv_opts bad[] = {
-		{ .mem_fd = -1, .save_dir = file },                     /* not a directory */
-		{ .mem_fd = -1, .save_pair = missing },                 /* no such directory */
-		{ .mem_fd = -1, .save_pair = dir },                     /* a directory */
-		{ .mem_fd = -1, .save_dir = "/proc/self" },             /* not writable */
+		{ .size = sizeof(bad[0]), .mem_fd = -1, .save_dir = file }, /* not a directory */
+		{ .size = sizeof(bad[0]), .mem_fd = -1, .save_pair = missing }, /* no such directory */
+		{ .size = sizeof(bad[0]), .mem_fd = -1, .save_pair = dir }, /* a directory */
+		{ .size = sizeof(bad[0]), .mem_fd = -1, .save_dir = "/proc/self" }, /* not writable */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(sq_migrate_recv_create(&bad[i], &r), SQ_E_IO);
 		fprintf(stderr, "  refused: %s\n", sq_last_error());
 	}
 	struct sq_migrate_recv_opts inval[] = {
-		{ .region = region, .region_size = 4096, .mem_fd = -1, .save_dir = dir },
-		{ .mem_fd = -1, .timeout_ms = -1 },
-		{ .mem_fd = -1, .session_ms = SQ_MIGRATE_MAX_MS + 1 },
-		{ .mem_fd = -1, .handshake_ms = -5 },
+		{ .size = sizeof(inval[0]), .region = region, .region_size = 4096,
+		  .mem_fd = -1, .save_dir = dir },
+		{ .size = sizeof(inval[0]), .mem_fd = -1, .timeout_ms = -1 },
+		{ .size = sizeof(inval[0]), .mem_fd = -1, .session_ms = SQ_MIGRATE_MAX_MS + 1 },
+		{ .size = sizeof(inval[0]), .mem_fd = -1, .handshake_ms = -5 },
 	};
 	for (size_t i = 0; i < sizeof(inval) / sizeof(inval[0]); i++)
 		assert_int_equal(sq_migrate_recv_create(&inval[i], &r), SQ_E_INVAL);

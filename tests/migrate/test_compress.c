@@ -225,7 +225,7 @@ static uint8_t region[SIZE];
 
 static int feed(struct bld *b)
 {
-	struct sq_migrate_recv_opts o = { .region = region, .region_size = SIZE, .mem_fd = -1 };
+	struct sq_migrate_recv_opts o = { .size = sizeof(o), .region = region, .region_size = SIZE, .mem_fd = -1 };
 	struct sq_migrate_recv *r = NULL;
 	const uint8_t *bufs[1] = { b->buf };
 	size_t lens[1] = { b->len };

@@ -33,7 +33,7 @@ static uint64_t seed;
 static void migrate_verified(struct wl *w, enum sq_migrate_compression mode, uint64_t bw,
 			     struct sq_migrate_report *rep)
 {
-	struct sq_migrate_send_opts o;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
 	struct rx_thread x;
 
 	memset(&x, 0, sizeof(x));
@@ -72,7 +72,7 @@ static void migrate_verified(struct wl *w, enum sq_migrate_compression mode, uin
 	uint8_t *dst = sq_migrate_recv_region(x.r, &size);
 	assert_int_equal(size, w->size);
 	assert_memory_equal(dst, w->region, w->size);
-	struct sq_migrate_recv_stats st;
+	struct sq_migrate_recv_stats st = SQ_INIT(struct sq_migrate_recv_stats);
 	sq_migrate_recv_stats(x.r, &st);
 	assert_int_equal(st.complete, 1);
 	assert_int_equal(st.pages, rep->pages);
@@ -86,7 +86,7 @@ static void migrate_verified(struct wl *w, enum sq_migrate_compression mode, uin
 static void with_writer(enum sq_migrate_compression mode)
 {
 	struct wl w;
-	struct sq_migrate_report rep;
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 
 	assert_int_equal(wl_init(&w, 16u << 20, 8.0 * 1048576, seed), 0);
 	wl_fill_text(w.region, w.size, seed);
@@ -125,7 +125,7 @@ static void random_goes_raw(void **state)
 {
 	(void)state;
 	struct wl w;
-	struct sq_migrate_report off, on;
+	struct sq_migrate_report off = SQ_INIT(struct sq_migrate_report), on = SQ_INIT(struct sq_migrate_report);
 
 	assert_int_equal(wl_init(&w, 8u << 20, 0, seed), 0);
 	wl_fill_random(w.region, w.size, seed);
@@ -151,8 +151,8 @@ static void unknown_mode(void **state)
 {
 	(void)state;
 	struct wl w;
-	struct sq_migrate_send_opts o;
-	struct sq_migrate_report rep;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 
 	assert_int_equal(wl_init(&w, 1u << 20, 0, seed), 0);
 	wl_opts(&w, &o);

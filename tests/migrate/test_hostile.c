@@ -101,7 +101,7 @@ static pid_t spawn_receiver(int lfd, int wr)
 
 	if (pid != 0)
 		return pid;
-	struct sq_migrate_recv_opts ro = { .mem_fd = -1, .timeout_ms = 20000 };
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .mem_fd = -1, .timeout_ms = 20000 };
 	struct sq_migrate_recv *r = NULL;
 	struct flood_out out = { 0 };
 	out.rc = sq_migrate_recv_create(&ro, &r);
@@ -283,7 +283,7 @@ static void plain_init(struct plain *p, const char *to)
 		uint64_t v = sq_test_rand(&s);
 		memcpy(p->region + i, &v, 8);
 	}
-	p->o = (struct sq_migrate_send_opts){ .to = to, .region = p->region, .region_size = p->size,
+	p->o = (struct sq_migrate_send_opts){ .size = sizeof(struct sq_migrate_send_opts), .to = to, .region = p->region, .region_size = p->size,
 					      .source = { nothing, no_set, no_set, NULL },
 					      .pause = no_pause, .timeout_ms = 10000 };
 }
@@ -294,7 +294,7 @@ static void slow_handshake(void **state)
 {
 	(void)state;
 	struct rx_thread x = { 0 };
-	struct sq_migrate_recv_opts ro = { .mem_fd = -1, .timeout_ms = 10000,
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .mem_fd = -1, .timeout_ms = 10000,
 					   .handshake_ms = 1500, .session_ms = 30000 };
 	struct bld b = { 0 };
 	struct plain p;
@@ -337,7 +337,7 @@ static void slow_session(void **state)
 	(void)state;
 	static uint8_t page[4096];
 	struct rx_thread x = { 0 };
-	struct sq_migrate_recv_opts ro = { .mem_fd = -1, .timeout_ms = 10000,
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .mem_fd = -1, .timeout_ms = 10000,
 					   .handshake_ms = 1000, .session_ms = 2500 };
 	struct bld h = { 0 }, b = { 0 };
 
@@ -374,11 +374,11 @@ static void stray_then_real(void **state)
 {
 	(void)state;
 	struct rx_thread x = { 0 };
-	struct sq_migrate_recv_opts ro = { .mem_fd = -1, .timeout_ms = 10000, .handshake_ms = 2000 };
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .mem_fd = -1, .timeout_ms = 10000, .handshake_ms = 2000 };
 	struct sq_mig_result res;
 	struct wl w;
-	struct sq_migrate_send_opts o;
-	struct sq_migrate_report rep;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 
 	assert_int_equal(rx_thread_start(&x, &ro), 0);
 	/* A port probe: connect, close. */
@@ -442,7 +442,7 @@ static void stray_inside_session(void **state)
 	(void)state;
 	static uint8_t page[4096];
 	struct rx_thread x = { 0 };
-	struct sq_migrate_recv_opts ro = { .mem_fd = -1, .timeout_ms = 10000, .handshake_ms = 2000 };
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .mem_fd = -1, .timeout_ms = 10000, .handshake_ms = 2000 };
 	struct bld b[2] = { 0 }, dup = { 0 }, other = { 0 };
 	struct sq_mig_result res;
 

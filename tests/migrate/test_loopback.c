@@ -71,8 +71,8 @@ static void writer_equality(void **state)
 {
 	(void)state;
 	struct wl w;
-	struct sq_migrate_send_opts o;
-	struct sq_migrate_report rep;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	struct rx_thread x;
 	const char blob[] = "the state blob, sent after the pause";
 
@@ -99,7 +99,7 @@ static void writer_equality(void **state)
 	const void *b = sq_migrate_recv_state(x.r, &blen);
 	assert_int_equal(blen, sizeof(blob));
 	assert_memory_equal(b, blob, sizeof(blob));
-	struct sq_migrate_recv_stats st;
+	struct sq_migrate_recv_stats st = SQ_INIT(struct sq_migrate_recv_stats);
 	sq_migrate_recv_stats(x.r, &st);
 	assert_int_equal(st.complete, 1);
 	assert_int_equal(st.nconns, 2);
@@ -134,8 +134,8 @@ static void converges_low_rate(void **state)
 {
 	(void)state;
 	struct wl w;
-	struct sq_migrate_send_opts o;
-	struct sq_migrate_report rep;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	struct rx_thread x;
 
 	assert_int_equal(wl_init(&w, 8u << 20, 1.0 * 1048576, seed + 1), 0);
@@ -176,8 +176,8 @@ static void not_converged_fail(void **state)
 {
 	(void)state;
 	struct wl w;
-	struct sq_migrate_send_opts o;
-	struct sq_migrate_report rep;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	struct rx_thread x;
 
 	setup_hot(&w, &o, seed + 2);
@@ -206,8 +206,8 @@ static void not_converged_auto(void **state)
 {
 	(void)state;
 	struct wl w;
-	struct sq_migrate_send_opts o;
-	struct sq_migrate_report rep;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	struct rx_thread x;
 
 	setup_hot(&w, &o, seed + 3);
@@ -231,8 +231,8 @@ static void auto_round_limit(void **state)
 {
 	(void)state;
 	struct wl w;
-	struct sq_migrate_send_opts o;
-	struct sq_migrate_report rep;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	struct rx_thread x;
 
 	setup_hot(&w, &o, seed + 4);
@@ -249,11 +249,11 @@ static void refused_geometry(void **state)
 {
 	(void)state;
 	struct wl w;
-	struct sq_migrate_send_opts o;
-	struct sq_migrate_report rep;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	struct rx_thread x = { .timeout_ms = 5000 };
 	static uint8_t small[1u << 20];
-	struct sq_migrate_recv_opts ro = { .region = small, .region_size = sizeof(small),
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .region = small, .region_size = sizeof(small),
 					   .mem_fd = -1, .timeout_ms = 5000, .session_ms = 1500 };
 
 	assert_int_equal(wl_init(&w, 2u << 20, 0, seed), 0);
@@ -285,7 +285,7 @@ static void dropped_mid_round(void **state)
 {
 	(void)state;
 	static uint8_t dst[64 * 4096], page[4096];
-	struct sq_migrate_recv_opts ro = { .region = dst, .region_size = sizeof(dst), .mem_fd = -1,
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .region = dst, .region_size = sizeof(dst), .mem_fd = -1,
 					   .timeout_ms = 5000 };
 	struct rx_thread x = { 0 };
 	struct bld b[2] = { 0 };
@@ -324,7 +324,7 @@ static void first_failure_wins(void **state)
 {
 	(void)state;
 	static uint8_t dst[32 * 4096], page[4096];
-	struct sq_migrate_recv_opts ro = { .region = dst, .region_size = sizeof(dst), .mem_fd = -1,
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .region = dst, .region_size = sizeof(dst), .mem_fd = -1,
 					   .timeout_ms = 20000 };
 	struct rx_thread x = { 0 };
 	struct bld b[2] = { 0 };
@@ -366,7 +366,7 @@ static void caller_fds(void **state)
 {
 	(void)state;
 	static uint8_t dst[8 * 4096], page[4096];
-	struct sq_migrate_recv_opts ro = { .region = dst, .region_size = sizeof(dst), .mem_fd = -1 };
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .region = dst, .region_size = sizeof(dst), .mem_fd = -1 };
 	struct sq_migrate_recv *r;
 	struct bld b = { 0 };
 	int sp[2];
@@ -407,7 +407,7 @@ static void duplicate_final_tcp(void **state)
 {
 	(void)state;
 	static uint8_t dst[16 * 4096], page[4096];
-	struct sq_migrate_recv_opts ro = { .region = dst, .region_size = sizeof(dst), .mem_fd = -1,
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .region = dst, .region_size = sizeof(dst), .mem_fd = -1,
 					   .timeout_ms = 5000 };
 	struct rx_thread x = { 0 };
 	struct bld b = { 0 };
@@ -430,8 +430,8 @@ static void nobody_there(void **state)
 {
 	(void)state;
 	struct wl w;
-	struct sq_migrate_send_opts o;
-	struct sq_migrate_report rep;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	int lfd;
 	unsigned port;
 	char addr[64];
@@ -452,7 +452,7 @@ static void nobody_there(void **state)
 	wl_fini(&w);
 
 	struct sq_migrate_recv *r;
-	struct sq_migrate_recv_opts ro = { .mem_fd = -1, .timeout_ms = 100 };
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .mem_fd = -1, .timeout_ms = 100 };
 	assert_int_equal(sq_migrate_listen("127.0.0.1:0", &lfd, &port), 0);
 	assert_int_equal(sq_migrate_recv_create(&ro, &r), 0);
 	assert_int_equal(sq_migrate_recv_accept(r, lfd), SQ_E_TIMEOUT);
@@ -465,8 +465,8 @@ static void save_as_pair(void **state)
 {
 	(void)state;
 	struct wl w;
-	struct sq_migrate_send_opts o;
-	struct sq_migrate_report rep;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	struct rx_thread x;
 	uint8_t *blob = NULL;
 	size_t blob_len = 0;

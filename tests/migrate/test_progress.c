@@ -65,7 +65,7 @@ static int on_progress(void *ctx, const struct sq_progress *p)
 static int send_watched(struct wl *w, struct rx_thread *x, struct seen *s, uint64_t bw,
 			struct sq_migrate_report *rep)
 {
-	struct sq_migrate_send_opts o;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
 
 	assert_int_equal(wl_init(w, 8u << 20, 4.0 * 1048576, seed + s->cancel_at), 0);
 	wl_opts(w, &o);
@@ -85,7 +85,7 @@ static void rounds_reported(void **state)
 {
 	(void)state;
 	struct wl w;
-	struct sq_migrate_report rep;
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	struct rx_thread x = { 0 };
 	struct seen s = { .caller = pthread_self() };
 
@@ -106,7 +106,7 @@ static void rounds_reported(void **state)
 static void cancel(unsigned at)
 {
 	struct wl w;
-	struct sq_migrate_report rep;
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	struct rx_thread x = { 0 };
 	struct seen s = { .caller = pthread_self(), .cancel_at = at };
 

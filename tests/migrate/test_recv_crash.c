@@ -79,7 +79,7 @@ static int save_pair(void *ctx, const struct sq_migrate_recv *r)
 
 static void __attribute__((noreturn)) receiver(int lfd, int wr)
 {
-	struct sq_migrate_recv_opts ro = { .mem_fd = -1, .timeout_ms = 10000,
+	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .mem_fd = -1, .timeout_ms = 10000,
 					   .commit = save_pair };
 	struct sq_migrate_recv *r = NULL;
 
@@ -123,7 +123,7 @@ static void __attribute__((noreturn)) sender(unsigned gen, unsigned port)
 	fill(gen, m);
 	state_of(gen, &st, &st_len);
 	snprintf(to, sizeof(to), "127.0.0.1:%u", port);
-	struct sq_migrate_send_opts o = { .to = to, .nconns = 1, .region = m, .region_size = SIZE,
+	struct sq_migrate_send_opts o = { .size = sizeof(o), .to = to, .nconns = 1, .region = m, .region_size = SIZE,
 					  .source = { none, none_done, none_done, NULL },
 					  .pause = no_pause, .state_blob = st, .state_len = st_len,
 					  .timeout_ms = 10000 };
@@ -159,7 +159,7 @@ static int identify(unsigned a, unsigned b)
 				mem_eq ? "is" : "is not", cand[i], st_eq ? "is" : "is not");
 		free(st);
 	}
-	struct sq_verify_report vr;
+	struct sq_verify_report vr = SQ_INIT(struct sq_verify_report);
 	rc = sq_memfile_verify(l->mem_path, l->manifest, 1, &vr);
 	if (rc) {
 		fprintf(stderr, "verify: %s: %s\n", sq_error_name(rc), sq_last_error());

@@ -44,7 +44,7 @@ struct run_result {
 static struct run_result feed(struct bld *conns, unsigned n)
 {
 	static uint8_t region[SIZE];
-	struct sq_migrate_recv_opts o = { .region = region, .region_size = SIZE, .mem_fd = -1 };
+	struct sq_migrate_recv_opts o = { .size = sizeof(o), .region = region, .region_size = SIZE, .mem_fd = -1 };
 	struct sq_migrate_recv *r = NULL;
 	const uint8_t *bufs[8];
 	size_t lens[8];
@@ -61,6 +61,7 @@ static struct run_result feed(struct bld *conns, unsigned n)
 		fprintf(stderr, "  receiver: %s: %s\n", sq_error_name(res.rc), sq_last_error());
 	if (res.rc)
 		assert_int_equal(sq_last_error_code(), res.rc);
+	res.st = (struct sq_migrate_recv_stats)SQ_INIT(struct sq_migrate_recv_stats);
 	sq_migrate_recv_stats(r, &res.st);
 	sq_migrate_recv_state(r, &res.state_len);
 	sq_migrate_recv_destroy(r);
@@ -372,7 +373,7 @@ static void file_sink(void **state)
 	bld_pages(&b, 1, 20, 2, pat[2]);
 	bld_zero(&b, 2, 1, 2);
 	bld_final(&b, SESSION, 1, NULL, 0, NULL, 0);
-	struct sq_migrate_recv_opts o = { .mem_fd = fd };
+	struct sq_migrate_recv_opts o = { .size = sizeof(o), .mem_fd = fd };
 	struct sq_migrate_recv *r;
 	assert_int_equal(sq_migrate_recv_create(&o, &r), 0);
 	const uint8_t *bufs[1] = { b.buf };

@@ -87,7 +87,8 @@ static void no_key_in(const char *msg)
 static void rx_start(struct rx_thread *x, const struct sq_migrate_link_opts *link, void *region,
 		     size_t size, int session_ms)
 {
-	struct sq_migrate_recv_opts o = { .region = region, .region_size = size, .mem_fd = -1,
+	struct sq_migrate_recv_opts o = { .size = sizeof(o), .region = region, .region_size = size,
+					  .mem_fd = -1,
 					  .timeout_ms = 5000, .session_ms = session_ms };
 	memset(x, 0, sizeof(*x));
 	assert_int_equal(sq_migrate_listen("127.0.0.1:0", &x->lfd, &x->port), 0);
@@ -103,8 +104,8 @@ static void live(const struct sq_migrate_link_opts *rx_link,
 		 const struct sq_migrate_link_opts *tx_link, unsigned nconns, char tls_out[8])
 {
 	struct wl w;
-	struct sq_migrate_send_opts o;
-	struct sq_migrate_report rep;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 	struct sq_migrate_link_report tl, rl;
 	struct rx_thread x;
 
@@ -209,7 +210,7 @@ static void refused(const struct sq_migrate_link_opts *rx_link,
 		    const struct sq_migrate_link_opts *tx_link, int rx_code, int tx_code)
 {
 	static uint8_t src[SMALL_SIZE], dst[SMALL_SIZE], fill[SMALL_SIZE];
-	struct sq_migrate_send_opts o;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
 	struct rx_thread x;
 	struct wl w;
 
@@ -234,7 +235,7 @@ static void refused(const struct sq_migrate_link_opts *rx_link,
 	no_key_in(x.msg);
 	no_key_in(smsg);
 	assert_memory_equal(dst, fill, sizeof(dst));
-	struct sq_migrate_recv_stats st;
+	struct sq_migrate_recv_stats st = SQ_INIT(struct sq_migrate_recv_stats);
 	sq_migrate_recv_stats(x.r, &st);
 	assert_int_equal(st.frames, 0);
 	assert_int_equal(st.complete, 0);
@@ -291,7 +292,7 @@ static void refusals_then_real_sender(void **state)
 {
 	(void)state;
 	struct sq_migrate_link_opts good = fx_psk_link(psk_a), bad = fx_psk_link(psk_b);
-	struct sq_migrate_send_opts o;
+	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
 	struct rx_thread x;
 	struct wl w;
 
@@ -330,7 +331,7 @@ static void refusals_then_real_sender(void **state)
 static void key_file_modes(void **state)
 {
 	(void)state;
-	struct sq_migrate_recv_opts o = { .mem_fd = -1 };
+	struct sq_migrate_recv_opts o = { .size = sizeof(o), .mem_fd = -1 };
 	struct sq_migrate_recv *r;
 	struct sq_migrate_link_opts l = fx_psk_link(psk_open);
 
@@ -363,7 +364,7 @@ static void key_file_modes(void **state)
 	sq_migrate_recv_destroy(r);
 
 	/* The sender checks before it connects anywhere: port 1 is never dialled. */
-	struct sq_migrate_send_opts so;
+	struct sq_migrate_send_opts so = SQ_INIT(struct sq_migrate_send_opts);
 	struct sq_migrate_link_report lr;
 	struct wl w;
 	assert_int_equal(wl_init(&w, SMALL_SIZE, 0, 1), 0);

@@ -101,7 +101,7 @@ static void hostile(struct bld *b, int code)
 	pthread_join(t.thr, NULL);
 	fprintf(stderr, "  receiver: %s: %s\n", sq_error_name(rc), x.msg);
 	assert_int_equal(rc, code);
-	struct sq_migrate_recv_stats st;
+	struct sq_migrate_recv_stats st = SQ_INIT(struct sq_migrate_recv_stats);
 	sq_migrate_recv_stats(x.r, &st);
 	assert_int_equal(st.complete, 0);
 	for (size_t i = SQ_PAGE_SIZE; i < SIZE; i++)

@@ -249,7 +249,8 @@ static inline void *rx_one_main(void *arg)
 static inline int rx_one_start(struct rx_thread *x, const struct sq_migrate_link_opts *link,
 			       void *region, size_t size)
 {
-	struct sq_migrate_recv_opts o = { .region = region, .region_size = size, .mem_fd = -1,
+	struct sq_migrate_recv_opts o = { .size = sizeof(o), .region = region, .region_size = size,
+					  .mem_fd = -1,
 					  .timeout_ms = 5000 };
 
 	memset(x, 0, sizeof(*x));

@@ -204,7 +204,7 @@ static inline void wl_fini(struct wl *w)
 /* Fill send options for this workload (destination and policy: caller). */
 static inline void wl_opts(struct wl *w, struct sq_migrate_send_opts *o)
 {
-	memset(o, 0, sizeof(*o));
+	*o = (struct sq_migrate_send_opts)SQ_INIT(struct sq_migrate_send_opts);
 	o->region = w->region;
 	o->region_size = w->size;
 	sq_migrate_tracker_source(&w->tctx, &o->source);
@@ -236,7 +236,7 @@ static inline void *rx_thread_main(void *arg)
 
 static inline int rx_thread_start(struct rx_thread *x, const struct sq_migrate_recv_opts *opts)
 {
-	struct sq_migrate_recv_opts o = { .mem_fd = -1, .timeout_ms = x->timeout_ms };
+	struct sq_migrate_recv_opts o = { .size = sizeof(o), .mem_fd = -1, .timeout_ms = x->timeout_ms };
 
 	if (opts)
 		o = *opts;

@@ -87,9 +87,9 @@ static int save(struct fx *f, const char *path, enum sq_snapshot_kind kind,
 {
 	struct sq_mem_source src = { .base = f->region, .size = SIZE };
 	struct sq_snapshot_id parent;
-	struct sq_snapshot_save_req q = { .state_path = path, .kind = kind, .state = f->state,
+	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = path, .kind = kind, .state = f->state,
 					  .state_len = f->state_len, .mem = &src,
-					  .io = { .threads = 2 } };
+					  .io = &(struct sq_writer_opts){ .size = sizeof(struct sq_writer_opts), .threads = 2 } };
 	if (kind == SQ_SNAPSHOT_DIFF) {
 		assert_int_equal(sq_snapshot_id_of(f->full, &parent), 0);
 		q.parent = &parent;
@@ -139,13 +139,14 @@ static void assert_no_temps(const char *dir)
 static void full_resets_and_diff_takes_the_harvest(void **state)
 {
 	struct fx *f = *state;
-	struct sq_snapshot_report rep;
+	struct sq_writer_report wr = SQ_INIT(struct sq_writer_report);
+	struct sq_snapshot_report rep = { .size = sizeof(rep), .io = &wr };
 
 	for (uint32_t p = 0; p < NPAGES; p += 3)
 		scribble(f, p, 0);
 	assert_int_equal(save(f, f->full, SQ_SNAPSHOT_FULL, &rep), 0);
 	assert_int_equal(dirty(f), 0); /* the full snapshot reset the dirty log */
-	assert_int_equal(rep.io.pages_written, (NPAGES + 2) / 3);
+	assert_int_equal(wr.pages_written, (NPAGES + 2) / 3);
 	assert_pair_is(f, f->full, f->region);
 
 	scribble(f, 1, 0);
@@ -153,7 +154,7 @@ static void full_resets_and_diff_takes_the_harvest(void **state)
 	scribble(f, 400, 0);
 	assert_int_equal(save(f, f->diff, SQ_SNAPSHOT_DIFF, &rep), 0);
 	assert_int_equal(rep.pages_dirty, 3);
-	assert_int_equal(rep.io.pages_written, 3);
+	assert_int_equal(wr.pages_written, 3);
 	assert_int_equal(dirty(f), 0);
 	assert_pair_is(f, f->diff, f->region);
 	assert_no_temps(f->dir);
@@ -162,7 +163,7 @@ static void full_resets_and_diff_takes_the_harvest(void **state)
 	char empty[1200];
 	snprintf(empty, sizeof(empty), "%s/empty.snap", f->dir);
 	assert_int_equal(save(f, empty, SQ_SNAPSHOT_DIFF, &rep), 0);
-	assert_int_equal(rep.io.pages_written, 0);
+	assert_int_equal(wr.pages_written, 0);
 }
 
 /*
@@ -316,7 +317,7 @@ static void request_errors(void **state)
 	struct sq_mem_source src = { .base = f->region, .size = SIZE };
 	char p[1200];
 	snprintf(p, sizeof(p), "%s/x.snap", f->dir);
-	struct sq_snapshot_save_req q = { .state_path = p, .kind = SQ_SNAPSHOT_DIFF,
+	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = p, .kind = SQ_SNAPSHOT_DIFF,
 					  .state = f->state, .state_len = f->state_len,
 					  .mem = &src };
 	assert_int_equal(sq_snapshot_save(&q, NULL), SQ_E_INVALID_PATH);
