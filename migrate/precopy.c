@@ -405,7 +405,8 @@ int sq_migrate_send_link(const struct sq_migrate_send_opts *opts,
 		rep.result = rc;
 		sq_mig_tx_link_report(NULL, lrep);
 	} else {
-		rc = migrate_send(opts ? &o : NULL, link, &rep, lrep);
+		/* NULL @opts: the defaults, which check_opts refuses */
+		rc = migrate_send(&o, link, &rep, lrep);
 	}
 	SQ_SIZED_OUT(rep_out, rep);
 	return rc;
