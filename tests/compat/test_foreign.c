@@ -161,7 +161,7 @@ static void restore_is(struct fx *f, const char *const *chain, size_t n, int ver
 	/* the lazy restore maps whole 4 KiB pages: a region that ends in a
 	 * partial one is refused (SQ_E_ALIGN), else it reads the same bytes */
 	struct sq_lazy *l = NULL;
-	struct sq_lazy_opts lo = { 0 };
+	struct sq_lazy_opts lo = SQ_INIT(struct sq_lazy_opts);
 	rc = sq_lazy_start(chain, n, ram_size, &lo, &l);
 	if (ram_size % 4096) {
 		assert_int_equal(rc, SQ_E_ALIGN);

@@ -71,7 +71,7 @@ static void save_at(uint64_t ps, uint64_t ram_size, uint64_t *seed)
 		ram[i] = (uint8_t)sq_test_rand(seed);
 	/* full */
 	struct sq_mem_source src = { .base = ram, .size = ram_size };
-	struct sq_snapshot_save_req q = { .state_path = snap[0], .kind = SQ_SNAPSHOT_FULL,
+	struct sq_snapshot_save_req q = { .size = sizeof(struct sq_snapshot_save_req), .state_path = snap[0], .kind = SQ_SNAPSHOT_FULL,
 					  .state = st, .state_len = slen, .mem = &src };
 	assert_int_equal(sq_snapshot_save(&q, NULL), 0);
 	assert_int_equal(ref_write_full(ref[0], ram, ram_size, ps), 0);
@@ -96,7 +96,7 @@ static void save_at(uint64_t ps, uint64_t ram_size, uint64_t *seed)
 	q.state_path = snap[1];
 	q.kind = SQ_SNAPSHOT_DIFF;
 	q.parent = &id0;
-	struct sq_snapshot_report rep;
+	struct sq_snapshot_report rep = SQ_INIT(struct sq_snapshot_report);
 	int rc = sq_snapshot_save_tracked(&q, t, region, &rep);
 	if (rc)
 		fprintf(stderr, "save: %s: %s\n", sq_error_name(rc), sq_last_error());

@@ -109,7 +109,7 @@ static void verify_partial_page(void **state)
 	uint8_t *ram = malloc(size);
 	uint64_t seed = sq_test_seed("manifest pages");
 	struct sq_manifest *m;
-	struct sq_verify_report r;
+	struct sq_verify_report r = SQ_INIT(struct sq_verify_report);
 
 	(void)state;
 	for (size_t i = 0; i < size; i++)

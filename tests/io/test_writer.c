@@ -254,9 +254,9 @@ static void partial_last_page(void **state)
 	(void)state;
 	for (int variant = 0; variant < 4; variant++) {
 		struct sq_mem_source src = { .base = region, .size = size };
-		struct sq_writer_opts o = { .threads = 2, .direct = variant & 1 ? -1 : 0 };
+		struct sq_writer_opts o = { .size = sizeof(struct sq_writer_opts), .threads = 2, .direct = variant & 1 ? -1 : 0 };
 		struct sq_manifest *m;
-		struct sq_writer_report rep;
+		struct sq_writer_report rep = SQ_INIT(struct sq_writer_report);
 		unsigned char *got = NULL;
 		size_t len = 0;
 		if (variant == 2)
@@ -299,7 +299,7 @@ static void partial_last_page(void **state)
 	uint8_t *zr = calloc(1, 2 * PG);
 	struct sq_mem_source zs = { .base = zr, .size = PG + 10 };
 	struct sq_manifest *m;
-	struct sq_writer_report rep;
+	struct sq_writer_report rep = SQ_INIT(struct sq_writer_report);
 	assert_int_equal(write_one("pz.mem", SQ_LAYOUT_FULL, &zs, NULL, 0, NULL, &m, &rep, path),
 			 0);
 	assert_int_equal(rep.pages_written, 0);
