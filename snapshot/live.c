@@ -51,7 +51,7 @@ static int save_paused(const struct sq_snapshot_save_req *q, const struct sq_liv
 /* Why region @region of @t cannot be saved live, or NULL. */
 static const char *cannot_live(struct sq_tracker *t, uint32_t region, int *tracker_sync)
 {
-	struct sq_dirty_stats st;
+	struct sq_dirty_stats st = SQ_INIT(struct sq_dirty_stats);
 
 	*tracker_sync = 0;
 	if (!sq_live_supported())

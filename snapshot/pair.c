@@ -123,7 +123,8 @@ int sq_pair_sized_in(struct sq_snapshot_save_req *req, const struct sq_snapshot_
 {
 	if (!q)
 		return sq_err(SQ_E_INVAL, "save request or memory source missing");
-	int rc = sq_sized_in(req, sizeof(*req), q, SQ_V0_SNAPSHOT_SAVE_REQ, "sq_snapshot_save_req");
+	int rc = sq_sized_in(req, sizeof(struct sq_snapshot_save_req), q, SQ_V0_SNAPSHOT_SAVE_REQ,
+			     "sq_snapshot_save_req");
 	if (!rc)
 		rc = sq_sized_check(r, SQ_V0_SNAPSHOT_REPORT, "sq_snapshot_report");
 	if (!rc && r)
