@@ -26,9 +26,12 @@ static void check(const uint8_t *buf, size_t len)
 			abort();
 		return;
 	}
-	uint64_t pages = m->region_size / SQ_PAGE_SIZE, sum = 0, end = 0;
-	if (m->page_size != SQ_PAGE_SIZE || m->region_size % SQ_PAGE_SIZE || !pages)
+	/* Any power-of-two page size from 4 to 64 KiB; a partial last page
+	 * still counts as a page (docs/FORMAT.md). */
+	uint32_t ps = m->page_size;
+	if (ps < 4096 || ps > 65536 || (ps & (ps - 1)) || !m->region_size)
 		abort();
+	uint64_t pages = m->region_size / ps + (m->region_size % ps != 0), sum = 0, end = 0;
 	if (m->kind == SQ_SNAPSHOT_FULL && !sq_id_is_zero(&m->parent))
 		abort();
 	for (size_t i = 0; i < m->nextents; i++) {
