@@ -41,6 +41,7 @@
 #include "core/sized.h"
 #include "core/sysio.h"
 #include "io/chain.h"
+#include "io/io_internal.h"
 #include "io/lazy_internal.h"
 
 #define SRC_HOLE 0xffu
@@ -127,8 +128,11 @@ static int serve_range(struct sq_lazy *l, uint64_t first, uint64_t n, uint8_t *b
 			*placed += place(l, p, q - p, NULL);
 		} else {
 			size_t len = (size_t)(q - p) << SQ_PAGE_SHIFT;
-			int got = sq_sys_pread_all(SQ_SITE_LAZY_LAYER_READ, l->layers[s].fd, buf, len,
+			/* The file ends at size: a partial last page is its bytes, then zeros. */
+			size_t flen = q == l->npages ? (size_t)(l->size - (p << SQ_PAGE_SHIFT)) : len;
+			int got = sq_sys_pread_all(SQ_SITE_LAZY_LAYER_READ, l->layers[s].fd, buf, flen,
 						   (off_t)(p << SQ_PAGE_SHIFT));
+			memset(buf + flen, 0, len - flen);
 			if (got) {
 				rc = sq_first_err_set(&l->failed, sq_err_sys(SQ_E_MEMORY_IO, -got,
 									      l->layers[s].path));
@@ -233,7 +237,8 @@ static int open_uffd(struct sq_lazy *l)
 {
 	long fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .range = { .start = (uintptr_t)l->base, .len = l->size },
+	struct uffdio_register reg = { .range = { .start = (uintptr_t)l->base,
+						   .len = l->npages << SQ_PAGE_SHIFT },
 				       .mode = UFFDIO_REGISTER_MODE_MISSING };
 
 	if (fd < 0 && (errno == EPERM || errno == EACCES))
@@ -278,8 +283,8 @@ int sq_lazy_start(const char *const *paths, size_t n, uint64_t size,
 	rc = SQ_SIZED_IN(o, opts, SQ_V0_LAZY_OPTS, "sq_lazy_opts");
 	if (rc)
 		return rc;
-	if (!size || size % SQ_PAGE_SIZE)
-		return sq_err(SQ_E_ALIGN, "lazy restore: size must be a non-zero multiple of 4 KiB");
+	if (!size)
+		return sq_err(SQ_E_ALIGN, "lazy restore: size must not be zero");
 	if (n >= SRC_HOLE)
 		return sq_err(SQ_E_CHAIN, "lazy restore: at most %u layers", SRC_HOLE - 1);
 	if (o.batch_pages & (o.batch_pages - 1) || o.batch_pages > 512)
@@ -290,7 +295,7 @@ int sq_lazy_start(const char *const *paths, size_t n, uint64_t size,
 	l->t0 = sq_clock_ns();
 	l->uffd = l->stop_fd = -1;
 	l->size = size;
-	l->npages = size >> SQ_PAGE_SHIFT;
+	l->npages = sq_io_pages(size, SQ_PAGE_SHIFT); /* a partial last page included */
 	l->batch = o.batch_pages ? o.batch_pages : 16;
 	l->nfill = o.no_fill ? 0 : o.fill_threads ? o.fill_threads : 2;
 	if (l->nfill > SQ_LAZY_MAX_FILL)
@@ -322,7 +327,7 @@ int sq_lazy_start(const char *const *paths, size_t n, uint64_t size,
 		rc = sq_lazy_hotset_load(o.hotset, l->npages, &l->hot, &l->nhot);
 	if (rc)
 		goto fail;
-	l->base = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	l->base = mmap(NULL, l->npages << SQ_PAGE_SHIFT, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (l->base == MAP_FAILED) {
 		rc = sq_err_sys(SQ_E_NOMEM, errno, "lazy restore: mmap");

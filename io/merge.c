@@ -3,9 +3,12 @@
  * io/merge.c - squash a chain into one full memory file.
  *
  * Invariants:
- *  - owner[p] is 0 (hole) or 1 + the index of the last layer holding page
- *    p; crc[p] is that layer's CRC for it. Both are built from manifests
- *    alone, so the output manifest costs no read of page data.
+ *  - Pages are of the chain's finest page size. owner[p] is 0 (hole) or
+ *    1 + the index of the last layer holding page p; crc[p] is that
+ *    layer's CRC for it when its pages are the output's, so a one-size
+ *    chain's output manifest costs no read of page data. A page cut from
+ *    a coarser layer page gets the CRC of its own bytes, computed after
+ *    that layer page is checked against its own CRC (derive_crcs).
  *  - Output extents are the maximal runs of owned pages; copies are the
  *    maximal runs with one owner, each page read once, moved with
  *    copy_file_range at the same offset (a hole stays a hole), in file
@@ -92,7 +95,8 @@ static int copy_range(int in, int out, uint64_t off, uint64_t len)
 }
 
 struct plan {
-	uint8_t *owner; /* 0 = none, else layer + 1 (at most 255 layers) */
+	uint8_t *owner;   /* 0 = none, else layer + 1 (at most 255 layers) */
+	uint8_t *derived; /* 1: owner's pages are coarser, crc[] is its page's CRC */
 	uint64_t *crc;
 	uint64_t pages; /* of 1 << shift bytes, the last one possibly partial */
 	uint64_t size;  /* bytes */
@@ -100,36 +104,83 @@ struct plan {
 };
 
 /*
- * The output's pages are the layers' pages, so every layer must have the
- * same page size: a page's CRC is taken over from its owner, never
- * recomputed (a 16 KiB page of one layer cannot be cut into the 4 KiB
- * pages of another without reading it).
+ * The output's page size is the finest of the chain: every layer's page is
+ * then a whole number of output pages (page sizes are powers of two), so a
+ * byte belongs to the newest layer whose extents cover it. A page whose
+ * owner has the output's page size takes over its CRC; a page cut from a
+ * coarser owner page is marked derived (derive_crcs).
  */
 static int make_plan(struct sq_layer *ls, size_t n, struct plan *pl)
 {
-	for (size_t i = 1; i < n; i++)
-		if (ls[i].shift != ls[0].shift)
-			return sq_err(SQ_E_CHAIN, "%s has %u-byte pages, %s has %u-byte pages: a "
-						  "merge needs one page size (build the manifests "
-						  "with one --page-size)",
-				      ls[0].path, 1u << ls[0].shift, ls[i].path, 1u << ls[i].shift);
 	pl->shift = ls[0].shift;
+	for (size_t i = 1; i < n; i++)
+		if (ls[i].shift < pl->shift)
+			pl->shift = ls[i].shift;
 	pl->size = ls[0].size;
 	pl->pages = sq_io_pages(ls[0].size, pl->shift);
 	pl->owner = calloc(pl->pages ? pl->pages : 1, 1);
+	pl->derived = calloc(pl->pages ? pl->pages : 1, 1);
 	pl->crc = malloc((pl->pages ? pl->pages : 1) * sizeof(*pl->crc));
-	if (!pl->owner || !pl->crc)
+	if (!pl->owner || !pl->derived || !pl->crc)
 		return sq_err(SQ_E_NOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		const struct sq_manifest *m = ls[i].m;
-		uint64_t k = 0;
+		const unsigned k = ls[i].shift - pl->shift;
+		uint64_t c = 0;
 		for (size_t e = 0; e < m->nextents; e++)
-			for (uint64_t p = 0; p < m->extents[e].npages; p++, k++) {
-				pl->owner[m->extents[e].first_page + p] = (uint8_t)(i + 1);
-				pl->crc[m->extents[e].first_page + p] = m->crcs[k];
+			for (uint64_t p = 0; p < m->extents[e].npages; p++, c++) {
+				uint64_t a = (m->extents[e].first_page + p) << k;
+				uint64_t b = a + ((uint64_t)1 << k);
+				for (uint64_t q = a; q < b && q < pl->pages; q++) {
+					pl->owner[q] = (uint8_t)(i + 1);
+					pl->derived[q] = k != 0;
+					pl->crc[q] = m->crcs[c];
+				}
 			}
 	}
 	return 0;
+}
+
+/*
+ * The CRCs of the derived pages: each owner page they are cut from is read
+ * once, checked against the owner's manifest CRC (a damaged page is
+ * refused, never given a fresh CRC), and each output page of it that the
+ * owner still holds gets the CRC of its own bytes.
+ */
+static int derive_crcs(struct sq_layer *ls, struct plan *pl)
+{
+	uint8_t *buf = NULL;
+	int rc = 0;
+
+	for (uint64_t p = 0; p < pl->pages && !rc; p++) {
+		if (!pl->derived[p])
+			continue;
+		const struct sq_layer *l = &ls[pl->owner[p] - 1];
+		const unsigned k = l->shift - pl->shift;
+		const uint64_t cp = p >> k, first = cp << k;
+		const uint64_t off = cp << l->shift, len = sq_io_page_len(cp, l->shift, pl->size);
+		if (!buf && !(buf = malloc(SQ_PAGE_SIZE_MAX)))
+			return sq_err(SQ_E_NOMEM, "out of memory");
+		int r = sq_sys_pread_all(SQ_SITE_MEMFILE_READ, l->fd, buf, (size_t)len, (off_t)off);
+		if (r == -EIO)
+			rc = sq_err(SQ_E_VERIFY, "%s is truncated at offset %llu", l->path,
+				    (unsigned long long)off);
+		else if (r < 0)
+			rc = sq_err_sys(SQ_E_MEMORY_IO, -r, l->path);
+		else if (sq_crc64(buf, (size_t)len) != pl->crc[p])
+			rc = sq_err(SQ_E_VERIFY, "%s: page %llu (%u bytes) does not match its "
+						 "manifest CRC", l->path, (unsigned long long)cp,
+				    1u << l->shift);
+		for (uint64_t q = p; q < first + ((uint64_t)1 << k) && q < pl->pages && !rc; q++) {
+			if (!pl->derived[q] || pl->owner[q] != pl->owner[p])
+				continue;
+			uint64_t a = (q - first) << pl->shift;
+			pl->crc[q] = sq_crc64(buf + a, (size_t)sq_io_page_len(q, pl->shift, pl->size));
+			pl->derived[q] = 0;
+		}
+	}
+	free(buf);
+	return rc;
 }
 
 /* Next run [*s, *e) of pages with one owner >= @min_owner, from *p on. */
@@ -466,6 +517,8 @@ int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 	if (!rc)
 		rc = make_plan(ls, n, &pl);
 	if (!rc)
+		rc = derive_crcs(ls, &pl);
+	if (!rc)
 		rc = out_manifest(ls, n, &pl, &m);
 	if (!rc && !(dest = sq_mem_path_of(in_place ? ls[0].path : out)))
 		rc = sq_err(SQ_E_NOMEM, "out of memory");
@@ -478,6 +531,7 @@ int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 		SQ_SIZED_OUT(r, rep);
 	sq_manifest_free(m);
 	free(pl.owner);
+	free(pl.derived);
 	free(pl.crc);
 	sq_chain_close(ls, n);
 	return rc;

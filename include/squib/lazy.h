@@ -73,7 +73,9 @@ struct sq_lazy_report {
 /**
  * sq_lazy_start() - start a lazy restore of the chain @paths[0..n) (as for
  * sq_restore_to_memory: a full file then its diffs) into a new mapping of
- * @size bytes. @opts may be NULL.
+ * @size bytes. @opts may be NULL. @size need not be a multiple of 4 KiB
+ * (a memory file may end in a partial page): the mapping reaches the next
+ * 4 KiB boundary, and the bytes past @size read as zero.
  *
  * Returns 0 and *@out; SQ_E_UNSUPPORTED (no userfaultfd), the chain's
  * errors (SQ_E_CHAIN, SQ_E_SIZE_MISMATCH, SQ_E_MANIFEST, SQ_E_NOT_FOUND,

@@ -61,6 +61,9 @@ struct sq_merge_report {
  * "<out stem>.snap", are committed as one unit (group commit through
  * "<out stem>.commit", squib/atomic_file.h): after a crash at any instant
  * recovery leaves the complete old or the complete new output.
+ * Layers may have different page sizes: the output has the finest
+ * (docs/FORMAT.md), and a page it cuts from a coarser layer page is read
+ * and checked against that layer's CRC first (SQ_E_VERIFY on a mismatch).
  * When the last layer has no manifest, the output binds no state file
  * (state size 0): bind it with sq_manifest_build_save(..., replace = 1).
  * Returns 0; SQ_E_CHAIN (order, kinds, sizes); SQ_E_MANIFEST (a
@@ -69,6 +72,7 @@ struct sq_merge_report {
  * file is an input's memory file or manifest, by device and inode);
  * SQ_E_OUTPUT_BUSY (another process writes the output); SQ_E_NOT_REGULAR
  * (an input is a FIFO, socket, device or directory); SQ_E_NO_SPACE;
+ * SQ_E_VERIFY (such a page is damaged or its file truncated);
  * SQ_E_MEMORY_IO / SQ_E_IO; SQ_E_INVAL; SQ_E_CANCELED (the progress
  * callback asked to stop). On failure no temp file is left
  * and the previous output is intact. Any thread.
