@@ -4,7 +4,7 @@
  * region size that is not a multiple of 64 KiB (often not of 4 KiB): merge
  * and restore (eager, mapped, lazy) give exactly the bytes of a naive
  * model that applies each layer's pages in chain order. The merge output
- * has the chain's finest page size, one extent page per page any layer
+ * (a new file, or the base in place) has the chain's finest page size, one extent page per page any layer
  * covers, and CRCs that verify; a damaged page of a coarse layer that the
  * output cuts into finer pages is refused (SQ_E_VERIFY), not given a fresh
  * CRC. Layers are written directly (sparse files, manifests by hand) so
@@ -187,6 +187,29 @@ static void check_merge(struct chain *c)
 	sq_manifest_free(m);
 }
 
+/* In place: the base becomes the merge, in the chain's finest pages. */
+static void check_merge_in_place(struct chain *c)
+{
+	struct sq_merge_opts o = SQ_INIT(struct sq_merge_opts);
+	struct sq_verify_report vr = SQ_INIT(struct sq_verify_report);
+	struct sq_manifest *m = NULL;
+	unsigned char *got = NULL;
+	char mp[4400];
+	size_t len = 0;
+
+	o.in_place = true;
+	assert_int_equal(sq_merge_chain(c->p, c->n, NULL, &o, NULL), 0);
+	assert_int_equal(sq_test_read_file(c->p[0], &got, &len), 0);
+	assert_int_equal(len, c->size);
+	assert_memory_equal(got, c->model, c->size);
+	free(got);
+	assert_int_equal(sq_manifest_path(c->p[0], mp, sizeof(mp)), 0);
+	assert_int_equal(sq_manifest_load(mp, &m), 0);
+	assert_int_equal(m->page_size, 1u << c->min_shift);
+	assert_int_equal(sq_memfile_verify(c->p[0], m, 1, &vr), 0);
+	sq_manifest_free(m);
+}
+
 static void check_restore(struct chain *c)
 {
 	struct sq_restore_opts o = SQ_INIT(struct sq_restore_opts);
@@ -218,6 +241,8 @@ static void random_chains(void **state)
 		make_chain(&c, &seed, i % 2);
 		check_restore(&c);
 		check_merge(&c);
+		if (i % 3 == 0)
+			check_merge_in_place(&c);
 		drop_chain(&c);
 	}
 }
