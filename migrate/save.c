@@ -6,33 +6,37 @@
  *
  * Invariants:
  *  - Only a complete (verified) session in memory is saved.
+ *  - Both layouts write the memory through io's page writer
+ *    (sq_memfile_write, full layout): offset in file = offset in region,
+ *    all-zero pages are holes, one CRC-64 per data page in the manifest.
+ *    The memory file can be mapped directly and a VMM sees the region.
  *  - In a region the receiver owns, chunks where no data page was received
- *    are zeros and are not even read: saving costs what was received.
+ *    are zeros and are not even read: the writer is given only the runs of
+ *    chunks that hold data, so saving costs what was received.
  *  - Files are 0600 whatever the umask.
- *  - memory: offset in file = offset in region; all-zero pages are holes
- *    (the file is sized first, then only non-zero runs are written), so
- *    the file can be mapped directly and a VMM sees the region's bytes.
- *  - Both files go through the atomic writer: the destination names hold
- *    either the previous contents or the complete new ones.
+ *  - A directory save commits memory, its manifest and the state as one
+ *    unit (group commit, record DIR/memory.commit): the destination names
+ *    hold either the previous contents or the complete new ones, and no
+ *    temp file is left on any failure.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <squib/atomic_file.h>
+#include <squib/manifest.h>
 #include <squib/migrate.h>
 #include <squib/snapshot.h>
 #include <squib/types.h>
+#include <squib/writer.h>
 
-#include "core/atomic_write.h"
 #include "core/err.h"
-#include "core/sysio.h"
+#include "core/first_error.h"
 #include "migrate/recv_internal.h"
 #include "migrate/stream.h"
-
-#define SAVE_MAX_RUN (8u << 20) /* bytes per pwrite */
 
 /* 0600 whatever the umask: the files hold another host's memory. */
 static int private_mode(int fd)
@@ -42,61 +46,133 @@ static int private_mode(int fd)
 	return 0;
 }
 
-static int write_memory(const struct sq_migrate_recv *r, const char *path)
+/*
+ * The runs of tag chunks where a data page was received (a region the
+ * receiver owns), or NULL and 0 for the whole region (a caller's region,
+ * whose bytes were there before). *@out is malloc'ed. Returns 0 or
+ * SQ_E_NOMEM.
+ */
+static int received_runs(const struct sq_migrate_recv *r, struct sq_run **out, size_t *n)
+{
+	uint64_t npages = (r->size + SQ_PAGE_SIZE - 1) >> SQ_PAGE_SHIFT;
+	struct sq_run *runs = NULL;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!r->own_region)
+		return 0;
+	for (uint64_t p = 0; p < npages; p += SQ_MIG_TAG_CHUNK) {
+		uint64_t end = p + SQ_MIG_TAG_CHUNK < npages ? p + SQ_MIG_TAG_CHUNK : npages;
+		if (!sq_mig_tags_dirty(&r->tags, p, p + 1))
+			continue; /* no data page received there: zeros */
+		if (*n && runs[*n - 1].first_page + runs[*n - 1].npages == p) {
+			runs[*n - 1].npages += end - p;
+			continue;
+		}
+		if (*n == cap) {
+			size_t ncap = cap ? 2 * cap : 64;
+			struct sq_run *t = realloc(runs, ncap * sizeof(*t));
+			if (!t) {
+				free(runs);
+				return sq_err(SQ_E_NOMEM, "migration: the runs of the saved memory");
+			}
+			runs = t;
+			cap = ncap;
+		}
+		runs[(*n)++] = (struct sq_run){ .first_page = p, .npages = end - p };
+	}
+	*out = runs;
+	return 0;
+}
+
+/*
+ * The received region into the temp of @f through io's page writer; the
+ * manifest of what was written in *@m (caller frees). Returns 0 or the
+ * writer's code (SQ_E_NO_SPACE, SQ_E_MEMORY_IO, ...).
+ */
+static int write_memory(const struct sq_migrate_recv *r, struct sq_atomic_file *f,
+			struct sq_manifest **m)
+{
+	struct sq_mem_source src = { .base = r->region, .size = r->size, .live = false };
+	struct sq_writer_opts wo = SQ_INIT(struct sq_writer_opts);
+	struct sq_run *runs = NULL;
+	size_t nruns = 0;
+	int rc = private_mode(sq_atomic_fd(f));
+
+	if (!rc)
+		rc = received_runs(r, &runs, &nruns);
+	/* A region of ours where only zeros were received: no run at all (a
+	 * file of holes, a manifest without extents), not the whole region. */
+	static const struct sq_run none = { 0, 0 };
+	const struct sq_run *w = r->own_region && nruns == 0 ? &none : runs;
+	if (!rc)
+		rc = sq_memfile_write(sq_atomic_fd(f), SQ_LAYOUT_FULL, &src, w, nruns, &wo, m,
+				      NULL);
+	free(runs);
+	return rc;
+}
+
+/* Add @name in @dir to @g, 0600, and write @len bytes of @buf to it. */
+static int add_member(struct sq_atomic_group *g, const char *path, const void *buf, size_t len,
+		      struct sq_atomic_file **out)
 {
 	struct sq_atomic_file *f = NULL;
-	int rc = sq_atomic_open(path, NULL, &f);
+	int rc = sq_atomic_group_add(g, path, NULL, &f);
 
-	if (rc)
-		return rc;
-	int fd = sq_atomic_fd(f);
-	rc = private_mode(fd);
-	int e = rc ? 0 : sq_sys_ftruncate(SQ_SITE_MIG_SAVE_TRUNC, fd, (off_t)r->size);
-	if (e)
-		rc = sq_err_sys(SQ_E_MEMORY_IO, -e, "migration: sizing the saved memory file");
-	size_t npages = r->size >> SQ_PAGE_SHIFT;
-	for (size_t p = 0; !rc && p < npages;) {
-		if (r->own_region && p % SQ_MIG_TAG_CHUNK == 0 &&
-		    !sq_mig_tags_dirty(&r->tags, p, p + 1)) {
-			p += SQ_MIG_TAG_CHUNK; /* no data page received there: zeros */
-			continue;
-		}
-		if (sq_mig_page_zero(r->region + (p << SQ_PAGE_SHIFT))) {
-			p++;
-			continue;
-		}
-		size_t q = p + 1;
-		while (q < npages && ((q - p) << SQ_PAGE_SHIFT) < SAVE_MAX_RUN &&
-		       !sq_mig_page_zero(r->region + (q << SQ_PAGE_SHIFT)))
-			q++;
-		e = sq_sys_pwrite_all(SQ_SITE_MIG_SAVE_WRITE, fd, r->region + (p << SQ_PAGE_SHIFT),
-				      (q - p) << SQ_PAGE_SHIFT, (off_t)(p << SQ_PAGE_SHIFT));
-		if (e)
-			rc = sq_err_sys(SQ_E_MEMORY_IO, -e, "migration: writing the saved memory file");
-		p = q;
-	}
 	if (!rc)
-		rc = sq_atomic_commit(f);
-	sq_atomic_close(f);
+		rc = private_mode(sq_atomic_fd(f));
+	if (!rc && buf)
+		rc = sq_atomic_write(f, buf, len, SQ_E_IO);
+	if (out)
+		*out = f;
 	return rc;
 }
 
 int sq_migrate_recv_save(const struct sq_migrate_recv *r, const char *dir)
 {
-	char path[4096];
+	char mem[4096], man[4096], rec[4096], st[4096];
+	struct sq_atomic_group *g = NULL;
+	struct sq_atomic_file *fm = NULL;
+	struct sq_manifest *m = NULL;
+	void *mbuf = NULL;
+	size_t mlen = 0;
 
 	if (!r || !dir)
 		return sq_err(SQ_E_INVAL, "migration: nothing to save");
 	if (!r->complete || !r->region)
 		return sq_err(SQ_E_INVAL,
 			      "migration: only a complete session received into memory can be saved");
-	if ((size_t)snprintf(path, sizeof(path), "%s/memory", dir) >= sizeof(path))
+	if ((size_t)snprintf(mem, sizeof(mem), "%s/memory", dir) >= sizeof(mem) - 16)
 		return sq_err(SQ_E_INVALID_PATH, "invalid snapshot path: path too long: %s", dir);
-	int rc = write_memory(r, path);
-	if (rc)
-		return rc;
-	snprintf(path, sizeof(path), "%s/state", dir);
-	return sq_atomic_write_file(path, r->state, r->state_len, 0600);
+	snprintf(st, sizeof(st), "%s/state", dir);
+	int rc = sq_manifest_path(mem, man, sizeof(man));
+	if (!rc)
+		rc = sq_commit_path(mem, rec, sizeof(rec));
+	if (!rc)
+		rc = sq_atomic_group_open(rec, 0, &g);
+	if (!rc)
+		rc = add_member(g, mem, NULL, 0, &fm);
+	if (!rc)
+		rc = write_memory(r, fm, &m);
+	if (!rc)
+		rc = sq_id_generate(&m->id);
+	if (!rc)
+		rc = sq_manifest_encode(m, &mbuf, &mlen);
+	if (!rc)
+		rc = add_member(g, man, mbuf, mlen, NULL);
+	if (!rc)
+		rc = add_member(g, st, r->state, r->state_len, NULL);
+	if (!rc)
+		rc = sq_atomic_group_commit(g);
+	/* Closing removes every uncommitted temp; it cannot replace rc's
+	 * message, which the failing step recorded. */
+	struct sq_err_first first = { 0 };
+	sq_err_first_keep(&first, rc);
+	sq_atomic_group_close(g);
+	sq_manifest_free(m);
+	free(mbuf);
+	return sq_err_first_result(&first);
 }
 
 int sq_migrate_recv_save_pair(const struct sq_migrate_recv *r, const char *state_path,

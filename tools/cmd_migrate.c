@@ -43,7 +43,8 @@ static const char usage[] =
 	"\n"
 	"recv  accepts one migration session (port 0 picks a free port; it is printed\n"
 	"      on stderr and written to --port-file, 0600), checks every frame and the\n"
-	"      final totals, and with --out writes DIR/memory (sparse) and DIR/state;\n"
+	"      final totals, and with --out writes DIR/memory (sparse), its manifest\n"
+	"      DIR/memory.manifest and DIR/state, as one unit;\n"
 	"      with --pair, a snapshot pair (the state blob must be a state file). The\n"
 	"      sender is told the session is done only after these files are durably\n"
 	"      saved; a failure to save is sent to it with its error text. Connections\n"
@@ -217,7 +218,7 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 		       (unsigned long long)st.zero_pages, (unsigned long long)st.stale_pages,
 		       (unsigned long long)st.state_len);
 		if (out)
-			printf("saved %s/memory and %s/state\n", out, out);
+			printf("saved %s/memory, %s/memory.manifest and %s/state\n", out, out, out);
 		if (pair)
 			printf("saved the snapshot pair %s\n", pair);
 	}

@@ -364,10 +364,14 @@ SQ_API const void *sq_migrate_recv_state(const struct sq_migrate_recv *r, size_t
 
 /**
  * sq_migrate_recv_save() - after a complete session in memory, write
- * "<dir>/memory" (offset in file = offset in region, zero pages left as
- * holes, 0600) and "<dir>/state" (the blob), each through an atomic
- * temp + fsync + rename. Returns 0, SQ_E_INVAL (incomplete session or a
- * file receiver), SQ_E_IO, SQ_E_MEMORY_IO, SQ_E_NO_SPACE.
+ * "<dir>/memory" through io's page writer (a full memory file: offset in
+ * file = offset in region, zero pages left as holes), its manifest
+ * "<dir>/memory.manifest" (CRC-64 per data page) and "<dir>/state" (the
+ * blob), all 0600, committed as one unit (group commit, record
+ * "<dir>/memory.commit"): on failure the three names are as before and no
+ * temp file is left. Returns 0, SQ_E_INVAL (incomplete session or a file
+ * receiver), SQ_E_OUTPUT_BUSY (another writer of the same directory),
+ * SQ_E_IO, SQ_E_MEMORY_IO, SQ_E_NO_SPACE, SQ_E_NOMEM.
  */
 SQ_API int sq_migrate_recv_save(const struct sq_migrate_recv *r, const char *dir);
 

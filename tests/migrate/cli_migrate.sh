@@ -34,6 +34,8 @@ cmp -n "$SIZE" "$T/src" "$T/out/memory"
 cmp "$T/state.in" "$T/out/state"
 # the zero tail is a hole, not data
 [ "$(stat -c %b "$T/out/memory")" -lt "$(( $(stat -c %s "$T/out/memory") / 512 ))" ]
+# written by io's page writer: a manifest beside it, and nothing else left
+[ "$(ls -A "$T/out" | tr '\n' ' ')" = "memory memory.manifest state " ]
 
 # A live demo region whose state blob is a real state file, saved as a pair.
 if [ -f "$SQ_SOURCE_DIR/tests/data/vectors/demo.snap" ]; then

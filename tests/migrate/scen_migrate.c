@@ -17,9 +17,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <squib/atomic_file.h>
 #include <squib/error.h>
 #include <squib/migrate.h>
+#include <squib/restore.h>
 
+#include "core/err.h"
 #include "hardening/fault.h"
 #include "helpers.h"
 
@@ -179,6 +182,19 @@ static const char *mig_check(struct sq_fx *fx, int rc)
 		return "SQ_E_INTERNAL";
 	if (p->outstanding)
 		return sq_fx_msg("%d harvested sets neither sent nor put back", p->outstanding);
+	/* A save whose renames failed past its commit point (the group's
+	 * record is published): recovery completes it, leaving no temp. */
+	if (rc < 0 && !p->file) {
+		char *rec = sq_fx_path(fx, "memory.commit");
+		int code = sq_last_error_code();
+		char m[512];
+		snprintf(m, sizeof(m), "%s", sq_last_error());
+		int rr = sq_atomic_group_recover(rec, 0);
+		free(rec);
+		if (rr)
+			return "recovery after a failed save failed";
+		sq_err(code, "%s", m);
+	}
 	const char *t = sq_fx_leftover_temp(fx->dir);
 	if (t)
 		return t;
@@ -191,6 +207,9 @@ static const char *mig_check(struct sq_fx *fx, int rc)
 			msg = "succeeded but the destination differs from the source";
 		else if (!p->file && !sq_fx_file_equals(st, blob, sizeof(blob)))
 			msg = "succeeded but the saved state differs";
+		else if (!p->file && sq_memfile_verify(mem, NULL, 1, NULL))
+			msg = sq_fx_msg("the saved memory does not verify against its manifest: %s",
+					sq_last_error());
 	} else if (!p->file && sq_test_exists(mem) && !mem_ok) {
 		msg = "failed and left a partial memory file";
 	} else if (!p->file && sq_test_exists(st) && !sq_fx_file_equals(st, blob, sizeof(blob))) {

@@ -15,9 +15,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <squib/error.h>
+#include <squib/manifest.h>
 #include <squib/migrate.h>
+#include <squib/restore.h>
 #include <squib/snapshot.h>
+#include <squib/writer.h>
 
 #include "core/err.h"
 #include "core/sysio.h"
@@ -122,7 +127,34 @@ static char *join(const char *dir, const char *name)
 	return p;
 }
 
-/* The acknowledgement follows the save: the files are there, 0600. */
+/* How many entries @dir holds besides "." and ".."; each one's name must be
+ * one of @names (NULL-terminated), so no temp, lock or record is left. */
+static size_t dir_entries(const char *dir, const char *const *names)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		int known = 0;
+		for (size_t i = 0; names[i]; i++)
+			known |= !strcmp(e->d_name, names[i]);
+		if (!known)
+			fprintf(stderr, "  unexpected file %s/%s\n", dir, e->d_name);
+		assert_true(known);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* The acknowledgement follows the save: the files are there, 0600, and the
+ * memory file is what io's writer makes of the region: zero pages are
+ * holes, its manifest's extents and CRCs match the file as read back
+ * (sq_manifest_scan) and it verifies. */
 static void dir_saved_before_ack(void **state)
 {
 	(void)state;
@@ -150,7 +182,27 @@ static void dir_saved_before_ack(void **state)
 	assert_int_equal(stat(st, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	assert_int_equal(sb.st_size, 4);
+	char *man = join(dir, "memory.manifest");
+	struct sq_manifest *m = NULL, *scan = NULL;
+	assert_int_equal(stat(man, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(sq_manifest_load(man, &m), 0);
+	assert_int_equal(m->kind, SQ_SNAPSHOT_FULL);
+	assert_int_equal(m->region_size, s.size);
+	assert_int_equal(m->npages, s.size / 4096 * 3 / 4); /* every 4th page is zero */
+	assert_int_equal(sq_manifest_scan(mem, SQ_SNAPSHOT_FULL, &scan), 0);
+	assert_int_equal(scan->nextents, m->nextents);
+	assert_memory_equal(scan->extents, m->extents, m->nextents * sizeof(*m->extents));
+	assert_memory_equal(scan->crcs, m->crcs, m->npages * sizeof(*m->crcs));
+	struct sq_verify_report vr = SQ_INIT(struct sq_verify_report);
+	assert_int_equal(sq_memfile_verify(mem, NULL, 1, &vr), 0);
+	assert_int_equal(vr.pages_checked, m->npages);
+	static const char *const names[] = { "memory", "memory.manifest", "state", NULL };
+	assert_int_equal(dir_entries(dir, names), 3);
+	sq_manifest_free(m);
+	sq_manifest_free(scan);
 	done(&s);
+	free(man);
 	free(mem);
 	free(st);
 	sq_test_rmrf(dir);
@@ -223,25 +275,33 @@ static void pair_needs_state_file(void **state)
 	free(dir);
 }
 
-/* A full disk while saving (injected ENOSPC): SQ_E_NO_SPACE at the sender,
- * nothing published. */
+/* A full disk while io's writer writes the memory (injected ENOSPC at the
+ * backend it uses): SQ_E_NO_SPACE at both ends with the receiver's text,
+ * nothing published, no temp, lock or commit record left. */
 static void disk_full_reaches_sender(void **state)
 {
 	(void)state;
-	char *dir = sq_test_tmpdir("mig-commit"), *mem = join(dir, "memory");
+	char *dir = sq_test_tmpdir("mig-commit");
 	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .save_dir = dir };
-	struct sq_fault_plan plan = { .site = SQ_SITE_MIG_SAVE_WRITE, .error = ENOSPC };
+	struct sq_fault_plan plan = { .site = sq_io_uring_usable() ? SQ_SITE_WRITER_URING
+								    : SQ_SITE_WRITER_PWRITE,
+				      .error = ENOSPC };
 	struct session s;
 
 	sq_fault_set(&plan);
 	run(&s, &ro, "blob", 4);
+	unsigned fired = sq_fault_fired();
 	sq_fault_set(NULL);
+	assert_true(fired > 0);
 	assert_int_equal(s.send_rc, SQ_E_NO_SPACE);
 	assert_int_equal(s.x.rc, SQ_E_NO_SPACE);
 	assert_non_null(strstr(s.send_msg, "failed to commit"));
-	assert_false(sq_test_exists(mem));
+	assert_non_null(strstr(s.send_msg, s.x.msg));
+	static const char *const none[] = { NULL };
+	assert_int_equal(dir_entries(dir, none), 0);
+	/* The final round's pages are kept by the sender. */
+	assert_true(s.src.put_back > 0);
 	done(&s);
-	free(mem);
 	sq_test_rmrf(dir);
 	free(dir);
 }
