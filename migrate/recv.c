@@ -7,9 +7,9 @@
  *  - The session (id, region size, connection count) is fixed by the first
  *    handshake; every other connection must repeat it with a distinct
  *    index, else the whole session fails before any page is applied.
- *  - The first connection to fail wins: it stores its code and message in
- *    its rx_conn, then claims r->first_fail (compare-exchange, release) and
- *    shuts the other sockets' read side down so that their threads return.
+ *  - The first connection to fail wins: its code and message are kept in
+ *    r->fail (core/first_error.h); every failing connection shuts the
+ *    other sockets' read side down so that their threads return.
  *    The verdict is read after pthread_join, which orders everything the
  *    threads wrote before it.
  *  - complete = 1 only after every connection's final frame matched its own
@@ -85,7 +85,7 @@ int sq_migrate_recv_create(const struct sq_migrate_recv_opts *caller,
 		r->o.session_ms = SQ_MIGRATE_DEFAULT_SESSION_MS;
 	for (int i = 0; i < SQ_MIG_LOCK_STRIPES; i++)
 		pthread_mutex_init(&r->locks[i], NULL);
-	atomic_init(&r->first_fail, -1);
+	sq_first_err_init(&r->fail);
 	*out = r;
 	return 0;
 }
@@ -140,6 +140,7 @@ int sq_mig_rx_setup(struct sq_migrate_recv *r, const struct sq_mig_hello *h)
 	r->have_tags = 1;
 	r->hello = *h;
 	r->have_session = 1;
+	r->t0 = sq_mig_now();
 	return 0;
 }
 
@@ -283,17 +284,11 @@ static int handshake_fd(struct sq_migrate_recv *r, int fd, double deadline, stru
 static void conn_failed(struct rx_conn *c, int rc)
 {
 	struct sq_migrate_recv *r = c->r;
-	int none = -1;
 
-	c->err = rc;
-	snprintf(c->msg, sizeof(c->msg), "%s", sq_last_error());
-	/* release: c->err/c->msg are visible to whoever reads first_fail. */
-	if (atomic_compare_exchange_strong_explicit(&r->first_fail, &none, (int)c->index,
-						    memory_order_acq_rel, memory_order_acquire)) {
-		for (unsigned i = 0; i < r->nconns; i++)
-			if (i != c->index && r->conns[i].fd >= 0)
-				shutdown(r->conns[i].fd, SHUT_RD);
-	}
+	sq_first_err_set(&r->fail, rc);
+	for (unsigned i = 0; i < r->nconns; i++)
+		if (i != c->index && r->conns[i].fd >= 0)
+			shutdown(r->conns[i].fd, SHUT_RD);
 }
 
 static void *conn_thread(void *arg)
@@ -361,11 +356,13 @@ static void fill_stats(struct sq_migrate_recv *r)
 		s->zero_pages += c->zero_pages;
 		s->stale_pages += c->stale_pages;
 		s->payload_bytes += c->payload;
+		s->compressed_frames += c->comp_frames;
 		if (c->round > s->rounds)
 			s->rounds = c->round;
 	}
 	s->state_len = r->state_len;
 	s->complete = r->complete;
+	s->seconds = r->have_session ? sq_mig_now() - r->t0 : 0;
 }
 
 /* Run all admitted connections to their end, then judge the session. */
@@ -394,11 +391,8 @@ static int run_session(struct sq_migrate_recv *r, int threaded)
 		if (r->conns[i].thread_live)
 			pthread_join(r->conns[i].thread, NULL);
 
-	int first = atomic_load_explicit(&r->first_fail, memory_order_acquire);
-	if (first >= 0) {
-		struct rx_conn *c = &r->conns[first];
-		rc = sq_err(c->err, "%s", c->msg);
-	}
+	/* After the joins: the first failure, with its message. */
+	rc = sq_first_err_raise(&r->fail);
 	for (unsigned i = 0; !rc && i < r->nconns; i++)
 		if (r->conns[i].fd >= 0)
 			rc = sq_mig_rx_check_trailing(&r->conns[i]);
@@ -576,5 +570,6 @@ void sq_migrate_recv_destroy(struct sq_migrate_recv *r)
 	free(r->state);
 	for (int i = 0; i < SQ_MIG_LOCK_STRIPES; i++)
 		pthread_mutex_destroy(&r->locks[i]);
+	sq_first_err_destroy(&r->fail);
 	free(r);
 }

@@ -245,6 +245,7 @@ static int inflate(struct rx_conn *c, const struct sq_mig_frame *f, const uint8_
 		return sq_err(rc, "%s (frame %llu, offset %llu, connection %u)", why,
 			      (unsigned long long)f->seq, (unsigned long long)f->offset, c->index);
 	}
+	c->comp_frames++;
 	*out = c->zbuf;
 	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include <squib/migrate.h>
 
+#include "core/first_error.h"
 #include "migrate/stream.h"
 #include "migrate/tls.h"
 
@@ -62,14 +63,12 @@ struct rx_conn {
 	size_t bpos, blen;       /* unconsumed bytes are buf[bpos, blen) */
 	uint64_t seq;            /* last frame's sequence number */
 	uint32_t round;          /* last frame's round */
-	uint64_t frames, pages, zero_pages, stale_pages, payload;
+	uint64_t frames, pages, zero_pages, stale_pages, payload, comp_frames;
 	struct sq_mig_dctx *dz;  /* compressed frames: decoder and its output, */
 	uint8_t *zbuf;           /* SQ_MIG_MAX_PAYLOAD bytes, made at the first one */
 	int final_seen;
 	struct sq_mig_final fin;
 	double deadline;         /* monotonic seconds: the session's end, 0 = none */
-	int err;                 /* this connection's failure, 0 if none */
-	char msg[512];           /* its message (thread-local errors do not cross threads) */
 	pthread_t thread;
 	int thread_live;
 	struct sq_mig_tls *tls;  /* its TLS state; NULL: plaintext */
@@ -90,9 +89,10 @@ struct sq_migrate_recv {
 	struct rx_conn *conns;
 	unsigned nconns;
 	unsigned feed_order[SQ_MIGRATE_MAX_CONNS]; /* memory feed: run order */
-	atomic_int first_fail;   /* index of the first failing connection, -1 */
+	struct sq_first_err fail; /* the first failing connection's code and message */
 	int complete;
 	double deadline;         /* session deadline (monotonic s), 0 = none */
+	double t0;               /* monotonic s: the first handshake accepted */
 	struct sq_migrate_recv_stats stats;
 	struct sq_mig_tls_ctx *tls_ctx; /* sq_migrate_recv_set_link; NULL: plaintext */
 	char tls_kind[8];        /* what connection 0 used: "", "user", "ktls" */

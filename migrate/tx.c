@@ -23,9 +23,10 @@
  *    the connection's zbuf and replaces the copy only when smaller; the
  *    CRC covers the bytes sent. The time spent compressing is measured
  *    per worker for the per-round rule (compress.h).
- *  - The first failing worker records its code and message in its
- *    connection and claims tx->failed (compare-exchange, release); the
- *    others stop taking jobs when they see it (acquire).
+ *  - The first failing worker records its code and message in tx->fail
+ *    (core/first_error.h: under its lock, code published with release);
+ *    the others stop taking jobs when they see a code (relaxed poll); the
+ *    loop thread raises it after the round (acquire).
  *  - Progress (optional): workers count each job's pages in tx->pg; the
  *    loop thread reports while it waits for the round (a timed wait) and
  *    sets tx->pg's cancel flag when the callback asks to stop; workers
@@ -46,6 +47,7 @@
 #include <squib/error.h>
 
 #include "core/err.h"
+#include "core/first_error.h"
 #include "core/progress.h"
 #include "core/sysio.h"
 #include "migrate/compress.h"
@@ -71,8 +73,6 @@ struct tx_conn {
 	uint8_t *zbuf;                    /* and SQ_MIG_MAX_PAYLOAD bytes of output */
 	pthread_t thread;
 	int thread_live;
-	int err;
-	char msg[512];
 };
 
 struct sq_mig_tx {
@@ -94,7 +94,7 @@ struct sq_mig_tx {
 	size_t *jobs;          /* job j = pieces [jobs[j], jobs[j + 1]) */
 	size_t njobs, jobs_cap;
 	atomic_size_t next_job;
-	atomic_int failed;     /* first failing connection, -1 */
+	struct sq_first_err fail; /* the first failing worker's code and message */
 	double pace_start;
 	atomic_uint_fast64_t pace_bytes;
 	uint64_t other_wire;   /* handshake bytes */
@@ -103,13 +103,7 @@ struct sq_mig_tx {
 
 static void conn_fail(struct tx_conn *c, int rc)
 {
-	int none = -1;
-
-	c->err = rc;
-	snprintf(c->msg, sizeof(c->msg), "%s", sq_last_error());
-	/* release: c->err / c->msg before the index is visible. */
-	atomic_compare_exchange_strong_explicit(&c->tx->failed, &none, (int)c->index,
-						memory_order_acq_rel, memory_order_acquire);
+	sq_first_err_set(&c->tx->fail, rc);
 }
 
 /* Bandwidth limit: sleep until the bytes sent this round are due. */
@@ -215,9 +209,8 @@ static int work_round(struct tx_conn *c)
 {
 	struct sq_mig_tx *tx = c->tx;
 
-	/* acquire: pairs with conn_fail's release (stop early, nothing more). */
-	while (atomic_load_explicit(&tx->failed, memory_order_acquire) < 0 &&
-	       !sq_prog_canceled(&tx->pg)) {
+	/* A relaxed poll: stop early once a worker failed, nothing more. */
+	while (!sq_first_err_failed(&tx->fail) && !sq_prog_canceled(&tx->pg)) {
 		/* relaxed: the job table was published under tx->mu. */
 		size_t j = atomic_fetch_add_explicit(&tx->next_job, 1, memory_order_relaxed);
 		if (j >= tx->njobs)
@@ -332,7 +325,7 @@ int sq_mig_tx_open(const struct sq_mig_tx_opts *o, struct sq_mig_tx **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&tx->done, &ca);
 	pthread_condattr_destroy(&ca);
-	atomic_init(&tx->failed, -1);
+	sq_first_err_init(&tx->fail);
 	atomic_init(&tx->next_job, 0);
 	atomic_init(&tx->pace_bytes, 0);
 	tx->conns = calloc(tx->n, sizeof(*tx->conns));
@@ -514,11 +507,8 @@ int sq_mig_tx_round(struct sq_mig_tx *tx, uint32_t round, const struct sq_run *r
 		st->raw_frames += c->r_raw_frames;
 		st->comp_s += c->r_comp_s;
 	}
-	int first = atomic_load_explicit(&tx->failed, memory_order_acquire);
-	if (first >= 0) {
-		struct tx_conn *c = &tx->conns[first];
-		return sq_err(c->err, "%s", c->msg);
-	}
+	if (sq_first_err_code(&tx->fail))
+		return sq_first_err_raise(&tx->fail);
 	if (sq_prog_canceled(&tx->pg))
 		return sq_err(SQ_E_CANCELED, "migration canceled by its progress callback");
 	return sq_prog_end(&tx->pg);
@@ -656,6 +646,7 @@ void sq_mig_tx_close(struct sq_mig_tx *tx)
 	free(tx->pieces);
 	free(tx->jobs);
 	pthread_mutex_destroy(&tx->mu);
+	sq_first_err_destroy(&tx->fail);
 	pthread_cond_destroy(&tx->work);
 	pthread_cond_destroy(&tx->done);
 	free(tx);

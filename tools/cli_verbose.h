@@ -52,4 +52,20 @@ void sq_cli_verbose_send(const struct sq_cli *cli, const struct sq_migrate_send_
 void sq_cli_verbose_send_report(const struct sq_cli *cli, int rc,
 				const struct sq_migrate_report *r, const char *tls);
 
+struct sq_migrate_recv_opts;
+struct sq_migrate_recv_stats;
+
+/*
+ * sq_cli_verbose_recv() / sq_cli_verbose_recv_report() - migrate recv:
+ * the listening address, the link (@link: "TLS" or "plaintext"), limits and
+ * what will be saved, before; after a session, what arrived: connections,
+ * TLS mode (@tls), rounds, frames (compressed ones counted), pages (zero,
+ * superseded), payload and state bytes, wall time and rate
+ * (tools/migrate_verbose.c).
+ */
+void sq_cli_verbose_recv(const struct sq_cli *cli, const char *listen_at, const char *link,
+			 const struct sq_migrate_recv_opts *o);
+void sq_cli_verbose_recv_report(const struct sq_cli *cli, const struct sq_migrate_recv_stats *s,
+				const char *tls);
+
 #endif /* SQ_TOOLS_CLI_VERBOSE_H */

@@ -179,6 +179,8 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 		return sq_cli_fail(cli, "migrate recv", rc);
 	}
 	sq_cli_msg(cli, "listening on %s (port %u)\n", listen_at, port);
+	sq_cli_verbose_recv(cli, listen_at, lo.tls == SQ_MIGRATE_PLAINTEXT ? "plaintext" : "TLS",
+			    &ro);
 	if (port_file) {
 		rc = write_port_file(port_file, port);
 		if (rc) {
@@ -197,10 +199,12 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 	struct sq_migrate_recv_stats st = SQ_INIT(struct sq_migrate_recv_stats);
 	sq_migrate_recv_stats(r, &st);
 	sq_migrate_recv_link_report(r, &lrep);
+	sq_cli_verbose_recv_report(cli, &st, lrep.tls);
 	if (cli->json) {
 		char session[24];
 		snprintf(session, sizeof(session), "%016llx", (unsigned long long)st.session_id);
-		sq_cli_emit(json_pack("{s:b,s:s,s:s,s:o,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+		sq_cli_emit(json_pack("{s:b,s:s,s:s,s:o,s:I,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
+				      "s:o,s:o}",
 				      "complete", 1, "tls", lrep.tls, "session", session, "region_bytes",
 				      sq_json_u64(st.region_size), "conns", (json_int_t)st.nconns,
 				      "rounds", (json_int_t)st.rounds, "frames", sq_json_u64(st.frames),
@@ -209,7 +213,9 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 				      sq_json_u64(st.stale_pages), "payload_bytes",
 				      sq_json_u64(st.payload_bytes), "state_bytes",
 				      sq_json_u64(st.state_len), "out", sq_json_text(out), "pair",
-				      sq_json_text(pair)));
+				      sq_json_text(pair), "compressed_frames",
+				      sq_json_u64(st.compressed_frames), "seconds",
+				      sq_json_real(st.seconds)));
 	} else {
 		printf("received session %016llx: %.1f MiB region over %u connections (TLS %s), "
 		       "%u rounds, %llu pages (%llu zero, %llu superseded), state %llu bytes\n",

@@ -344,6 +344,9 @@ struct sq_migrate_recv_stats {
 	uint64_t payload_bytes;
 	uint64_t state_len;
 	bool complete;            /* true after a verified final frame */
+	/* Appended (growth convention: read only within size). */
+	uint64_t compressed_frames; /* page frames that arrived compressed (lz4 or zstd) */
+	double seconds;           /* from the first accepted handshake to the verdict */
 };
 
 /**

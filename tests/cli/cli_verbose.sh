@@ -121,4 +121,53 @@ import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 assert sorted(a) == sorted(b) and a["result"] == b["result"] == "SQ_OK"
 PY
+
+# migrate recv: -v tells what arrived (rounds, frames with the compressed ones
+# counted, pages, bytes, time); stdout and the --json keys are unchanged.
+# A compressible source sent with lz4: round 1 is always compressed.
+seq 1 200000 | head -c 1000000 >"$T/text"
+mkdir "$T/rx"
+recv() {
+	rm -f "$T/port"
+	"$BIN" "$@" migrate recv --listen 127.0.0.1:0 --port-file "$T/port" --timeout 20000 \
+		--out "$T/rx" --plaintext &
+	RPID=$!
+	i=0
+	while [ ! -s "$T/port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	"$BIN" -q migrate send --to "127.0.0.1:$(cat "$T/port")" --file "$T/text" --compress lz4 \
+		--plaintext >/dev/null 2>&1 || fail "migrate send to recv $*"
+	wait "$RPID" || fail "receiver $*"
+	RPID=
+}
+recv >"$T/r.0.out" 2>"$T/r.0.err"
+recv -v >"$T/r.1.out" 2>"$T/r.1.err"
+recv --json >"$T/r.j0.out" 2>/dev/null
+recv --json -v >"$T/r.j1.out" 2>"$T/r.j1.err"
+grep -v -e "warning: --plaintext" -e "listening on" "$T/r.0.err" | grep -q . &&
+	fail "migrate recv wrote on stderr: $(cat "$T/r.0.err")"
+sed -e 's/[0-9a-f]\{16\}/ID/g' -e 's/[0-9.]* MiB/N MiB/' -e 's/[0-9]* rounds/N rounds/' \
+	-e 's/[0-9]* pages ([0-9]* zero, [0-9]* superseded)/N pages/' "$T/r.0.out" >"$T/r.0.norm"
+sed -e 's/[0-9a-f]\{16\}/ID/g' -e 's/[0-9.]* MiB/N MiB/' -e 's/[0-9]* rounds/N rounds/' \
+	-e 's/[0-9]* pages ([0-9]* zero, [0-9]* superseded)/N pages/' "$T/r.1.out" >"$T/r.1.norm"
+cmp -s "$T/r.0.norm" "$T/r.1.norm" || fail "migrate recv -v changed stdout"
+v=$T/r.1.err
+grep -q "^squib-snap migrate recv: listening at 127.0.0.1:0, plaintext, region at most 64 GiB" \
+	"$v" || fail "migrate recv -v: no listening line: $(cat "$v")"
+grep -q "^squib-snap migrate recv: saving $T/rx/memory, its manifest" "$v" ||
+	fail "migrate recv -v: no save line"
+grep -Eq "^squib-snap migrate recv: session [0-9a-f]{16} over 2 connections \(TLS off\): \
+[1-9][0-9]* rounds received, [1-9][0-9]* frames \([1-9][0-9]* compressed\)$" "$v" ||
+	fail "migrate recv -v: no session line with compressed frames: $(cat "$v")"
+grep -Eq "^squib-snap migrate recv: [1-9][0-9]* pages \([0-9]+ zero, [0-9]+ superseded by a later \
+round\), [1-9][0-9]* payload bytes, state 0 bytes$" "$v" ||
+	fail "migrate recv -v: no pages line: $(cat "$v")"
+grep -Eq "^squib-snap migrate recv: [0-9]+\.[0-9]{3} s from the first handshake" "$v" ||
+	fail "migrate recv -v: no time line"
+grep -q "^squib-snap migrate recv: session " "$T/r.j1.err" || fail "migrate recv --json -v"
+python3 - "$T/r.j0.out" "$T/r.j1.out" <<'PY' || fail "migrate recv --json differs with -v"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert sorted(a) == sorted(b) and a["complete"] and b["complete"]
+assert a["compressed_frames"] > 0 and a["seconds"] > 0, a
+PY
 echo "cli_verbose: -v and -vv ok"

@@ -76,6 +76,10 @@ static void migrate_verified(struct wl *w, enum sq_migrate_compression mode, uin
 	sq_migrate_recv_stats(x.r, &st);
 	assert_int_equal(st.complete, 1);
 	assert_int_equal(st.pages, rep->pages);
+	/* The receiver counts the frames that arrived compressed: exactly
+	 * those the sender compressed. */
+	assert_int_equal(st.compressed_frames, rep->compressed_frames);
+	assert_true(st.seconds > 0);
 	sq_migrate_recv_destroy(x.r);
 }
 
