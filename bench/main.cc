@@ -19,6 +19,7 @@ extern "C" {
 #include "harness.h"
 #include <squib/alloc.h>
 #include <squib/version.h>
+#include "core/clock.h"
 }
 
 struct sq_bench {
@@ -103,9 +104,7 @@ extern "C" void sq_bench_context(const char *key, const char *value)
 
 extern "C" double sq_bench_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return sq_clock_s();
 }
 
 static std::string cpu_flags()

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "core/splitmix.h"
 
 /* Skip the whole test executable: CTest counts exit code 77 as skipped. */
 #define SQ_TEST_SKIP(...)                                   \
@@ -81,13 +82,10 @@ static inline uint64_t sq_test_seed(const char *what)
 	return seed;
 }
 
-/* splitmix64: a small, good PRNG for tests. */
+/* The tests' PRNG: splitmix64 (core/splitmix.h). */
 static inline uint64_t sq_test_rand(uint64_t *state)
 {
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return sq_splitmix64(state);
 }
 
 /* Read a whole file; returns 0 and a malloc'ed buffer, or -errno. */

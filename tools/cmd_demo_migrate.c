@@ -33,6 +33,7 @@
 #include "cli_link.h"
 #include "migrate_args.h"
 #include "migrate_workload.h"
+#include "core/splitmix.h"
 
 struct sq_demo_wl {
 	uint8_t *region;
@@ -46,14 +47,6 @@ struct sq_demo_wl {
 	pthread_t thr;
 	int running;
 };
-
-static uint64_t mix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 /* One 8-byte store into a random page, then the mark; paced. */
 static void *writer(void *arg)
@@ -77,7 +70,7 @@ static void *writer(void *arg)
 		int batch = (int)budget;
 		budget -= batch;
 		for (int i = 0; i < batch; i++) {
-			uint64_t r = mix(&s);
+			uint64_t r = sq_splitmix64(&s);
 			uint8_t *p = w->region + (r % npages) * 4096 + ((r >> 32) % 512) * 8;
 			uint64_t v = ++n | 1;
 			memcpy(p, &v, 8);
@@ -107,7 +100,7 @@ int sq_demo_wl_create(size_t size, double rate, struct sq_demo_wl **out)
 	for (size_t p = 0; p < size / 4096; p++) {
 		if (p % 8 == 7)
 			continue;
-		uint64_t *q = (uint64_t *)(w->region + p * 4096), v = mix(&s);
+		uint64_t *q = (uint64_t *)(w->region + p * 4096), v = sq_splitmix64(&s);
 		for (int i = 0; i < 512; i++)
 			q[i] = v + (uint64_t)i;
 	}

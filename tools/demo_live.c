@@ -39,6 +39,7 @@
 #include "core/clock.h"
 #include "demo.h"
 #include "demo_live.h"
+#include "core/splitmix.h"
 
 struct lw {
 	pthread_mutex_t m;
@@ -50,14 +51,6 @@ struct lw {
 	struct sq_tracker *t; /* API marks when not NULL */
 	_Atomic uint64_t writes;
 };
-
-static uint64_t mix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static void lw_write(struct lw *w, uint64_t page, uint64_t v)
 {
@@ -90,8 +83,8 @@ static void *lw_main(void *arg)
 		}
 		/* sparse random pages, and now and then a dense burst */
 		for (int i = 0; i < 32; i++)
-			lw_write(w, mix(&rng) % w->npages, mix(&rng));
-		uint64_t r = mix(&rng);
+			lw_write(w, sq_splitmix64(&rng) % w->npages, sq_splitmix64(&rng));
+		uint64_t r = sq_splitmix64(&rng);
 		if (r % 8 == 0) {
 			uint64_t n = 64 + r % 192;
 			if (cursor + n > w->npages)
@@ -273,7 +266,7 @@ int sq_demo_live_run(const struct demo_cfg *cfg, struct demo_live_result *res)
 	uint64_t seed = 0x5eed;
 	for (uint64_t off = 0; off < cfg->size; off += 8)
 		if ((off >> 21) % 8 < 5)
-			*(uint64_t *)(void *)(w.region + off) = mix(&seed);
+			*(uint64_t *)(void *)(w.region + off) = sq_splitmix64(&seed);
 	if (w.t)
 		sq_tracker_mark_range(w.t, w.region, cfg->size);
 	w.n = cfg->workers < 16 ? cfg->workers : 16;

@@ -37,6 +37,7 @@
 
 #include "core/clock.h"
 #include "demo.h"
+#include "core/splitmix.h"
 
 #define PG 4096u
 
@@ -58,14 +59,6 @@ struct worker {
 	uint64_t writes;
 	uint64_t rng;
 };
-
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static void park_if_paused(struct worker *w)
 {
@@ -97,7 +90,7 @@ static void touch(struct worker *w, uint64_t page, size_t npages, int zero)
 	 * the mutex, which orders all of them before the read).
 	 */
 	for (size_t i = 0; i < len / 8; i += zero ? 1 : 64)
-		atomic_store_explicit(&words[i], zero ? 0 : rnd(&w->rng), memory_order_relaxed);
+		atomic_store_explicit(&words[i], zero ? 0 : sq_splitmix64(&w->rng), memory_order_relaxed);
 	if (w->t)
 		sq_tracker_mark_range(w->t, p, len);
 	w->writes++;
@@ -124,10 +117,10 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&w->ctl->m);
 		for (int i = 0; i < 32; i++) {
 			/* hot set: hash of (round, k) -> page */
-			uint64_t k = rnd(&w->rng) % hot, s = round * 0x1000193u + k;
-			touch(w, rnd(&s) % w->npages, 1, 0);
+			uint64_t k = sq_splitmix64(&w->rng) % hot, s = round * 0x1000193u + k;
+			touch(w, sq_splitmix64(&s) % w->npages, 1, 0);
 		}
-		uint64_t r = rnd(&w->rng);
+		uint64_t r = sq_splitmix64(&w->rng);
 		if (r % 8 == 0) {
 			size_t n = 64 + (size_t)(r >> 8) % 192; /* 256 KiB .. 1 MiB */
 			if (cursor + n > w->npages)
@@ -172,7 +165,7 @@ static void fill_initial(uint8_t *region, uint64_t size, struct sq_tracker *t)
 			continue;
 		uint64_t *p = (uint64_t *)(region + off);
 		for (uint64_t i = 0; i < len / 8; i++)
-			p[i] = rnd(&s);
+			p[i] = sq_splitmix64(&s);
 		if (t)
 			sq_tracker_mark_range(t, region + off, len);
 	}

@@ -53,6 +53,7 @@
 
 #include <squib/squib.h>
 #include "harness.h"
+#include "core/splitmix.h"
 
 #define GR_DEFAULT_SIZE ((size_t)256 << 20)
 #define GR_MIN_BLOCKS 16
@@ -83,15 +84,6 @@ struct gr_sum {
 	uint64_t bytes, runs, io_ops, faults, dirty_pages;
 	struct sq_writer_report rep; /* of the last round */
 };
-
-static uint64_t gr_rand(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static size_t gr_size(void)
 {
@@ -146,7 +138,7 @@ static int gr_pattern(struct gr_ctx *c)
 		uint64_t blk;
 		unsigned j;
 		do {
-			blk = gr_rand(&s) % nblocks;
+			blk = sq_splitmix64(&s) % nblocks;
 			for (j = 0; j < i && picked[j] != blk; j++)
 				;
 		} while (j < i);
@@ -159,7 +151,7 @@ static int gr_pattern(struct gr_ctx *c)
 		}
 	}
 	for (unsigned i = 0; i < GR_SCATTER;) {
-		uint64_t pg = gr_rand(&s) % (c->size / SQ_PAGE_SIZE), blk = pg / GR_PAGES_PER_BLOCK;
+		uint64_t pg = sq_splitmix64(&s) % (c->size / SQ_PAGE_SIZE), blk = pg / GR_PAGES_PER_BLOCK;
 		unsigned j;
 		for (j = 0; j < GR_HOT + GR_WARM && picked[j] != blk; j++)
 			;

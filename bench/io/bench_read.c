@@ -120,10 +120,10 @@ static void bm_raw_read(struct sq_bench *b)
 	unsigned qd = sq_iob_best_qd(0);
 	while (sq_bench_running(b)) {
 		iob_evict(path);
-		double t0 = iob_now();
+		double t0 = sq_clock_s();
 		int fd = open(path, O_RDONLY | O_DIRECT);
 		int rc = fd < 0 ? -1 : sq_iob_raw_uring(fd, dst, size, qd, 0);
-		double t = iob_now() - t0;
+		double t = sq_clock_s() - t0;
 		if (fd >= 0)
 			close(fd);
 		if (rc) {
@@ -159,9 +159,9 @@ static void bm_restore(struct sq_bench *b)
 	const char *chain[1] = { path };
 	while (sq_bench_running(b)) {
 		iob_evict(path);
-		double t0 = iob_now();
+		double t0 = sq_clock_s();
 		int rc = sq_restore_to_memory(chain, 1, dst, size, NULL, &r);
-		double t = iob_now() - t0;
+		double t = sq_clock_s() - t0;
 		if (rc) {
 			sq_bench_skip(b, sq_last_error());
 			break;
@@ -214,7 +214,7 @@ static const struct merge_set *merge_files(uint64_t size)
 	if (!region || !runs || size * 2 > iob_size(4096))
 		return NULL;
 	for (uint64_t i = 0; i < n; i++)
-		runs[i] = (struct sq_run){ i * 160 + iob_rnd(&s) % 144, 16 };
+		runs[i] = (struct sq_run){ i * 160 + sq_splitmix64(&s) % 144, 16 };
 	iob_path(ms.base, sizeof(ms.base), "merge-base.mem");
 	iob_path(ms.diff, sizeof(ms.diff), "merge-diff.mem");
 	iob_path(ms.out, sizeof(ms.out), "merge-out.mem");
@@ -241,7 +241,7 @@ static void bm_raw_copy(struct sq_bench *b)
 	}
 	while (sq_bench_running(b)) {
 		iob_evict(m->base);
-		double t0 = iob_now();
+		double t0 = sq_clock_s();
 		int in = open(m->base, O_RDONLY), out = iob_fresh(m->out, 0), bad = in < 0 || out < 0;
 		off_t a = 0, c = 0;
 		while (!bad && (uint64_t)a < size) {
@@ -250,7 +250,7 @@ static void bm_raw_copy(struct sq_bench *b)
 				bad = 1;
 		}
 		bad |= out >= 0 && fsync(out) < 0;
-		double t = iob_now() - t0;
+		double t = sq_clock_s() - t0;
 		if (in >= 0)
 			close(in);
 		if (out >= 0)
@@ -284,9 +284,9 @@ static void bm_merge(struct sq_bench *b)
 	while (sq_bench_running(b)) {
 		iob_evict(m->base);
 		iob_evict(m->diff);
-		double t0 = iob_now();
+		double t0 = sq_clock_s();
 		int rc = sq_merge_chain(chain, 2, m->out, NULL, &r);
-		double t = iob_now() - t0;
+		double t = sq_clock_s() - t0;
 		unlink(m->out);
 		unlink(mp);
 		if (rc) {

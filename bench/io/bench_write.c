@@ -75,7 +75,7 @@ int sq_iob_raw_uring(int fd, uint8_t *buf, uint64_t size, unsigned qd, int write
 /* One timed raw write of a fresh file: open, size, write, fdatasync. */
 static double raw_write_once(const char *path, uint8_t *buf, uint64_t size, unsigned qd)
 {
-	double t0 = iob_now();
+	double t0 = sq_clock_s();
 	int fd = iob_fresh(path, O_DIRECT);
 	if (fd < 0 || ftruncate(fd, (off_t)size) || sq_iob_raw_uring(fd, buf, size, qd, 1) ||
 	    fdatasync(fd)) {
@@ -83,7 +83,7 @@ static double raw_write_once(const char *path, uint8_t *buf, uint64_t size, unsi
 			close(fd);
 		return -1;
 	}
-	double t = iob_now() - t0;
+	double t = sq_clock_s() - t0;
 	close(fd);
 	unlink(path);
 	return t;
@@ -116,8 +116,8 @@ unsigned sq_iob_best_qd(int write)
 				t = raw_write_once(path, buf, probe, qd);
 			} else {
 				posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-				double t0 = iob_now();
-				t = sq_iob_raw_uring(fd, buf, probe, qd, 0) ? -1 : iob_now() - t0;
+				double t0 = sq_clock_s();
+				t = sq_iob_raw_uring(fd, buf, probe, qd, 0) ? -1 : sq_clock_s() - t0;
 			}
 			if (t > 0 && t < bt) {
 				bt = t;
@@ -171,11 +171,11 @@ static void run_full(struct sq_bench *b, uint8_t *region, uint64_t size, const c
 	iob_path(path, sizeof(path), tag);
 	while (sq_bench_running(b)) {
 		struct sq_manifest *m = NULL;
-		double t0 = iob_now();
+		double t0 = sq_clock_s();
 		int fd = iob_fresh(path, 0);
 		int rc = fd < 0 ? -1 : sq_memfile_write(fd, SQ_LAYOUT_FULL, &src, NULL, 0, NULL, &m,
 							&rep);
-		double t = iob_now() - t0;
+		double t = sq_clock_s() - t0;
 		if (fd >= 0)
 			close(fd);
 		unlink(path);
@@ -210,7 +210,7 @@ SQ_BENCH_DEF(.name = "io/full/4g_random", .fn = bm_full_random, .manual_time = 1
 static int quarter_data(uint64_t page)
 {
 	uint64_t s = page / 64; /* 256 KiB chunks */
-	return iob_rnd(&s) % 4 == 0;
+	return sq_splitmix64(&s) % 4 == 0;
 }
 
 static void bm_full_75pct_zero(struct sq_bench *b)
@@ -241,7 +241,7 @@ static void bm_firecracker(struct sq_bench *b)
 	}
 	iob_path(path, sizeof(path), "fc");
 	while (sq_bench_running(b)) {
-		double t0 = iob_now();
+		double t0 = sq_clock_s();
 		int fd = iob_fresh(path, 0);
 		int bad = fd < 0 || ftruncate(fd, (off_t)size) < 0 || lseek(fd, 0, SEEK_SET) != 0;
 		for (uint64_t off = 0; !bad && off < size;) {
@@ -253,7 +253,7 @@ static void bm_firecracker(struct sq_bench *b)
 				off += (uint64_t)w;
 		}
 		bad |= fd >= 0 && fsync(fd) < 0;
-		double t = iob_now() - t0;
+		double t = sq_clock_s() - t0;
 		if (fd >= 0)
 			close(fd);
 		unlink(path);
@@ -322,9 +322,9 @@ static void run_diff(struct sq_bench *b, const struct sq_run *runs, size_t n, ui
 						  .state = st, .state_len = stlen, .mem = &src,
 						  .runs = runs, .nruns = n, .parent = &parent,
 						  .io = &io };
-		double t0 = iob_now();
+		double t0 = sq_clock_s();
 		int rc = sq_snapshot_save(&q, &rep);
-		double t = iob_now() - t0;
+		double t = sq_clock_s() - t0;
 		if (rc) {
 			sq_bench_skip(b, sq_last_error());
 			break;
@@ -355,7 +355,7 @@ static void bm_diff_2m(struct sq_bench *b)
 	struct sq_run *runs = calloc(n, sizeof(*runs));
 	/* n distinct blocks, spread: one in each of n equal stretches */
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t blk = i * (blocks / n) + iob_rnd(&s) % (blocks / n);
+		uint64_t blk = i * (blocks / n) + sq_splitmix64(&s) % (blocks / n);
 		runs[i] = (struct sq_run){ blk * SQ_PAGES_PER_BLOCK, SQ_PAGES_PER_BLOCK };
 	}
 	run_diff(b, runs, n, size);
@@ -372,7 +372,7 @@ static void bm_diff_4k(struct sq_bench *b)
 	size_t k = 0;
 	/* one page at a random position in each of n equal stretches */
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t p = i * (pages / n) + iob_rnd(&s) % (pages / n);
+		uint64_t p = i * (pages / n) + sq_splitmix64(&s) % (pages / n);
 		if (k && runs[k - 1].first_page + runs[k - 1].npages == p)
 			runs[k - 1].npages++;
 		else

@@ -26,6 +26,8 @@
 #include <squib/squib.h>
 
 #include "harness.h"
+#include "core/splitmix.h"
+#include "core/clock.h"
 
 static inline uint64_t iob_size(uint64_t mib)
 {
@@ -48,14 +50,6 @@ static inline void iob_path(char *buf, size_t len, const char *name)
 	snprintf(buf, len, "%s/squib-bench-%d-%s", iob_dir(), (int)getpid(), name);
 }
 
-static inline uint64_t iob_rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /* An anonymous, populated region; random bytes in the pages keep(p) says. */
 static inline uint8_t *iob_region(uint64_t size, int (*keep)(uint64_t page))
 {
@@ -70,16 +64,9 @@ static inline uint8_t *iob_region(uint64_t size, int (*keep)(uint64_t page))
 			continue;
 		uint64_t *w = (uint64_t *)(p + pg * SQ_PAGE_SIZE);
 		for (unsigned i = 0; i < SQ_PAGE_SIZE / 8; i++)
-			w[i] = iob_rnd(&s);
+			w[i] = sq_splitmix64(&s);
 	}
 	return p;
-}
-
-static inline double iob_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* A new empty file (O_RDWR); the caller closes and unlinks it. */

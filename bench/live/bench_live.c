@@ -54,7 +54,7 @@ static void *bw_main(void *arg)
 		}
 		/* Relaxed stores: the saver's copies of these pages are ordered
 		 * by the write-protect faults, not by the C memory model. */
-		uint64_t p = iob_rnd(&rng) % w->npages;
+		uint64_t p = sq_splitmix64(&rng) % w->npages;
 		atomic_store_explicit((_Atomic uint64_t *)(void *)(w->region + p * 4096), rng,
 				      memory_order_relaxed);
 		atomic_fetch_add_explicit(&w->writes, 1, memory_order_relaxed);
@@ -129,7 +129,7 @@ static void bm_save(struct sq_bench *b)
 		struct sq_snapshot_id parent;
 		/* dirty pct % of the pages, then 100 ms of undisturbed writing */
 		for (uint64_t i = 0; i < npages * (uint64_t)pct / 100; i++)
-			w.region[(iob_rnd(&rng) % npages) * 4096 + 8] ^= 1;
+			w.region[(sq_splitmix64(&rng) % npages) * 4096 + 8] ^= 1;
 		uint64_t w0 = atomic_load(&w.writes);
 		double t0 = sq_bench_now();
 		struct timespec d = { 0, 100000000L };
@@ -205,7 +205,7 @@ static int lazy_file(uint64_t size, char *path, size_t len)
 
 	for (uint64_t off = 0; off < size; off += 8)
 		if ((off >> 20) % 8 != 7)
-			*(uint64_t *)(void *)(region + off) = iob_rnd(&rng);
+			*(uint64_t *)(void *)(region + off) = sq_splitmix64(&rng);
 	iob_path(path, len, "lazy.snap");
 	rc = sq_state_demo(&vm);
 	if (!rc)
@@ -272,14 +272,14 @@ static void bm_lazy(struct sq_bench *b)
 		volatile uint8_t *a = sq_lazy_addr(l);
 		double t1;
 		if (mode == 0) {
-			sq_bench_keep(a[(iob_rnd(&rng) % npages) * 4096]);
+			sq_bench_keep(a[(sq_splitmix64(&rng) % npages) * 4096]);
 			t1 = sq_bench_now();
 		} else if (mode == 1) {
 			sq_lazy_wait(l);
 			t1 = sq_bench_now();
 		} else {
 			for (int i = 0; i < 2000; i++)
-				sq_bench_keep(a[(iob_rnd(&rng) % npages) * 4096]);
+				sq_bench_keep(a[(sq_splitmix64(&rng) % npages) * 4096]);
 			t1 = sq_bench_now();
 		}
 		sq_lazy_finish(l, &r);

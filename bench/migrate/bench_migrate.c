@@ -65,7 +65,7 @@ static int setup_regions(void)
 		return -1;
 	uint64_t s = 7;
 	for (size_t p = 0; p < size / 4096; p++) {
-		uint64_t *q = (uint64_t *)(src + p * 4096), v = wl_rand(&s);
+		uint64_t *q = (uint64_t *)(src + p * 4096), v = sq_splitmix64(&s);
 		if (p % 8 == 7)
 			continue;
 		for (int i = 0; i < 512; i++)

@@ -26,16 +26,7 @@
 #include <squib/state.h>
 
 #include "harness.h"
-
-/* splitmix64, for deterministic benchmark data */
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
+#include "core/splitmix.h"
 
 static struct sq_microvm_state *make(int vcpus)
 {
@@ -179,7 +170,7 @@ static void bm_crc(struct sq_bench *b, int bytewise)
 		return;
 	}
 	for (size_t i = 0; i < CRC_BYTES; i++)
-		buf[i] = (uint8_t)rnd(&seed);
+		buf[i] = (uint8_t)sq_splitmix64(&seed);
 	while (sq_bench_running(b)) {
 		acc ^= bytewise ? sq_crc64_bytewise(0, buf, CRC_BYTES) : sq_crc64(buf, CRC_BYTES);
 		sq_bench_keep(acc);

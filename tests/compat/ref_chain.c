@@ -9,15 +9,7 @@
 #include <squib/state.h>
 
 #include "ref_writer.h"
-
-/* splitmix64, as tests/helpers.h */
-static uint64_t next_rand(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
+#include "core/splitmix.h"
 
 static int state(const char *dir, unsigned g)
 {
@@ -52,12 +44,12 @@ int main(int argc, char **argv)
 	for (unsigned g = 0; g < 3; g++) {
 		memset(dirty, 0, npages / 8 + 1);
 		for (uint64_t i = 0; i < npages; i++) {
-			if (g && next_rand(&seed) % 4)
+			if (g && sq_splitmix64(&seed) % 4)
 				continue;
 			dirty[i / 8] |= (uint8_t)(1u << (i % 8));
-			int zero = next_rand(&seed) % 4 == 0;
+			int zero = sq_splitmix64(&seed) % 4 == 0;
 			for (uint64_t o = i * page; o < (i + 1) * page && o < ram_size; o += 8) {
-				uint64_t v = zero ? 0 : next_rand(&seed) | 1;
+				uint64_t v = zero ? 0 : sq_splitmix64(&seed) | 1;
 				memcpy(ram + o, &v, ram_size - o < 8 ? ram_size - o : 8);
 			}
 		}

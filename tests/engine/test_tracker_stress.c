@@ -27,6 +27,7 @@
 
 #include <squib/squib.h>
 #include "helpers.h"
+#include "core/clock.h"
 
 #define NMARKERS 3
 #define NPAGES (256u * 512u) /* 256 blocks */
@@ -52,28 +53,21 @@ struct marker {
 	uint64_t count;
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void *marker_main(void *arg)
 {
 	struct marker *m = arg;
 	struct ctx *c = m->c;
 	uint64_t rng = c->seed + (uint64_t)m->idx * 7919;
 	uint64_t *bm = calloc(NPAGES / 64, 8);
-	double start = now_s(), end = start + c->seconds;
+	double start = sq_clock_s(), end = start + c->seconds;
 	struct sq_mark_handle h;
 
 	assert_int_equal(sq_tracker_handle_get(c->t, c->id, &h), 0);
 
-	while (now_s() < end && m->count < MARKS_PER_THREAD) {
+	while (sq_clock_s() < end && m->count < MARKS_PER_THREAD) {
 		/* Spread the marks over the whole run, so that many harvests,
 		 * put-backs and region changes interleave with them. */
-		while (now_s() < start + c->seconds * (double)m->count / MARKS_PER_THREAD)
+		while (sq_clock_s() < start + c->seconds * (double)m->count / MARKS_PER_THREAD)
 			sched_yield();
 		for (int i = 0; i < 64; i++) {
 			uint64_t r = sq_test_rand(&rng);

@@ -33,6 +33,7 @@
 #include <squib/state.h>
 
 #include "helpers.h"
+#include "core/clock.h"
 
 #define NPAGES 48u
 #define SIZE ((size_t)NPAGES * 4096u)
@@ -256,10 +257,7 @@ static pid_t spawn_save(unsigned gen)
 
 static double now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+	return (double)sq_clock_ns() / 1e3;
 }
 
 static void kill_saves(const char *what, unsigned default_iters)

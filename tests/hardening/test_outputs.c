@@ -34,6 +34,7 @@
 #include <squib/state.h>
 
 #include "helpers.h"
+#include "core/clock.h"
 
 #define NPAGES 64u
 #define SIZE ((size_t)NPAGES * 4096u)
@@ -274,11 +275,9 @@ static void merge_over_pair_killed(void **state)
 	assert_int_equal(op_merge(0), 0);
 	long span_ns = 0;
 	for (unsigned k = 0; k < 3; k++) {
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		uint64_t t0 = sq_clock_ns();
 		assert_int_equal(op_merge(k % 2), 0);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		span_ns += (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec);
+		span_ns += (long)(sq_clock_ns() - t0);
 	}
 	span_ns = span_ns / 3 + 1;
 	for (unsigned k = 0; k < kills; k++) {

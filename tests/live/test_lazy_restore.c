@@ -22,6 +22,7 @@
 #include <squib/state.h>
 
 #include "helpers.h"
+#include "core/splitmix.h"
 
 #define SIZE (32ull << 20)
 #define NPAGES (SIZE / 4096)
@@ -31,14 +32,6 @@ static char *dir;
 static char paths[NLAYERS][4200];
 static const char *chain[NLAYERS];
 static uint8_t *expect; /* the eager restore */
-
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static void *map(void)
 {
@@ -65,7 +58,7 @@ static int build_chain(void **s)
 	sq_state_free(vm);
 	for (uint64_t off = 0; off < SIZE; off += 8)
 		if ((off >> 21) % 4 != 3)
-			*(uint64_t *)(void *)(region + off) = rnd(&rng);
+			*(uint64_t *)(void *)(region + off) = sq_splitmix64(&rng);
 	for (unsigned k = 0; k < NLAYERS; k++) {
 		struct sq_run runs[64];
 		struct sq_snapshot_id parent;
@@ -121,10 +114,10 @@ static void *touch_main(void *arg)
 	uint64_t rng = 1000 + t->idx;
 
 	for (unsigned i = 0; i < t->iters; i++) {
-		uint64_t p = (rnd(&rng) % (NPAGES / 4)) * 4 + t->idx;
+		uint64_t p = (sq_splitmix64(&rng) % (NPAGES / 4)) * 4 + t->idx;
 		uint8_t *pg = t->lazy + p * 4096;
 		if (t->idx < 2) {
-			uint64_t v = rnd(&rng);
+			uint64_t v = sq_splitmix64(&rng);
 			size_t at = (v % 512) * 8;
 			memcpy(pg + at, &v, 8);
 			memcpy(t->want + p * 4096 + at, &v, 8);

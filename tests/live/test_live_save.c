@@ -48,7 +48,7 @@ static void fill(uint8_t *region, struct sq_tracker *t)
 	for (uint64_t off = 0; off < SIZE; off += 8) {
 		if ((off >> 21) % 4 == 3)
 			continue;
-		*(uint64_t *)(void *)(region + off) = wr_rnd(&s);
+		*(uint64_t *)(void *)(region + off) = sq_splitmix64(&s);
 	}
 	if (t)
 		assert_int_equal(sq_tracker_mark_range(t, region, SIZE), 0);

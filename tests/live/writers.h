@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <squib/tracker.h>
+#include "core/splitmix.h"
 
 #define WR_MAX 8
 
@@ -41,14 +42,6 @@ struct writer_arg {
 	unsigned idx;
 };
 
-static inline uint64_t wr_rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static inline void *wr_main(void *arg)
 {
 	struct writer_arg *a = arg;
@@ -67,7 +60,7 @@ static inline void *wr_main(void *arg)
 			pthread_mutex_unlock(&ws->m);
 			continue;
 		}
-		uint64_t r = wr_rnd(&rng);
+		uint64_t r = sq_splitmix64(&rng);
 		uint64_t p = (r % (ws->npages / ws->n)) * ws->n + a->idx;
 		uint64_t *w = (uint64_t *)(void *)(ws->region + p * 4096);
 		if (r % 97 == 0) {

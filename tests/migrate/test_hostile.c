@@ -237,10 +237,10 @@ static void *trickle_main(void *arg)
 {
 	struct trickle *t = arg;
 
-	for (size_t i = 0; i < t->len && wl_now() < t->stop_at; i++) {
+	for (size_t i = 0; i < t->len && sq_clock_s() < t->stop_at; i++) {
 		if (send(t->fd, t->bytes + i, 1, MSG_NOSIGNAL) != 1)
 			break;
-		for (int k = 0; k < 10 && wl_now() < t->stop_at; k++)
+		for (int k = 0; k < 10 && sq_clock_s() < t->stop_at; k++)
 			usleep(100000);
 	}
 	return NULL;
@@ -302,17 +302,17 @@ static void slow_handshake(void **state)
 	assert_int_equal(rx_thread_start(&x, &ro), 0);
 	bld_hello(&b, 99, 1u << 20, 0, 1);
 	struct trickle t = { .fd = dial(x.port), .bytes = b.buf, .len = b.len,
-			     .stop_at = wl_now() + 5.0 };
+			     .stop_at = sq_clock_s() + 5.0 };
 	assert_int_equal(pthread_create(&t.thr, NULL, trickle_main, &t), 0);
 	usleep(200000);
 	plain_init(&p, x.addr);
-	double t0 = wl_now();
+	double t0 = sq_clock_s();
 	int rc = sq_migrate_send(&p.o, NULL);
 	if (rc)
 		fprintf(stderr, "  sender: %s\n", sq_last_error());
 	assert_int_equal(rc, 0);
 	assert_int_equal(rx_thread_join(&x), 0);
-	fprintf(stderr, "  real sender done after %.2f s\n", wl_now() - t0);
+	fprintf(stderr, "  real sender done after %.2f s\n", sq_clock_s() - t0);
 	size_t size = 0;
 	uint8_t *got = sq_migrate_recv_region(x.r, &size);
 	assert_int_equal(size, p.size);
@@ -345,7 +345,7 @@ static void slow_session(void **state)
 	bld_hello(&h, 98, 1u << 20, 0, 1);
 	bld_pages(&b, 1, 3, 1, page);
 	int fd = dial(x.port);
-	double t0 = wl_now();
+	double t0 = sq_clock_s();
 	send_buf(fd, &h);
 	struct sq_mig_result res;
 	assert_int_equal(read_reply(fd, &res), 0);
@@ -353,7 +353,7 @@ static void slow_session(void **state)
 	struct trickle t = { .fd = fd, .bytes = b.buf, .len = b.len, .stop_at = t0 + 20.0 };
 	assert_int_equal(pthread_create(&t.thr, NULL, trickle_main, &t), 0);
 	assert_int_equal(rx_thread_join(&x), SQ_E_TIMEOUT);
-	double took = wl_now() - t0;
+	double took = sq_clock_s() - t0;
 	fprintf(stderr, "  receiver gave up after %.2f s: %s\n", took, x.msg);
 	assert_non_null(strstr(x.msg, "session deadline"));
 	assert_true(took < 15.0); /* ended by the deadline, not by the trickle */

@@ -32,6 +32,7 @@
 #include <squib/state.h>
 
 #include "helpers.h"
+#include "core/clock.h"
 
 #define NPAGES 96u
 #define SIZE ((size_t)NPAGES * 4096u)
@@ -172,10 +173,7 @@ static int identify(unsigned a, unsigned b)
 
 static double now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+	return (double)sq_clock_ns() / 1e3;
 }
 
 struct run {

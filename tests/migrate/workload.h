@@ -20,6 +20,8 @@
 #include <squib/error.h>
 #include <squib/migrate.h>
 #include <squib/tracker.h>
+#include "core/splitmix.h"
+#include "core/clock.h"
 
 struct wl {
 	uint8_t *region;
@@ -39,33 +41,18 @@ struct wl {
 	int running;
 };
 
-static inline uint64_t wl_rand(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static inline double wl_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Writer: one 8-byte store into a random page, then the mark; paced in
  * batches of 16 writes so the rate holds at low values too. */
 static inline void *wl_writer(void *arg)
 {
 	struct wl *w = arg;
 	uint64_t s = w->seed, npages = w->size / 4096, n = 0;
-	double t0 = wl_now(), budget = 0;
+	double t0 = sq_clock_s(), budget = 0;
 
 	while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
 		unsigned th = atomic_load_explicit(&w->throttle, memory_order_relaxed);
 		double rate = w->rate * (100.0 - th) / 100.0 / 4096.0; /* pages/s */
-		double now = wl_now();
+		double now = sq_clock_s();
 		budget += (now - t0) * rate;
 		t0 = now;
 		if (budget > 64)
@@ -78,7 +65,7 @@ static inline void *wl_writer(void *arg)
 		int batch = budget < 16 ? (int)budget : 16;
 		budget -= batch;
 		for (int i = 0; i < batch; i++) {
-			uint64_t r = wl_rand(&s);
+			uint64_t r = sq_splitmix64(&s);
 			uint64_t page = r % npages;
 			uint8_t *p = w->region + page * 4096 + ((r >> 32) % 512) * 8;
 			uint64_t v = ++n | 1;
@@ -105,7 +92,7 @@ static inline int wl_init(struct wl *w, size_t size, double rate, uint64_t seed)
 		if (p % 8 == 7)
 			continue;
 		uint64_t *q = (uint64_t *)(w->region + p * 4096);
-		uint64_t v = wl_rand(&s);
+		uint64_t v = sq_splitmix64(&s);
 		for (int i = 0; i < 512; i++)
 			q[i] = v + (uint64_t)i;
 	}
@@ -138,7 +125,7 @@ static inline void wl_fill_text(uint8_t *region, size_t size, uint64_t seed)
 			continue;
 		}
 		while (n < 4096) {
-			uint64_t r = wl_rand(&s);
+			uint64_t r = sq_splitmix64(&s);
 			char tok[32];
 			int k;
 			if (r % 11 == 0)
@@ -160,7 +147,7 @@ static inline void wl_fill_random(uint8_t *region, size_t size, uint64_t seed)
 	uint64_t s = seed ^ 0x4a4d;
 
 	for (size_t i = 0; i + 8 <= size; i += 8) {
-		uint64_t v = wl_rand(&s);
+		uint64_t v = sq_splitmix64(&s);
 		memcpy(region + i, &v, 8);
 	}
 }
