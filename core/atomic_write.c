@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * core/atomic_write.c - one buffer written as a whole file, atomically
- * (core/atomic_write.h), on top of core/atomic_file.c.
+ * (sq_atomic_write_file, squib/atomic_file.h), on top of core/atomic_file.c.
  */
 #include <errno.h>
 #include <sys/stat.h>
@@ -9,7 +9,6 @@
 #include <squib/atomic_file.h>
 #include <squib/error.h>
 
-#include "core/atomic_write.h"
 #include "core/err.h"
 
 int sq_atomic_write_file(const char *dest, const void *buf, size_t len, unsigned mode)

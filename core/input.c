@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * core/input.c - reading input files the same way in every layer: the
- * error of a refused input open, and a bounded whole-file read whose
- * memory follows what the file really stores.
+ * error of a refused input open, a bounded whole-file read whose memory
+ * follows what the file really stores, and the public sq_file_read (the
+ * same read for programs, squib/file.h).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <squib/error.h>
+#include <squib/file.h>
 
 #include "core/err.h"
 #include "core/input.h"
@@ -59,5 +62,34 @@ int sq_read_dense(int site, int fd, uint64_t size, int sparse_code, const char *
 		got += step;
 	}
 	*out = buf;
+	return 0;
+}
+
+int sq_file_read(const char *path, size_t max, void **out, size_t *len)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+
+	if (out)
+		*out = NULL;
+	if (len)
+		*len = 0;
+	if (!path || !out || !len)
+		return sq_err(SQ_E_INVAL, "sq_file_read: path, out and len are required");
+	int fd = sq_sys_open_input(SQ_SITE_FILE_OPEN, path, 0, &st);
+	if (fd < 0)
+		return sq_err_input(fd, SQ_E_IO, path);
+	if ((uint64_t)st.st_size > (uint64_t)max) {
+		close(fd);
+		return sq_err(SQ_E_SIZE_LIMIT, "%s is %lld bytes, more than the %zu allowed", path,
+			      (long long)st.st_size, max);
+	}
+	int rc = sq_read_dense(SQ_SITE_FILE_READ, fd, (uint64_t)st.st_size, 0, path, &buf);
+	close(fd);
+	if (rc)
+		return rc;
+	buf[st.st_size] = 0;
+	*out = buf;
+	*len = (size_t)st.st_size;
 	return 0;
 }

@@ -21,7 +21,6 @@
 #include <squib/crc64.h>
 #include <squib/lazy.h>
 
-#include "core/atomic_write.h"
 #include "core/endian.h"
 #include "core/err.h"
 #include "core/input.h"

@@ -41,7 +41,6 @@
 #include <squib/crc64.h>
 #include <squib/manifest.h>
 
-#include "core/atomic_write.h"
 #include "core/endian.h"
 #include "core/err.h"
 #include "core/sysio.h"

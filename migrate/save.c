@@ -113,7 +113,8 @@ static int write_memory(const struct sq_migrate_recv *r, struct sq_atomic_file *
 	return rc;
 }
 
-/* Add @name in @dir to @g, 0600, and write @len bytes of @buf to it. */
+/* Add @path to @g as a 0600 member and write the @len bytes at @buf (NULL:
+ * nothing yet) to it; *@out (may be NULL) receives its handle. */
 static int add_member(struct sq_atomic_group *g, const char *path, const void *buf, size_t len,
 		      struct sq_atomic_file **out)
 {

@@ -20,7 +20,6 @@
 #include <squib/atomic_file.h>
 #include <squib/state.h>
 
-#include "core/atomic_write.h"
 #include "core/err.h"
 #include "core/input.h"
 #include "core/sysio.h"

@@ -19,6 +19,7 @@
 
 #include <squib/atomic_file.h>
 #include <squib/error.h>
+#include <squib/file.h>
 #include <squib/migrate.h>
 
 #include "cli.h"
@@ -73,25 +74,16 @@ static const char usage[] =
 /* ------------------------------------------------------------------ recv */
 
 /*
- * The port file, through the atomic-file API: a new file under a temp name,
- * 0600 whatever the umask, renamed over @path (a symlink there is replaced,
- * never followed).
+ * The port file, through the atomic-file API (sq_atomic_write_file): a new
+ * file under a temp name, 0600 whatever the umask, renamed over @path (a
+ * symlink there is replaced, never followed).
  */
 static int write_port_file(const char *path, unsigned port)
 {
-	struct sq_atomic_file *f = NULL;
 	char line[16];
 	int n = snprintf(line, sizeof(line), "%u\n", port);
-	int rc = sq_atomic_open(path, NULL, &f);
 
-	if (!rc && fchmod(sq_atomic_fd(f), 0600))
-		rc = SQ_E_IO;
-	if (!rc)
-		rc = sq_atomic_write(f, line, (size_t)n, SQ_E_IO);
-	if (!rc)
-		rc = sq_atomic_commit(f);
-	sq_atomic_close(f);
-	return rc;
+	return sq_atomic_write_file(path, line, (size_t)n, 0600);
 }
 
 static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
@@ -257,24 +249,6 @@ static int static_pause(void *ctx)
 	return 0;
 }
 
-static int read_all(const char *path, void **buf, size_t *len)
-{
-	struct stat st;
-	FILE *f = fopen(path, "rb");
-
-	if (!f)
-		return -1;
-	if (fstat(fileno(f), &st) || st.st_size > (off_t)SQ_MIGRATE_MAX_STATE) {
-		fclose(f);
-		return -1;
-	}
-	*len = (size_t)st.st_size;
-	*buf = malloc(*len ? *len : 1);
-	int ok = *buf && fread(*buf, 1, *len, f) == *len;
-	fclose(f);
-	return ok ? 0 : -1;
-}
-
 static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -385,10 +359,11 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 
 	void *blob = NULL;
 	size_t blob_len = 0;
-	errno = 0;
-	if (state_path && read_all(state_path, &blob, &blob_len))
-		return sq_cli_fail_errno(cli, "migrate send", "cannot read --state", state_path,
-					 errno ? errno : EFBIG);
+	if (state_path) {
+		int rs = sq_file_read(state_path, SQ_MIGRATE_MAX_STATE, &blob, &blob_len);
+		if (rs)
+			return sq_cli_fail(cli, "migrate send", rs);
+	}
 	o.state_blob = blob;
 	o.state_len = blob_len;
 

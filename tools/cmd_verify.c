@@ -8,16 +8,13 @@
  * interrupted commit of the pair is completed first (sq_snapshot_recover);
  * inputs that are not regular files are refused without blocking.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <squib/atomic_file.h>
 #include <squib/crc64.h>
 #include <squib/error.h>
+#include <squib/file.h>
 #include <squib/manifest.h>
 #include <squib/restore.h>
 #include <squib/snapshot.h>
@@ -26,31 +23,6 @@
 #include "cli.h"
 #include "cli_progress.h"
 #include "cli_verbose.h"
-
-/* The state file, bounded; a FIFO, socket, device or directory is refused
- * at once (opened non-blocking, then fstat). -1 with errno, -2 not regular. */
-static int read_small(const char *path, unsigned char **buf, size_t *len)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	ssize_t r = 0;
-	size_t n = 0;
-
-	*buf = NULL;
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -2;
-	}
-	size_t cap = st.st_size > 16000000 ? 16000001 : (size_t)st.st_size;
-	*buf = malloc(cap ? cap : 1);
-	while (*buf && n < cap && (r = pread(fd, *buf + n, cap - n, (off_t)n)) > 0)
-		n += (size_t)r;
-	close(fd);
-	*len = n;
-	return *buf && r >= 0 ? 0 : -1;
-}
 
 static char *stem_path(const char *state, const char *ext)
 {
@@ -135,26 +107,28 @@ static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 		free(own_mem);
 		return sq_cli_fail(cli, "verify", rc);
 	}
-	/* The state file: a valid envelope, and the one the manifest names. */
-	unsigned char *sb;
-	size_t slen;
-	int rs = read_small(state, &sb, &slen);
+	/* The state file: a valid envelope, and the one the manifest names
+	 * (so it is read only up to the size the manifest gives). */
+	void *sv = NULL;
+	size_t slen = 0;
+	int rs = sq_file_read(state, (size_t)m->state_size, &sv, &slen);
 	if (rs) {
-		int e = errno ? errno : ENOMEM;
-		free(sb);
 		free(own_mem);
 		sq_manifest_free(m);
-		if (rs == -2)
+		if (rs == SQ_E_NOT_REGULAR)
 			return state_error(cli, "the state file is not a regular file (FIFO, "
 						"socket, device or directory)", state);
-		return sq_cli_fail_errno(cli, "verify", "cannot read the state file", state, e);
+		if (rs == SQ_E_SIZE_LIMIT)
+			return state_error(cli, "the manifest names another state file", state);
+		return sq_cli_fail(cli, "verify", rs);
 	}
+	const unsigned char *sb = sv;
 	uint64_t trailer = slen >= 8 ? sq_le_get64(sb + slen - 8) : 0;
 	const char *bad = slen < 8 ? "state file too short"
 			  : sq_crc64(sb, slen) ? "state file CRC-64 mismatch"
 			  : (m->state_size != slen || m->state_crc != trailer)
 				  ? "the manifest names another state file" : NULL;
-	free(sb);
+	free(sv);
 	sq_cli_verbose(cli, 1, "verify", "state file %s: %zu bytes: %s", state, slen,
 		       bad ? bad : "CRC-64 good, the one the manifest names");
 	sq_cli_verbose(cli, 1, "verify", "manifest %s: %s snapshot, region %llu bytes, %zu "

@@ -18,6 +18,7 @@
  *   sq_atomic_close    release the handle and the lock; removes the temp
  *                      unless published
  *   sq_atomic_sweep    remove temps of @dest left by dead writers
+ *   sq_atomic_write_file  the whole sequence for one buffer (small files)
  *   sq_atomic_group_*  several destinations in one directory committed as
  *                      one unit through a commit record (see below)
  *
@@ -160,6 +161,26 @@ SQ_API void sq_atomic_close(struct sq_atomic_file *f);
  * negative SQ_E_* when the lock file cannot be created.
  */
 SQ_API int sq_atomic_sweep(const char *dest);
+
+/**
+ * sq_atomic_write_file() - replace @dest with the @len bytes at @buf (@len
+ * 0: an empty file): open, write, fsync, rename, directory fsync, the
+ * sequence above for a file that fits in one buffer (manifests, state
+ * files, hot sets, port files). @mode 0 keeps the atomic writer's 0600 as
+ * the umask leaves it; otherwise the file gets exactly @mode (fchmod,
+ * before any byte is written). Any thread; blocks on the file's lock
+ * (without SQ_ATOMIC_WAIT: a second writer fails with SQ_E_OUTPUT_BUSY)
+ * and fsyncs. @buf stays the caller's.
+ *
+ * Returns 0 (@dest holds exactly the buffer, durably), or the error of the
+ * failing step: SQ_E_OUTPUT_BUSY, SQ_E_INVALID_PATH, SQ_E_IO,
+ * SQ_E_NO_SPACE, SQ_E_NOMEM, SQ_E_ATOMIC_COMMIT_FAILED,
+ * SQ_E_ATOMIC_COMMIT_CROSS_FS. No temp file is ever left. A failure up to
+ * the rename leaves @dest as it was (or absent); only the directory fsync
+ * after it (SQ_E_IO) can fail with the new content in place but not known
+ * to be durable.
+ */
+SQ_API int sq_atomic_write_file(const char *dest, const void *buf, size_t len, unsigned mode);
 
 /*
  * Group commit: several destinations in one directory replaced as one unit.

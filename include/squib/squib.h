@@ -13,6 +13,7 @@
 #include <squib/alloc.h>
 #include <squib/crc64.h>
 #include <squib/atomic_file.h>
+#include <squib/file.h>
 #include <squib/progress.h>
 #include <squib/manifest.h>
 #include <squib/writer.h>

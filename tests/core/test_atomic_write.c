@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * core/atomic_write.h: one buffer replaces a file atomically. A reader of
- * the old file keeps the old bytes, the new name holds exactly the new
- * ones with exactly the mode asked for; a failure at any step of the
- * sequence (injected through the sysio seam, real files otherwise) leaves
- * the old content and no temp file.
+ * Small whole files, both ways.
+ * sq_atomic_write_file (squib/atomic_file.h): one buffer replaces a file
+ * atomically. A reader of the old file keeps the old bytes, the new name
+ * holds exactly the new ones with exactly the mode asked for; a failure at
+ * any step of the sequence (injected through the sysio seam, real files
+ * otherwise) leaves the old content and no temp file.
+ * sq_file_read (squib/file.h): a whole regular file into a new buffer, at
+ * most a given size; odd inputs (missing, FIFO, directory, too large) and a
+ * failing read get their specific codes and leave no buffer behind.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,9 +24,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <squib/atomic_file.h>
 #include <squib/error.h>
+#include <squib/file.h>
 
-#include "core/atomic_write.h"
 #include "core/sysio.h"
 #include "helpers.h"
 
@@ -162,12 +167,106 @@ static void failure_keeps_old(void **state)
 	}
 }
 
+/* The bytes, the size, a terminating 0 after them; an empty file too. */
+static void reads_whole_file(void **state)
+{
+	struct fx *x = *state;
+	uint8_t data[70000];
+	uint64_t s = 7;
+	void *buf = NULL;
+	size_t len = 1;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)sq_test_rand(&s);
+	assert_int_equal(sq_test_write_file(x->dest, data, sizeof(data)), 0);
+	assert_int_equal(sq_file_read(x->dest, sizeof(data), &buf, &len), 0);
+	assert_int_equal(len, sizeof(data));
+	assert_memory_equal(buf, data, sizeof(data));
+	assert_int_equal(((uint8_t *)buf)[len], 0);
+	free(buf);
+
+	assert_int_equal(sq_test_write_file(x->dest, "", 0), 0);
+	assert_int_equal(sq_file_read(x->dest, 0, &buf, &len), 0);
+	assert_non_null(buf);
+	assert_int_equal(len, 0);
+	free(buf);
+}
+
+/* One byte over the bound: refused before reading, both sizes named. A
+ * sparse file is bounded by its size, not by what it stores. */
+static void larger_than_max(void **state)
+{
+	struct fx *x = *state;
+	void *buf = (void *)1;
+	size_t len = 1;
+
+	assert_int_equal(sq_test_write_file(x->dest, "0123456789", 10), 0);
+	assert_int_equal(sq_file_read(x->dest, 9, &buf, &len), SQ_E_SIZE_LIMIT);
+	assert_null(buf);
+	assert_int_equal(len, 0);
+	assert_non_null(strstr(sq_last_error(), "10 bytes, more than the 9 allowed"));
+	assert_int_equal(truncate(x->dest, 1ll << 40), 0);
+	assert_int_equal(sq_file_read(x->dest, 1u << 20, &buf, &len), SQ_E_SIZE_LIMIT);
+	assert_null(buf);
+}
+
+/* Missing, a FIFO without a writer (must not block), a directory. */
+static void odd_inputs(void **state)
+{
+	struct fx *x = *state;
+	void *buf = (void *)1;
+	size_t len = 1;
+
+	assert_int_equal(sq_file_read(x->dest, 100, &buf, &len), SQ_E_NOT_FOUND);
+	assert_null(buf);
+	assert_int_equal(mkfifo(x->dest, 0600), 0);
+	assert_int_equal(sq_file_read(x->dest, 100, &buf, &len), SQ_E_NOT_REGULAR);
+	assert_null(buf);
+	assert_non_null(strstr(sq_last_error(), "not a regular file"));
+	assert_int_equal(sq_file_read(x->dir, 100, &buf, &len), SQ_E_NOT_REGULAR);
+	assert_int_equal(sq_file_read(NULL, 100, &buf, &len), SQ_E_INVAL);
+	assert_int_equal(sq_file_read(x->dest, 100, NULL, &len), SQ_E_INVAL);
+	assert_int_equal(sq_file_read(x->dest, 100, &buf, NULL), SQ_E_INVAL);
+}
+
+/* A read that fails (injected EIO) or an open that does: SQ_E_IO with the
+ * system's text and the path, no buffer. */
+static void failing_read(void **state)
+{
+	struct fx *x = *state;
+	void *buf = (void *)1;
+	size_t len = 1;
+
+	assert_int_equal(sq_test_write_file(x->dest, "abc", 3), 0);
+	struct sq_fault_plan plan = { .site = SQ_SITE_FILE_READ, .error = EIO };
+	sq_fault_set(&plan);
+	int rc = sq_file_read(x->dest, 100, &buf, &len);
+	unsigned fired = sq_fault_fired();
+	sq_fault_set(NULL);
+	assert_true(fired > 0);
+	assert_int_equal(rc, SQ_E_IO);
+	assert_null(buf);
+	assert_non_null(strstr(sq_last_error(), x->dest));
+	assert_non_null(strstr(sq_last_error(), strerror(EIO)));
+	plan.site = SQ_SITE_FILE_OPEN;
+	plan.error = EACCES;
+	sq_fault_set(&plan);
+	rc = sq_file_read(x->dest, 100, &buf, &len);
+	sq_fault_set(NULL);
+	assert_int_equal(rc, SQ_E_IO);
+	assert_null(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(creates_and_replaces, setup, teardown),
 		cmocka_unit_test_setup_teardown(exact_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(failure_keeps_old, setup, teardown),
+		cmocka_unit_test_setup_teardown(reads_whole_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(larger_than_max, setup, teardown),
+		cmocka_unit_test_setup_teardown(odd_inputs, setup, teardown),
+		cmocka_unit_test_setup_teardown(failing_read, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

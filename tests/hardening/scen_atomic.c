@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Fault scenarios of io/atomic_file.c: replace a file that already exists.
+ * Fault scenarios of core's small-file paths: replace a file that already
+ * exists (core/atomic_file.c); read a whole file back (sq_file_read).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <squib/atomic_file.h>
 #include <squib/error.h>
+#include <squib/file.h>
 
 #include "fault.h"
 #include "helpers.h"
@@ -89,3 +91,67 @@ static void atomic_teardown(struct sq_fx *fx)
 
 SQ_SCENARIO(.name = "atomic/replace", .setup = atomic_setup, .run = atomic_run,
 	    .check = atomic_check, .teardown = atomic_teardown)
+
+/* sq_file_read of a 300 KiB file: the bytes, or a specific code and no
+ * buffer. */
+struct read_priv {
+	char *path;
+	unsigned char *data;
+	void *got;
+	size_t len;
+};
+
+static const char *read_setup(struct sq_fx *fx)
+{
+	struct read_priv *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return "out of memory";
+	fx->priv = p;
+	p->path = sq_fx_path(fx, "input");
+	p->data = malloc(NEW_LEN);
+	if (!p->path || !p->data)
+		return "out of memory";
+	sq_fx_fill(p->data, NEW_LEN, 3);
+	if (sq_test_write_file(p->path, p->data, NEW_LEN))
+		return "cannot write the input";
+	return NULL;
+}
+
+static int read_run(struct sq_fx *fx)
+{
+	struct read_priv *p = fx->priv;
+
+	free(p->got);
+	p->got = NULL;
+	return sq_file_read(p->path, NEW_LEN, &p->got, &p->len);
+}
+
+static const char *read_check(struct sq_fx *fx, int rc)
+{
+	struct read_priv *p = fx->priv;
+
+	if (rc == 0 && (p->len != NEW_LEN || memcmp(p->got, p->data, NEW_LEN)))
+		return "succeeded but the bytes read differ from the file";
+	if (rc < 0 && p->got)
+		return "failed and left a buffer";
+	if (rc < 0 && rc != SQ_E_IO && rc != SQ_E_NO_SPACE && rc != SQ_E_NOMEM &&
+	    rc != SQ_E_NOT_FOUND)
+		return sq_fx_msg("failed with %s, not a read error", sq_error_name(rc));
+	return NULL;
+}
+
+static void read_teardown(struct sq_fx *fx)
+{
+	struct read_priv *p = fx->priv;
+
+	if (!p)
+		return;
+	free(p->path);
+	free(p->data);
+	free(p->got);
+	free(p);
+}
+
+SQ_SCENARIO(.name = "file/read", .setup = read_setup, .run = read_run, .check = read_check,
+	    .teardown = read_teardown)
