@@ -94,18 +94,26 @@ grep -Eq "writer: (io_uring|pwritev2), (O_DIRECT|buffered)" "$T/demo.1.err" ||
 
 # migrate send (-v and --json -v; the sessions differ, so JSON keys only)
 head -c 1000000 /dev/urandom >"$T/src"
-send() {
+# One migration of $SRC over loopback. $RX: the receiver's global options,
+# $RXO its migrate recv options (word-split), its output in $T/rx.out and
+# $T/rx.err; the arguments: the sender's global options, $TX its migrate send
+# options; the sender's output is the function's.
+migrate_once() {
 	rm -f "$T/port"
-	"$BIN" -q migrate recv --listen 127.0.0.1:0 --port-file "$T/port" --timeout 20000 \
-		--plaintext >/dev/null 2>&1 &
+	# shellcheck disable=SC2086
+	"$BIN" $RX migrate recv --listen 127.0.0.1:0 --port-file "$T/port" --timeout 20000 \
+		$RXO --plaintext >"$T/rx.out" 2>"$T/rx.err" &
 	RPID=$!
 	i=0
 	while [ ! -s "$T/port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-	"$BIN" "$@" migrate send --to "127.0.0.1:$(cat "$T/port")" --file "$T/src" --plaintext ||
-		fail "migrate send $*"
-	wait "$RPID" || fail "receiver"
+	# shellcheck disable=SC2086
+	"$BIN" "$@" migrate send --to "127.0.0.1:$(cat "$T/port")" --file "$SRC" $TX \
+		--plaintext || fail "migrate send $* (receiver $RX)"
+	wait "$RPID" || fail "receiver $RX"
 	RPID=
 }
+SRC=$T/src RX=-q RXO= TX=
+send() { migrate_once "$@"; }
 send >"$T/s.0.out" 2>"$T/s.0.err"
 send -v >"$T/s.1.out" 2>"$T/s.1.err"
 send --json >"$T/s.j0.out" 2>/dev/null
@@ -128,16 +136,9 @@ PY
 seq 1 200000 | head -c 1000000 >"$T/text"
 mkdir "$T/rx"
 recv() {
-	rm -f "$T/port"
-	"$BIN" "$@" migrate recv --listen 127.0.0.1:0 --port-file "$T/port" --timeout 20000 \
-		--out "$T/rx" --plaintext &
-	RPID=$!
-	i=0
-	while [ ! -s "$T/port" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-	"$BIN" -q migrate send --to "127.0.0.1:$(cat "$T/port")" --file "$T/text" --compress lz4 \
-		--plaintext >/dev/null 2>&1 || fail "migrate send to recv $*"
-	wait "$RPID" || fail "receiver $*"
-	RPID=
+	SRC=$T/text RX="$*" RXO="--out $T/rx" TX="--compress lz4" migrate_once -q >/dev/null 2>&1
+	cat "$T/rx.out"
+	cat "$T/rx.err" >&2
 }
 recv >"$T/r.0.out" 2>"$T/r.0.err"
 recv -v >"$T/r.1.out" 2>"$T/r.1.err"
