@@ -56,6 +56,9 @@ if [ -f "$SQ_SOURCE_DIR/tests/data/vectors/demo.snap" ]; then
 	cmp "$SQ_SOURCE_DIR/tests/data/vectors/demo.snap" "$T/vm.snap"
 	[ -f "$T/vm.mem" ] && [ -f "$T/vm.manifest" ]
 	[ "$(stat -c %s "$T/vm.mem")" -eq $((8 << 20)) ]
+	# written by io's page writer, as squib-snap save writes it: it verifies
+	"$B" -q --json verify "$T/vm.snap" > "$T/verify.json"
+	grep -q '"ok":true' "$T/verify.json"
 fi
 
 # Start a receiver with the given options (port file in $T/port, output in
