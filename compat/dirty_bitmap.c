@@ -18,15 +18,16 @@
  *    no-lost-marks rule). A set racing the drain may leave its seen bit on
  *    for a page this drain took: is_dirty then says dirty for a clean page,
  *    never clean for a dirty one.
- *  - The tracker region is a synthetic, page-aligned range at SYNTH_BASE:
+ *  - The tracker region is a synthetic, 4 KiB-aligned range at SYNTH_BASE:
  *    API-marked regions are never dereferenced, and guest addresses
- *    (ram_start need not be aligned) are translated here. Its 4 KiB pages
- *    ("units") are the memory's own when page_size >= 4096: unit u is
- *    bytes [u * 4096, u * 4096 + 4096) of the range, there are
- *    ceil(ram_size / 4096) of them, and bitmap page i is units
- *    [i << k, (i + 1) << k) clipped to that count (k = page_shift - 12), all
- *    marked by a set; a drain reports unit u as page u >> k. With a smaller
- *    page_size, unit i is bitmap page i (one unit per page).
+ *    (ram_start need not be aligned) are translated here. For a page size
+ *    of 4 KiB to 64 KiB the region has the bitmap's own pages and length
+ *    (ram_size, a partial last page included): tracker page i is bitmap
+ *    page i. Outside that range the region's pages ("units") are the
+ *    nearest the engine has: a smaller page_size gets one 4 KiB unit per
+ *    bitmap page; a larger one 64 KiB units, bitmap page i being units
+ *    [i << k, (i + 1) << k) clipped to their count (k = page_shift - 16),
+ *    all marked by a set, and a drain reports unit u as page u >> k.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -42,8 +43,10 @@ struct sq_dirty_bitmap {
 	struct sq_tracker *t;
 	uint32_t region;
 	uint64_t ram_start, ram_size, pages, page_size;
-	uint64_t units;       /* 4 KiB units in the tracker region */
+	uint64_t units;       /* pages of the tracker region */
+	uint64_t ulen;        /* its length in bytes */
 	unsigned shift;       /* page_shift */
+	unsigned ushift;      /* log2 of the tracker region's page */
 	unsigned k;           /* units per page = 1 << k */
 	_Atomic uint64_t *seen;
 	size_t nwords;
@@ -53,6 +56,7 @@ int sq_dirty_bitmap_create(uint64_t ram_start, uint64_t ram_size, uint64_t page_
 			   struct sq_dirty_bitmap **out)
 {
 	struct sq_tracker_opts o = { .size = sizeof(o), .granule = SQ_GRANULE_FIXED_4K };
+	struct sq_region_opts ro = SQ_INIT(struct sq_region_opts);
 	struct sq_dirty_bitmap *b;
 	int rc;
 
@@ -71,9 +75,10 @@ int sq_dirty_bitmap_create(uint64_t ram_start, uint64_t ram_size, uint64_t page_
 	unsigned shift = (unsigned)__builtin_ctzll(page_size);
 	/* ceil(ram_size / page_size), without overflow for any page size */
 	uint64_t pages = (ram_size >> shift) + ((ram_size & (page_size - 1)) != 0);
-	uint64_t units = shift >= SQ_PAGE_SHIFT
-				 ? (ram_size >> SQ_PAGE_SHIFT) + ((ram_size & (SQ_PAGE_SIZE - 1)) != 0)
-				 : pages;
+	unsigned ushift = shift < 12 ? 12 : shift > 16 ? 16 : shift; /* the tracker's page */
+	uint64_t usize = (uint64_t)1 << ushift;
+	uint64_t units = shift >= ushift ? (ram_size >> ushift) + ((ram_size & (usize - 1)) != 0)
+					 : pages;
 	/* The original fails when the word count overflows usize; a range of
 	 * more than 2^40 pages is refused here the same way (memory). */
 	if (pages > ((uint64_t)1 << 40) || units > ((uint64_t)1 << 40))
@@ -89,7 +94,9 @@ int sq_dirty_bitmap_create(uint64_t ram_start, uint64_t ram_size, uint64_t page_
 	b->page_size = page_size;
 	b->units = units;
 	b->shift = shift;
-	b->k = shift >= SQ_PAGE_SHIFT ? shift - SQ_PAGE_SHIFT : 0;
+	b->ushift = ushift;
+	b->k = shift - (shift < ushift ? shift : ushift);
+	b->ulen = shift >= ushift ? ram_size : units << ushift;
 	b->nwords = (size_t)((pages + 63) / 64);
 	b->seen = calloc(b->nwords, sizeof(*b->seen));
 	if (!b->seen) {
@@ -97,9 +104,10 @@ int sq_dirty_bitmap_create(uint64_t ram_start, uint64_t ram_size, uint64_t page_
 		return sq_err(SQ_E_NOMEM, "out of memory");
 	}
 	rc = sq_tracker_create(&o, &b->t);
+	ro.page_size = (uint32_t)1 << ushift;
 	if (!rc)
-		rc = sq_tracker_add_region(b->t, (void *)SYNTH_BASE, (size_t)(units * SQ_PAGE_SIZE),
-					   0, &b->region);
+		rc = sq_tracker_add_region_opts(b->t, (void *)SYNTH_BASE, (size_t)b->ulen, &ro,
+						&b->region);
 	if (rc) {
 		sq_dirty_bitmap_destroy(b);
 		return rc;
@@ -155,11 +163,10 @@ int sq_dirty_bitmap_set_dirty_by_index(struct sq_dirty_bitmap *b, uint64_t index
 {
 	if (index >= b->pages)
 		return 0;
-	uint64_t u = index << b->k, n = (uint64_t)1 << b->k;
-	if (n > b->units - u)
-		n = b->units - u; /* the partial trailing page */
-	if (sq_tracker_mark_range(b->t, (const void *)(SYNTH_BASE + u * SQ_PAGE_SIZE),
-				  (size_t)(n * SQ_PAGE_SIZE)))
+	uint64_t off = (index << b->k) << b->ushift, len = (uint64_t)1 << (b->k + b->ushift);
+	if (len > b->ulen - off)
+		len = b->ulen - off; /* the partial trailing page */
+	if (sq_tracker_mark_range(b->t, (const void *)(SYNTH_BASE + off), (size_t)len))
 		return 0; /* cannot happen: the units are inside the region */
 	uint64_t bit = 1ull << (index % 64);
 	/* Relaxed: the tracker's mark carries the ordering a harvest needs. */

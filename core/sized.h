@@ -25,6 +25,7 @@
  */
 #define SQ_V0_ATOMIC_OPTS SQ_SIZE_THROUGH(struct sq_atomic_opts, flags)
 #define SQ_V0_TRACKER_OPTS SQ_SIZE_THROUGH(struct sq_tracker_opts, ewma_alpha_pct)
+#define SQ_V0_REGION_OPTS SQ_SIZE_THROUGH(struct sq_region_opts, page_size)
 #define SQ_V0_DIRTY_STATS SQ_SIZE_THROUGH(struct sq_dirty_stats, kernel_mode)
 #define SQ_V0_LIVE_REPORT SQ_SIZE_THROUGH(struct sq_live_report, stall_s)
 #define SQ_V0_LIVE_OPTS SQ_SIZE_THROUGH(struct sq_live_opts, require)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * engine/controller.c - the adaptive 4 KiB / 2 MiB granule controller and
+ * engine/controller.c - the adaptive page / 2 MiB granule controller and
  * the per-epoch dirty-rate statistics.
  *
  * Invariants:
@@ -45,14 +45,14 @@ void sq_ctl_init(struct sq_region *r)
 
 static uint64_t block_pages(const struct sq_region *r, uint64_t blk)
 {
-	uint64_t first = blk * SQ_PAGES_PER_BLOCK;
+	uint64_t first = blk << r->blk_shift;
 
-	return r->npages - first < SQ_PAGES_PER_BLOCK ? r->npages - first : SQ_PAGES_PER_BLOCK;
+	return r->npages - first < r->ppb ? r->npages - first : r->ppb;
 }
 
 static bool block_any(struct sq_region *r, uint64_t blk)
 {
-	for (unsigned w = 0; w < SQ_WORDS_PER_BLOCK; w++)
+	for (unsigned w = 0; w < r->wpb; w++)
 		if (atomic_load_explicit(&r->bits[blk].w[w], memory_order_seq_cst))
 			return true;
 	return false;
@@ -71,7 +71,7 @@ int sq_ctl_set_granule(struct sq_region *r, uint64_t blk, enum sq_granule g)
 		r->st.coarse_blocks++;
 	} else {
 		if (r->kwp && sq_kwp_fine_bits_inexact(r) && block_any(r, blk))
-			sq_bits_mark_pages(r, blk * SQ_PAGES_PER_BLOCK, block_pages(r, blk));
+			sq_bits_mark_pages(r, blk << r->blk_shift, block_pages(r, blk));
 		atomic_fetch_and_explicit(&r->coarse[blk >> 6], ~sb, memory_order_relaxed);
 		r->st.coarse_blocks--;
 	}
@@ -109,8 +109,9 @@ static void decide(struct sq_region *r, uint64_t blk, struct sq_block_ctl *c)
 		fault = m->fault_ns_async;
 
 	double p = c->heat, q = p < 1.0 ? p : 1.0;
-	double fine = p * fault + c->runs * io + p * SQ_PAGE_SIZE * byte;
-	double coarse = q * (fault + io + (double)block_pages(r, blk) * SQ_PAGE_SIZE * byte);
+	double page = (double)(1u << r->page_shift);
+	double fine = p * fault + c->runs * io + p * page * byte;
+	double coarse = q * (fault + io + (double)block_pages(r, blk) * page * byte);
 	double h = 100.0 + m->hysteresis_pct;
 	bool is_coarse = sq_block_is_coarse(r, blk);
 	bool other_better = is_coarse ? fine * h < coarse * 100.0 : coarse * h < fine * 100.0;

@@ -37,6 +37,14 @@ int sq_tracker_handle_get(struct sq_tracker *t, uint32_t id, struct sq_mark_hand
 		pthread_rwlock_unlock(&t->lock);
 		return sq_err(SQ_E_NOT_FOUND, "handle_get: no region %u", id);
 	}
+	if (r->page_shift != SQ_PAGE_SHIFT) {
+		/* The inline mark (squib/tracker_inline.h) assumes 4 KiB pages
+		 * in a flat word array; struct sq_mark_handle cannot grow. */
+		pthread_rwlock_unlock(&t->lock);
+		return sq_err(SQ_E_PAGE_SIZE, "handle_get: region %u has %u-byte pages; mark "
+					      "handles need 4 KiB pages (use sq_tracker_mark)",
+			      id, 1u << r->page_shift);
+	}
 	pthread_mutex_lock(&r->pin_lock);
 	r->pins++;
 	pthread_mutex_unlock(&r->pin_lock);

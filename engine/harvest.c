@@ -73,13 +73,16 @@
 #include "core/err.h"
 #include "engine/internal.h"
 
-static int set_new(uint32_t region, struct sq_dirty_set **out)
+static int set_new(const struct sq_region *r, struct sq_dirty_set **out)
 {
 	struct sq_dirty_set *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return sq_err(SQ_E_NOMEM, "harvest: out of memory");
-	s->region = region;
+	s->region = r->id;
+	s->page_shift = r->page_shift;
+	s->npages = r->npages;
+	s->tail = (r->npages << r->page_shift) - r->len;
 	*out = s;
 	return 0;
 }
@@ -139,14 +142,14 @@ static uint32_t fine_runs(const uint64_t *v, unsigned nz)
  * Emit the fine bits of one block; @nz has bit w set where v[w] != 0.
  * Returns the block's run count (as fine_runs()), or -1 (NOMEM).
  */
-static int emit_fine(struct sq_dirty_set *s, uint64_t blk, const uint64_t *v, unsigned nz)
+static int emit_fine(struct sq_dirty_set *s, uint64_t base0, const uint64_t *v, unsigned nz)
 {
 	int runs = 0;
 
 	while (nz) {
 		unsigned w = (unsigned)__builtin_ctz(nz);
 		uint64_t x = v[w];
-		uint64_t base = blk * SQ_PAGES_PER_BLOCK + (uint64_t)w * 64;
+		uint64_t base = base0 + (uint64_t)w * 64;
 
 		nz &= nz - 1;
 		runs += (int)word_run_starts(v, w);
@@ -194,7 +197,7 @@ static void scan_restore(struct scan *sc, uint64_t blk, const uint64_t *v)
 {
 	struct sq_region *r = sc->r;
 
-	for (unsigned w = 0; w < SQ_WORDS_PER_BLOCK; w++)
+	for (unsigned w = 0; w < r->wpb; w++)
 		if (v[w])
 			sq_bits_or(r, blk, w, v[w]);
 	for (size_t i = 0; i < sc->s->n; i++)
@@ -205,11 +208,11 @@ static int scan_block(struct scan *sc, uint64_t blk)
 {
 	struct sq_region *r = sc->r;
 	uint64_t v[SQ_WORDS_PER_BLOCK];
-	unsigned nz = 0;
+	unsigned nz = 0, wpb = r->wpb;
 	uint32_t pages = 0;
 	int runs;
 
-	for (unsigned w = 0; w < SQ_WORDS_PER_BLOCK; w++) {
+	for (unsigned w = 0; w < wpb; w++) {
 		_Atomic uint64_t *p = &r->bits[blk].w[w];
 		/* H2: seq_cst load (see the table above). */
 		v[w] = atomic_load_explicit(p, memory_order_seq_cst);
@@ -222,16 +225,15 @@ static int scan_block(struct scan *sc, uint64_t blk)
 	}
 	if (!nz)
 		return 0;
+	uint64_t first = blk << r->blk_shift;
 	if (sq_block_is_coarse(r, blk)) {
-		uint64_t first = blk * SQ_PAGES_PER_BLOCK;
-		uint64_t n = r->npages - first < SQ_PAGES_PER_BLOCK ? r->npages - first
-								     : SQ_PAGES_PER_BLOCK;
+		uint64_t n = r->npages - first < r->ppb ? r->npages - first : r->ppb;
 		if (set_append(sc->s, first, n))
 			goto nomem;
 		/* Emitted as one run; observed as its fine runs. */
 		runs = (int)fine_runs(v, nz);
 	} else {
-		runs = emit_fine(sc->s, blk, v, nz);
+		runs = emit_fine(sc->s, first, v, nz);
 		if (runs < 0)
 			goto nomem;
 	}
@@ -318,7 +320,7 @@ static int harvest_or_peek(struct sq_tracker *t, uint32_t id, struct sq_dirty_se
 		return sq_err(SQ_E_NOT_FOUND, "harvest: no region %u", id);
 	}
 	pthread_mutex_lock(&sc.r->lock);
-	rc = set_new(id, &sc.s);
+	rc = set_new(sc.r, &sc.s);
 	if (rc)
 		goto out;
 	if (sc.r->kwp) {
@@ -395,7 +397,18 @@ uint64_t sq_dirty_set_pages(const struct sq_dirty_set *s)
 
 uint64_t sq_dirty_set_bytes(const struct sq_dirty_set *s)
 {
-	return s ? s->pages << SQ_PAGE_SHIFT : 0;
+	if (!s)
+		return 0;
+	uint64_t bytes = s->pages << s->page_shift;
+	/* The partial last page counts its bytes inside the region only. */
+	if (s->n && s->runs[s->n - 1].first_page + s->runs[s->n - 1].npages == s->npages)
+		bytes -= s->tail;
+	return bytes;
+}
+
+uint32_t sq_dirty_set_page_size(const struct sq_dirty_set *s)
+{
+	return s ? 1u << s->page_shift : 0;
 }
 
 uint32_t sq_dirty_set_region(const struct sq_dirty_set *s)

@@ -4,14 +4,18 @@
  * marking fast path. Shared by the engine's .c files and by the tests and
  * benchmarks (static archive); not installed.
  *
- * Layout of one region's bits:
- *   bits[b]      512 fine bits of 2 MiB block b = one 64-byte cache line
- *                (word w, bit i = page b * 512 + w * 64 + i). Bits of pages
- *                past the region end are always zero.
+ * Layout of one region's bits, in the region's pages (page_size 4, 8, 16,
+ * 32 or 64 KiB; ppb = 2 MiB / page_size = 512, 256, 128, 64 or 32 pages
+ * per block):
+ *   bits[b]      the ppb fine bits of 2 MiB block b, in one 64-byte cache
+ *                line: its first wpb = max(1, ppb / 64) words, of which
+ *                the first min(64, ppb) bits each (word w, bit i = page
+ *                b * ppb + w * 64 + i). The rest of the line stays zero, as
+ *                do the bits of pages past the region end.
  *   summary[s]   bit j = block s * 64 + j may have a fine bit set.
  *   coarse[s]    bit j = block s * 64 + j is coarse (emitted whole).
- * A region base is page aligned, so page p of a KVM dirty log (word p / 64)
- * is exactly bits[p / 512].w[(p / 64) % 8].
+ * With 4 KiB pages, page p of a KVM dirty log (word p / 64) is exactly
+ * bits[p / 512].w[(p / 64) % 8]: the words of the lines are the log's.
  */
 #ifndef SQ_ENGINE_INTERNAL_H
 #define SQ_ENGINE_INTERNAL_H
@@ -46,7 +50,12 @@ struct sq_region {
 	unsigned flags;
 	uintptr_t base;
 	size_t len;
-	uint64_t npages;
+	uint64_t npages;     /* ceil(len / page size): a partial last page counts */
+	unsigned page_shift; /* 12..16 */
+	unsigned blk_shift;  /* log2(pages per block) = 21 - page_shift */
+	unsigned lane_shift; /* log2(bits used per word) = min(6, blk_shift) */
+	unsigned wpb;        /* words used per block: max(1, ppb / 64) */
+	uint64_t ppb;        /* pages per 2 MiB block: 512, 256, 128, 64, 32 */
 	uint64_t nblocks;
 	size_t nsum; /* words in summary[] and coarse[] */
 	struct sq_block_bits *bits;
@@ -168,9 +177,20 @@ static inline void sq_bits_or(struct sq_region *r, uint64_t blk, unsigned w, uin
 	sq_summary_set(r, blk);
 }
 
+/* sq_bits_mark_page() - page @page (region pages, below npages) was written. */
 static inline void sq_bits_mark_page(struct sq_region *r, uint64_t page)
 {
-	sq_bits_or(r, page >> 9, (unsigned)(page >> 6) & 7, 1ull << (page & 63));
+	uint64_t off = page & (r->ppb - 1);
+
+	sq_bits_or(r, page >> r->blk_shift, (unsigned)(off >> 6), 1ull << (off & 63));
+}
+
+/* The region pages covering bytes [off, off + len) of @r (len > 0): *first, count. */
+static inline uint64_t sq_region_pages_of(const struct sq_region *r, uint64_t off, uint64_t len,
+					  uint64_t *first)
+{
+	*first = off >> r->page_shift;
+	return ((off + len - 1) >> r->page_shift) - *first + 1;
 }
 
 /*
@@ -187,6 +207,8 @@ static inline unsigned sq_popcount64(uint64_t x)
 
 /* Pages [first, first + n) of @r, inside the region. */
 void sq_bits_mark_pages(struct sq_region *r, uint64_t first, uint64_t n);
+/* OR the 64 page bits @v of pages [64 * i, 64 * i + 64) (a dirty log word). */
+void sq_bits_or_word64(struct sq_region *r, uint64_t i, uint64_t v);
 /* A batch of page offsets: check (SQ_E_INVAL / SQ_E_RANGE), then mark. */
 int sq_batch_check(uint64_t npages, uint32_t id, const uint64_t *pages, size_t n);
 void sq_batch_mark(struct sq_region *r, const uint64_t *pages, size_t n);
@@ -218,6 +240,9 @@ void sq_region_wait_unpinned(struct sq_region *r);
 /* ---------------------------------------------------------------- harvest.c */
 struct sq_dirty_set {
 	uint32_t region;
+	unsigned page_shift; /* the region's page: the unit of runs */
+	uint64_t tail;       /* bytes the partial last page lacks (0: none) */
+	uint64_t npages;     /* the region's page count */
 	uint64_t pages;
 	size_t n;
 	size_t cap;

@@ -21,6 +21,12 @@
  *   wakes the writer. A harvest clears the bits and then write-protects the
  *   runs it reports, before it returns.
  *
+ * Pages: the kernel protects and reports 4 KiB host pages; the tracker's
+ * are the region's (4 to 64 KiB). A host page reported written marks the
+ * region page covering it; a sync fault unprotects the whole region page
+ * (clipped to the region end) or the whole block, so "page" below is a
+ * region page and the arguments hold unchanged.
+ *
  * Invariants and the no-lost-writes argument:
  * - async: a page is written-and-unreported iff its uffd-wp bit is clear;
  *   PM_SCAN_WP_MATCHING sets the bit of each page it reports in the same
@@ -195,25 +201,27 @@ static int wp_range(int uffd, uintptr_t start, uint64_t len, uint64_t mode)
 static void serve_fault(struct sq_kwp *k, uintptr_t addr)
 {
 	struct sq_region *r = k->r;
-	uint64_t page = (addr - r->base) >> SQ_PAGE_SHIFT;
-	uint64_t blk = page / SQ_PAGES_PER_BLOCK;
-	uintptr_t start = r->base + (page << SQ_PAGE_SHIFT);
-	uint64_t len = SQ_PAGE_SIZE;
+	uint64_t page = (addr - r->base) >> r->page_shift;
+	uint64_t blk = page >> r->blk_shift;
+	uint64_t first = page, n = 1;
 
 	if (addr < r->base || page >= r->npages)
 		return;
 	pthread_mutex_lock(&k->gran_lock);
 	if (sq_block_is_coarse(r, blk)) {
-		uint64_t first = blk * SQ_PAGES_PER_BLOCK;
-		uint64_t n = r->npages - first < SQ_PAGES_PER_BLOCK ? r->npages - first
-								    : SQ_PAGES_PER_BLOCK;
-		start = r->base + (first << SQ_PAGE_SHIFT);
-		len = n << SQ_PAGE_SHIFT;
+		first = blk << r->blk_shift;
+		n = r->npages - first < r->ppb ? r->npages - first : r->ppb;
 	}
+	/* A 4 KiB host page faulted: unprotect the whole region page(s)
+	 * covering it, clipped to the region (a partial last page). */
+	uintptr_t start = r->base + (first << r->page_shift);
+	uint64_t len = n << r->page_shift;
+	if (len > r->len - (start - r->base))
+		len = r->len - (start - r->base);
 	/* The hook sees the pages while they are still protected (their
 	 * writer is held): a live save copies their old content here. */
 	if (k->hook)
-		k->hook(k->hook_ctx, (start - r->base) >> SQ_PAGE_SHIFT, len >> SQ_PAGE_SHIFT);
+		k->hook(k->hook_ctx, first, n);
 	/* Unprotect without waking, then mark, then wake: the write follows
 	 * the mark. On failure the writer is woken anyway and faults again. */
 	(void)wp_range(k->uffd, start, len, UFFDIO_WRITEPROTECT_MODE_DONTWAKE);
@@ -407,10 +415,12 @@ int sq_kwp_collect(struct sq_region *r, bool reprotect)
 		}
 		uint64_t seen = 0;
 		for (int i = 0; i < n; i++) {
-			uint64_t first = (k->vec[i].start - r->base) >> SQ_PAGE_SHIFT;
-			uint64_t cnt = (k->vec[i].end - k->vec[i].start) >> SQ_PAGE_SHIFT;
+			/* 4 KiB host pages: mark the region pages covering them. */
+			uint64_t first, cnt = sq_region_pages_of(r, k->vec[i].start - r->base,
+								 k->vec[i].end - k->vec[i].start,
+								 &first);
 			sq_bits_mark_pages(r, first, cnt);
-			seen += cnt;
+			seen += (k->vec[i].end - k->vec[i].start) >> SQ_PAGE_SHIFT;
 		}
 		if (reprotect)
 			atomic_fetch_add_explicit(&r->kfaults, seen, memory_order_relaxed);
@@ -430,17 +440,20 @@ int sq_kwp_reprotect(struct sq_region *r, const struct sq_dirty_set *set)
 	/*
 	 * One UFFDIO_WRITEPROTECT costs ~50 us here whatever its length (TLB
 	 * shootdown), and one over a populated GiB ~24 ms: past one run per
-	 * 512 pages, protect the whole region at once. Protecting pages that
+	 * block, protect the whole region at once. Protecting pages that
 	 * are not in the set is safe: a protected page with its bit set (or
 	 * clear) only faults once more and is marked again.
 	 */
-	if (set->n > r->npages / 512 + 1) {
+	if (set->n > r->nblocks + 1) {
 		int rc = wp_range(k->uffd, r->base, r->len, UFFDIO_WRITEPROTECT_MODE_WP);
 		return rc ? sq_err_sys(SQ_E_IO, -rc, "UFFDIO_WRITEPROTECT (re-protect)") : 0;
 	}
 	for (size_t i = 0; i < set->n; i++) {
-		int rc = wp_range(k->uffd, r->base + (set->runs[i].first_page << SQ_PAGE_SHIFT),
-				  set->runs[i].npages << SQ_PAGE_SHIFT, UFFDIO_WRITEPROTECT_MODE_WP);
+		uint64_t off = set->runs[i].first_page << r->page_shift;
+		uint64_t len = set->runs[i].npages << r->page_shift;
+		if (len > r->len - off)
+			len = r->len - off; /* the region's length is whole host pages */
+		int rc = wp_range(k->uffd, r->base + off, len, UFFDIO_WRITEPROTECT_MODE_WP);
 		if (rc)
 			return sq_err_sys(SQ_E_IO, -rc, "UFFDIO_WRITEPROTECT (re-protect)");
 	}

@@ -50,39 +50,56 @@ static inline void mark_leave(struct sq_tracker *t)
 void sq_bits_mark_pages(struct sq_region *r, uint64_t first, uint64_t n)
 {
 	uint64_t p = first, end = first + n;
+	uint64_t lanes = 1ull << r->lane_shift; /* bits used per word */
 
 	while (p < end) {
-		unsigned bit = (unsigned)(p & 63);
-		uint64_t cnt = 64 - bit;
+		uint64_t off = p & (r->ppb - 1);
+		unsigned bit = (unsigned)(off & 63);
+		uint64_t cnt = lanes - bit;
 		if (cnt > end - p)
 			cnt = end - p;
 		uint64_t v = cnt == 64 ? ~0ull : ((1ull << cnt) - 1) << bit;
-		sq_bits_or(r, p >> 9, (unsigned)(p >> 6) & 7, v);
+		sq_bits_or(r, p >> r->blk_shift, (unsigned)(off >> 6), v);
 		p += cnt;
 	}
 }
 
+void sq_bits_or_word64(struct sq_region *r, uint64_t i, uint64_t v)
+{
+	if (r->lane_shift == 6) {
+		sq_bits_or(r, i >> (r->blk_shift - 6), (unsigned)(i & (r->wpb - 1)), v);
+		return;
+	}
+	/* Blocks of fewer than 64 pages: the word spans 64 / ppb blocks. */
+	uint64_t lanes = 1ull << r->lane_shift, mask = (1ull << lanes) - 1;
+	for (unsigned k = 0; v; k++, v >>= lanes)
+		if (v & mask)
+			sq_bits_or(r, (i << (6 - r->blk_shift)) + k, 0, v & mask);
+}
+
 /*
  * OR the pages of @pages into @r (all below r->npages). Consecutive
- * entries in one 64-page word are gathered into one test-and-OR, which is
- * how a ring filled by sequential writes arrives.
+ * entries in one word of a block's line (64 pages, or the whole block for
+ * blocks of fewer) are gathered into one test-and-OR, which is how a ring
+ * filled by sequential writes arrives.
  */
 void sq_batch_mark(struct sq_region *r, const uint64_t *pages, size_t n)
 {
-	uint64_t word = UINT64_MAX, v = 0;
+	unsigned ls = r->lane_shift, wshift = r->blk_shift - ls;
+	uint64_t key = UINT64_MAX, v = 0, wmask = r->wpb - 1, lmask = (1ull << ls) - 1;
 
 	for (size_t i = 0; i < n; i++) {
 		uint64_t p = pages[i];
-		if (p >> 6 != word) {
+		if (p >> ls != key) {
 			if (v)
-				sq_bits_or(r, word >> 3, (unsigned)(word & 7), v);
-			word = p >> 6;
+				sq_bits_or(r, key >> wshift, (unsigned)(key & wmask), v);
+			key = p >> ls;
 			v = 0;
 		}
-		v |= 1ull << (p & 63);
+		v |= 1ull << (p & lmask);
 	}
 	if (v)
-		sq_bits_or(r, word >> 3, (unsigned)(word & 7), v);
+		sq_bits_or(r, key >> wshift, (unsigned)(key & wmask), v);
 }
 
 int sq_batch_check(uint64_t npages, uint32_t id, const uint64_t *pages, size_t n)
@@ -115,7 +132,7 @@ int sq_tracker_mark(struct sq_tracker *t, const void *addr)
 		mark_leave(t);
 		return sq_err(SQ_E_RANGE, "mark: address %p is outside every tracked region", addr);
 	}
-	sq_bits_mark_page(r, (a - r->base) >> SQ_PAGE_SHIFT);
+	sq_bits_mark_page(r, (a - r->base) >> r->page_shift);
 	mark_leave(t);
 	return 0;
 }
@@ -134,9 +151,8 @@ int sq_tracker_mark_range(struct sq_tracker *t, const void *addr, size_t len)
 		return sq_err(SQ_E_RANGE,
 			      "mark_range: [%p, +%zu) is not inside one tracked region", addr, len);
 	}
-	uint64_t first = (a - r->base) >> SQ_PAGE_SHIFT;
-	uint64_t last = (a - r->base + len - 1) >> SQ_PAGE_SHIFT;
-	sq_bits_mark_pages(r, first, last - first + 1);
+	uint64_t first, cnt = sq_region_pages_of(r, a - r->base, len, &first);
+	sq_bits_mark_pages(r, first, cnt);
 	mark_leave(t);
 	return 0;
 }
@@ -180,7 +196,7 @@ int sq_tracker_import_bitmap(struct sq_tracker *t, uint32_t id, const uint64_t *
 	for (size_t i = 0; i < nwords; i++) {
 		uint64_t v = words[i];
 		if (v)
-			sq_bits_or(r, i >> 3, (unsigned)(i & 7), v);
+			sq_bits_or_word64(r, i, v);
 	}
 out:
 	mark_leave(t);

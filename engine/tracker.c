@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "core/sized.h"
@@ -114,7 +115,7 @@ static struct sq_region_table *table_alloc(size_t n)
 }
 
 static int region_alloc(struct sq_tracker *t, uintptr_t base, size_t len, unsigned flags,
-			struct sq_region **out)
+			unsigned shift, struct sq_region **out)
 {
 	struct sq_region *r = calloc(1, sizeof(*r));
 
@@ -127,8 +128,13 @@ static int region_alloc(struct sq_tracker *t, uintptr_t base, size_t len, unsign
 	r->flags = flags;
 	r->base = base;
 	r->len = len;
-	r->npages = len >> SQ_PAGE_SHIFT;
-	r->nblocks = (r->npages + SQ_PAGES_PER_BLOCK - 1) / SQ_PAGES_PER_BLOCK;
+	r->page_shift = shift;
+	r->blk_shift = SQ_BLOCK_SHIFT - shift;
+	r->lane_shift = r->blk_shift < 6 ? r->blk_shift : 6;
+	r->ppb = 1ull << r->blk_shift;
+	r->wpb = r->blk_shift > 6 ? 1u << (r->blk_shift - 6) : 1u;
+	r->npages = (len >> shift) + ((len & ((1ull << shift) - 1)) != 0);
+	r->nblocks = (r->npages + r->ppb - 1) / r->ppb;
 	r->nsum = (r->nblocks + 63) / 64;
 	r->bits_bytes = r->nblocks * sizeof(struct sq_block_bits);
 	r->sum_bytes = r->nsum * sizeof(uint64_t);
@@ -160,25 +166,55 @@ static int region_alloc(struct sq_tracker *t, uintptr_t base, size_t len, unsign
 	return 0;
 }
 
-int sq_tracker_add_region(struct sq_tracker *t, void *base, size_t len, unsigned flags,
-			  uint32_t *id_out)
+/*
+ * The region's page shift from @o (NULL: 4 KiB), or a negative code. The
+ * texts of a bad page size and an empty or wrapping range are the
+ * original's DirtyBitmap constructor's.
+ */
+static int region_geometry(uintptr_t b, size_t len, unsigned flags, const struct sq_region_opts *o)
 {
-	uintptr_t b = (uintptr_t)base;
+	uint64_t ps = o ? o->page_size : SQ_PAGE_SIZE;
+
+	if (o && ps == 0) {
+		long host = sysconf(_SC_PAGESIZE);
+		ps = host > 0 ? (uint64_t)host : SQ_PAGE_SIZE;
+	}
+	if (ps & (ps - 1))
+		return sq_err(SQ_E_PAGE_SIZE, "page_size must be a power of two: %llu",
+			      (unsigned long long)ps);
+	if (ps < SQ_PAGE_SIZE_MIN || ps > SQ_PAGE_SIZE_MAX)
+		return sq_err(SQ_E_PAGE_SIZE, "add_region: page_size %llu is not 4 KiB to 64 KiB",
+			      (unsigned long long)ps);
+	if (len == 0)
+		return sq_err(SQ_E_INVAL, "dirty bitmap requires a non-empty RAM range");
+	if (b + len < b)
+		return sq_err(SQ_E_INVAL, "RAM range overflows: start=%llu, size=%llu",
+			      (unsigned long long)b, (unsigned long long)len);
+	/* The base is a host page (kernel tracking, and the run-to-byte maps
+	 * of every consumer); the length too where the kernel protects it or
+	 * the caller asked for 4 KiB pages the old way (no options). */
+	if ((b & (SQ_PAGE_SIZE - 1)) ||
+	    ((!o || (flags & SQ_REGION_KERNEL_WP)) && (len & (SQ_PAGE_SIZE - 1))))
+		return sq_err(SQ_E_ALIGN, "add_region: [%p, +%zu) is not 4 KiB aligned", (void *)b,
+			      len);
+	return __builtin_ctzll(ps);
+}
+
+/* Add the region; @o NULL: 4 KiB pages, the length a multiple of them. */
+static int region_add(struct sq_tracker *t, uintptr_t b, size_t len, unsigned flags,
+		      const struct sq_region_opts *ro, uint32_t *id_out)
+{
+	void *base = (void *)b;
 	struct sq_region_table *old, *tab;
 	struct sq_region *r = NULL;
 	size_t pos = 0;
-	int rc;
+	int rc, shift;
 
-	if (!t || !id_out)
-		return sq_err(SQ_E_INVAL, "add_region: NULL argument");
 	if (flags & ~SQ_REGION_KERNEL_WP)
 		return sq_err(SQ_E_INVAL, "add_region: unknown flags 0x%x", flags);
-	if (len == 0)
-		return sq_err(SQ_E_INVAL, "add_region: empty region");
-	if ((b | len) & (SQ_PAGE_SIZE - 1))
-		return sq_err(SQ_E_ALIGN, "add_region: [%p, +%zu) is not 4 KiB aligned", base, len);
-	if (b + len < b)
-		return sq_err(SQ_E_INVAL, "add_region: range wraps around");
+	shift = region_geometry(b, len, flags, ro);
+	if (shift < 0)
+		return shift;
 
 	pthread_rwlock_wrlock(&t->lock);
 	old = atomic_load_explicit(&t->table, memory_order_relaxed); /* under wrlock */
@@ -193,7 +229,7 @@ int sq_tracker_add_region(struct sq_tracker *t, void *base, size_t len, unsigned
 		if (o->base < b)
 			pos = i + 1;
 	}
-	rc = region_alloc(t, b, len, flags, &r);
+	rc = region_alloc(t, b, len, flags, (unsigned)shift, &r);
 	if (rc)
 		goto fail;
 	r->id = t->next_id;
@@ -230,6 +266,32 @@ fail:
 	pthread_rwlock_unlock(&t->lock);
 	region_free(r);
 	return rc;
+}
+
+int sq_tracker_add_region(struct sq_tracker *t, void *base, size_t len, unsigned flags,
+			  uint32_t *id_out)
+{
+	uint32_t id;
+	int rc;
+
+	if (!t || !id_out)
+		return sq_err(SQ_E_INVAL, "add_region: NULL argument");
+	rc = region_add(t, (uintptr_t)base, len, flags, NULL, &id);
+	if (!rc)
+		*id_out = id;
+	return rc;
+}
+
+int sq_tracker_add_region_opts(struct sq_tracker *t, void *base, size_t len,
+			       const struct sq_region_opts *opts, uint32_t *id_out)
+{
+	struct sq_region_opts o = SQ_INIT(struct sq_region_opts);
+
+	if (!t || !id_out)
+		return sq_err(SQ_E_INVAL, "add_region: NULL argument");
+	if (SQ_SIZED_IN(o, opts, SQ_V0_REGION_OPTS, "sq_region_opts"))
+		return SQ_E_INVAL;
+	return region_add(t, (uintptr_t)base, len, o.flags, &o, id_out);
 }
 
 int sq_tracker_remove_region(struct sq_tracker *t, uint32_t id)
@@ -315,6 +377,11 @@ int sq_tracker_put_back(struct sq_tracker *t, const struct sq_dirty_set *set)
 	r = sq_region_by_id(t, set->region);
 	if (!r) {
 		rc = sq_err(SQ_E_NOT_FOUND, "put_back: region %u is gone", set->region);
+		goto out;
+	}
+	if (set->page_shift != r->page_shift) {
+		rc = sq_err(SQ_E_PAGE_SIZE, "put_back: a set of %u-byte pages for region %u of %u",
+			    1u << set->page_shift, r->id, 1u << r->page_shift);
 		goto out;
 	}
 	for (size_t i = 0; i < set->n; i++) {

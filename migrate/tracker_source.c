@@ -5,37 +5,73 @@
  *
  * Invariant: a set handed out by harvest is freed exactly once, by release
  * (sent) or by put_back (merged back into the tracker first, so a failed
- * round loses no page).
+ * round loses no page). Runs go out in 4 KiB pages (the stream's), also
+ * for a region of larger pages; put_back takes the set in its own pages.
  */
 #include <squib/migrate.h>
 #include <squib/tracker.h>
 
+#include <stdlib.h>
+
+#include "core/err.h"
+#include "core/runs.h"
+
+/* A harvested set and its runs in the stream's 4 KiB pages. */
+struct tr_set {
+	struct sq_dirty_set *s;
+	struct sq_run *runs4k; /* NULL: the set's runs are 4 KiB pages */
+};
+
 static int tr_harvest(void *ctx, void **set, const struct sq_run **runs, size_t *nruns)
 {
 	struct sq_migrate_tracker_ctx *c = ctx;
-	struct sq_dirty_set *s = NULL;
-	int rc = sq_tracker_harvest(c->tracker, c->region_id, &s);
+	struct tr_set *ts = calloc(1, sizeof(*ts));
+	uint64_t pages;
+	int rc;
 
-	if (rc)
+	if (!ts)
+		return sq_err(SQ_E_NOMEM, "pre-copy: out of memory");
+	rc = sq_tracker_harvest(c->tracker, c->region_id, &ts->s);
+	if (rc) {
+		free(ts);
 		return rc;
-	*set = s;
-	*runs = sq_dirty_set_runs(s);
-	*nruns = sq_dirty_set_nruns(s);
+	}
+	/* The stream counts 4 KiB pages, whatever the region's page size;
+	 * runs past the region's last whole 4 KiB page cannot occur (its
+	 * length is whole 4 KiB pages: sq_migrate_send checks). */
+	rc = sq_runs_4k(sq_dirty_set_runs(ts->s), sq_dirty_set_nruns(ts->s),
+			sq_dirty_set_page_size(ts->s), UINT64_MAX, &ts->runs4k, nruns, &pages);
+	if (rc) {
+		(void)sq_tracker_put_back(c->tracker, ts->s);
+		sq_dirty_set_free(ts->s);
+		free(ts);
+		return rc;
+	}
+	*set = ts;
+	*runs = ts->runs4k ? ts->runs4k : sq_dirty_set_runs(ts->s);
 	return 0;
+}
+
+static void tr_free(struct tr_set *ts)
+{
+	sq_dirty_set_free(ts->s);
+	free(ts->runs4k);
+	free(ts);
 }
 
 static void tr_put_back(void *ctx, void *set)
 {
 	struct sq_migrate_tracker_ctx *c = ctx;
+	struct tr_set *ts = set;
 
-	(void)sq_tracker_put_back(c->tracker, set);
-	sq_dirty_set_free(set);
+	(void)sq_tracker_put_back(c->tracker, ts->s);
+	tr_free(ts);
 }
 
 static void tr_release(void *ctx, void *set)
 {
 	(void)ctx;
-	sq_dirty_set_free(set);
+	tr_free(set);
 }
 
 void sq_migrate_tracker_source(struct sq_migrate_tracker_ctx *ctx, struct sq_migrate_source *src)

@@ -14,6 +14,7 @@
  * is freed.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -24,6 +25,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/sized.h"
+#include "core/runs.h"
 #include "snapshot/live_internal.h"
 
 /* A paused save (the workload stays paused throughout), then resume. */
@@ -75,6 +77,8 @@ static int live_save(const struct sq_snapshot_save_req *q, const struct sq_live_
 {
 	struct sq_dirty_set *set = NULL;
 	struct sq_cow *cow = NULL;
+	struct sq_run *runs4k = NULL;
+	uint64_t pages4k = 0;
 	double t0 = sq_clock_s();
 	int tracker_sync, rc;
 
@@ -96,8 +100,20 @@ static int live_save(const struct sq_snapshot_save_req *q, const struct sq_live_
 			lo->resume(lo->ctx);
 			return rc;
 		}
-		p.runs = q->kind == SQ_SNAPSHOT_DIFF ? sq_dirty_set_runs(set) : NULL;
-		p.nruns = q->kind == SQ_SNAPSHOT_DIFF ? sq_dirty_set_nruns(set) : 0;
+		/* Memory files and the copy-on-write map count 4 KiB pages,
+		 * whatever the region's page size. */
+		rc = sq_runs_4k(sq_dirty_set_runs(set), sq_dirty_set_nruns(set),
+				sq_dirty_set_page_size(set), q->mem->size >> SQ_PAGE_SHIFT, &runs4k,
+				&p.nruns, &pages4k);
+		if (rc) {
+			(void)sq_tracker_put_back(t, set);
+			sq_dirty_set_free(set);
+			lo->resume(lo->ctx);
+			return rc;
+		}
+		p.runs = q->kind == SQ_SNAPSHOT_DIFF ? (runs4k ? runs4k : sq_dirty_set_runs(set)) : NULL;
+		if (q->kind != SQ_SNAPSHOT_DIFF)
+			p.nruns = 0;
 	} else if (q->kind == SQ_SNAPSHOT_FULL) {
 		p.runs = NULL;
 		p.nruns = 0;
@@ -110,6 +126,7 @@ static int live_save(const struct sq_snapshot_save_req *q, const struct sq_live_
 	if (!rc) {
 		if (tracker_sync) {
 			rep->protect = "tracker-sync";
+			sq_cow_hook_unit(cow, sq_dirty_set_page_size(set));
 			rc = sq_tracker_set_wp_hook(t, region, sq_cow_hook, cow);
 		} else {
 			rep->protect = "own-uffd";
@@ -154,10 +171,10 @@ static int live_save(const struct sq_snapshot_save_req *q, const struct sq_live_
 	rep->stall_s = (double)cs.stall_ns * 1e-9;
 done:
 	sq_cow_destroy(cow);
+	free(runs4k);
 	rep->total_s = sq_clock_s() - t0;
 	if (set) {
-		rep->pages = q->kind == SQ_SNAPSHOT_DIFF ? sq_dirty_set_pages(set)
-							: q->mem->size >> SQ_PAGE_SHIFT;
+		rep->pages = q->kind == SQ_SNAPSHOT_DIFF ? pages4k : q->mem->size >> SQ_PAGE_SHIFT;
 		if (rc) {
 			char msg[512];
 			snprintf(msg, sizeof(msg), "%s", sq_last_error());
@@ -169,7 +186,7 @@ done:
 		sq_tracker_note_io(t, region, r->io->io_ops, r->io->bytes_written,
 				   (uint64_t)(r->io->seconds * 1e9));
 		if (q->kind == SQ_SNAPSHOT_DIFF)
-			r->pages_dirty = sq_dirty_set_pages(set);
+			r->pages_dirty = pages4k;
 		sq_dirty_set_free(set);
 	} else if (!rc) {
 		rep->pages = r->pages_dirty;

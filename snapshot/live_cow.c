@@ -77,6 +77,7 @@ struct sq_cow {
 	bool thread_started;
 	_Atomic bool stopping;
 	_Atomic uint64_t cow_pages, faults, stall_ns;
+	unsigned hook_k;    /* sq_cow_hook's page = 4 KiB << hook_k */
 };
 
 static pthread_mutex_t *stripe_of(struct sq_cow *c, uint64_t page)
@@ -203,7 +204,13 @@ void sq_cow_hook(void *ctx, uint64_t first_page, uint64_t npages)
 	struct sq_cow *c = ctx;
 	uint64_t t0 = sq_clock_ns();
 
-	count_fault(c, cow_copy(c, first_page, npages), t0);
+	/* Region pages to 4 KiB pages; cow_copy clips to the region. */
+	count_fault(c, cow_copy(c, first_page << c->hook_k, npages << c->hook_k), t0);
+}
+
+void sq_cow_hook_unit(struct sq_cow *c, uint32_t page_size)
+{
+	c->hook_k = (unsigned)__builtin_ctz(page_size) - SQ_PAGE_SHIFT;
 }
 
 static int wp(int uffd, uint64_t start, uint64_t len, uint64_t mode)

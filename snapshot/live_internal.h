@@ -40,8 +40,12 @@ int sq_cow_create(const void *base, uint64_t size, const struct sq_run *runs, si
  * pending pages protected, a handler thread started. 0, SQ_E_UNSUPPORTED
  * (nothing left registered), SQ_E_IO. */
 int sq_cow_protect_own(struct sq_cow *c, const struct sq_run *runs, size_t nruns);
-/* sq_tracker_wp_hook_fn: copy the pending pages of a range before a write. */
+/* sq_tracker_wp_hook_fn: copy the pending pages of a range before a write.
+ * The range is in the tracker region's pages (sq_cow_hook_unit). */
 void sq_cow_hook(void *ctx, uint64_t first_page, uint64_t npages);
+/* The page size sq_cow_hook's ranges count (a power of two >= 4 KiB; the
+ * default is 4 KiB). Set before the hook is installed. */
+void sq_cow_hook_unit(struct sq_cow *c, uint32_t page_size);
 /* sq_page_read_fn for the writer: pages from the staging copy or the
  * still-protected region; marks them saved (own mode: unprotects them). */
 int sq_cow_read(void *ctx, uint64_t off, void *buf, size_t len);

@@ -29,6 +29,7 @@
 #include "core/err.h"
 #include "core/sysio.h"
 #include "core/input.h"
+#include "core/runs.h"
 #include "snapshot/live_internal.h"
 #include "snapshot/pair_internal.h"
 
@@ -158,6 +159,8 @@ int sq_snapshot_save_tracked(const struct sq_snapshot_save_req *req, struct sq_t
 	struct sq_writer_report wrep = SQ_INIT(struct sq_writer_report);
 	struct sq_snapshot_report rep = { .size = sizeof(rep), .io = &wrep };
 	struct sq_dirty_set *set = NULL;
+	struct sq_run *runs4k = NULL;
+	uint64_t pages4k = 0;
 	int rc;
 
 	if (!req || !t)
@@ -178,13 +181,25 @@ int sq_snapshot_save_tracked(const struct sq_snapshot_save_req *req, struct sq_t
 		/* The tracker is the dirty source: an empty harvest is an empty
 		 * diff, not a missing source (runs NULL). */
 		static const struct sq_run no_runs;
-		q.runs = sq_dirty_set_runs(set) ? sq_dirty_set_runs(set) : &no_runs;
-		q.nruns = sq_dirty_set_nruns(set);
+		/* Memory files count 4 KiB pages, whatever the region's page
+		 * (a partial last page: its 4 KiB pages inside the memory). */
+		rc = sq_runs_4k(sq_dirty_set_runs(set), sq_dirty_set_nruns(set),
+				sq_dirty_set_page_size(set),
+				q.mem ? (q.mem->size + SQ_PAGE_SIZE - 1) >> SQ_PAGE_SHIFT : UINT64_MAX,
+				&runs4k, &q.nruns, &pages4k);
+		if (rc) {
+			(void)sq_tracker_put_back(t, set);
+			sq_dirty_set_free(set);
+			return rc;
+		}
+		const struct sq_run *runs = runs4k ? runs4k : sq_dirty_set_runs(set);
+		q.runs = runs ? runs : &no_runs;
 	} else {
 		q.runs = NULL;
 		q.nruns = 0;
 	}
 	rc = sq_snapshot_save(&q, &rep);
+	free(runs4k);
 	if (rc) {
 		char msg[512];
 		strncpy(msg, sq_last_error(), sizeof(msg) - 1);
@@ -199,7 +214,7 @@ int sq_snapshot_save_tracked(const struct sq_snapshot_save_req *req, struct sq_t
 	sq_tracker_note_io(t, region, wrep.io_ops, wrep.bytes_written,
 			   (uint64_t)(wrep.seconds * 1e9));
 	if (q.kind == SQ_SNAPSHOT_DIFF)
-		rep.pages_dirty = sq_dirty_set_pages(set);
+		rep.pages_dirty = pages4k;
 	sq_dirty_set_free(set);
 	sq_pair_report_out(r, &rep);
 	return 0;

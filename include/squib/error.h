@@ -62,6 +62,7 @@ SQ_BEGIN_DECLS
 	X(SQ_E_ALIGN, -29, "address or length not page aligned")                      \
 	X(SQ_E_SIZE_MISMATCH, -30, "size does not match")                             \
 	X(SQ_E_INTERNAL, -31, "internal error")                                       \
+	X(SQ_E_PAGE_SIZE, -32, "page size not supported (a power of two, 4-64 KiB)")  \
 	/* IO, files, manifests, pairs, chains */                                     \
 	X(SQ_E_NO_SPACE, -40, "no space left on device")                              \
 	X(SQ_E_SHORT_IO, -41, "short read or write")                                  \

@@ -2,8 +2,10 @@
 /*
  * squib/tracker.h - the dirty-tracking engine.
  *
- * A tracker knows which 4 KiB pages of its regions were written since the
- * last harvest. Writes are reported through the API (sq_tracker_mark*),
+ * A tracker knows which pages of its regions were written since the last
+ * harvest. Each region has its own page size (a power of two from 4 KiB to
+ * 64 KiB, sq_tracker_add_region_opts; 4 KiB for sq_tracker_add_region):
+ * every page number, run and count of a region is in its pages. Writes are reported through the API (sq_tracker_mark*),
  * imported in bulk from KVM-style dirty bitmaps, or observed by the kernel
  * (SQ_REGION_KERNEL_WP: userfaultfd write-protect, harvested with
  * PAGEMAP_SCAN). A harvest returns the dirty pages as sorted, merged runs
@@ -27,9 +29,12 @@
  *   sq_tracker_put_back           OR-merge a harvested set back
  *   sq_tracker_add/remove_region  any thread; concurrent with marks
  *
- * Geometry: a region is page-aligned; pages are 4 KiB, grouped in 2 MiB
- * blocks (the last block of a region may be partial). Each block has a
- * granule: fine (each 4 KiB page reported on its own) or coarse (a dirty
+ * Geometry: a region starts on a 4 KiB boundary; its pages (4 to 64 KiB)
+ * are grouped in 2 MiB blocks of 512, 256, 128, 64 or 32 pages (the last
+ * block of a region may be partial, and so may its last page when the
+ * length is not a multiple of the page size: that page is tracked and
+ * reported like any other, as the original's DirtyBitmap does). Each block
+ * has a granule: fine (each page reported on its own) or coarse (a dirty
  * block is reported as one whole-block run, clipped to the region end).
  * Fine bits are always recorded; the granule decides what a harvest
  * emits and, for synchronous kernel tracking, how much one write fault
@@ -149,6 +154,16 @@ struct sq_cost_model {
 	uint32_t min_epochs;     /* default 2 */
 };
 
+/*
+ * struct sq_region_opts - options of sq_tracker_add_region_opts().
+ * Initialise with SQ_INIT (squib/types.h); zero fields take the defaults.
+ */
+struct sq_region_opts {
+	uint32_t size;      /* sizeof(struct sq_region_opts): SQ_INIT (squib/types.h) */
+	unsigned flags;     /* 0 or SQ_REGION_KERNEL_WP */
+	uint32_t page_size; /* bytes, a power of two 4096..65536; 0 = the host's page */
+};
+
 struct sq_tracker_opts {
 	uint32_t size; /* sizeof(struct sq_tracker_opts): SQ_INIT (squib/types.h) */
 	enum sq_granule_mode granule;
@@ -216,11 +231,36 @@ SQ_API unsigned sq_tracker_kernel_support(void);
  * @id_out: receives the region id (ids are never reused by a tracker).
  *
  * The region starts clean: with KERNEL_WP, all of it is write-protected.
- * Returns 0 or a negative code; on failure nothing changed. Any thread;
- * concurrent markers see the region once this returns.
+ * Its pages are 4 KiB, whatever the host's (as before page sizes existed;
+ * sq_tracker_add_region_opts() chooses). Returns 0 or a negative code; on
+ * failure nothing changed. Any thread; concurrent markers see the region
+ * once this returns.
  */
 SQ_API int sq_tracker_add_region(struct sq_tracker *t, void *base, size_t len, unsigned flags,
 				 uint32_t *id_out);
+
+/**
+ * sq_tracker_add_region_opts() - start tracking [base, base + len) in pages
+ * of @opts->page_size (0: the host's, sysconf(_SC_PAGESIZE)).
+ * @opts: NULL for the defaults (host pages, no flags); read, not kept.
+ *
+ * As sq_tracker_add_region() with flags = @opts->flags, except:
+ * - page_size not a power of two: SQ_E_PAGE_SIZE, "page_size must be a
+ *   power of two: N" (the original's text); a power of two outside 4 KiB
+ *   .. 64 KiB: SQ_E_PAGE_SIZE.
+ * - len 0: SQ_E_INVAL, "dirty bitmap requires a non-empty RAM range";
+ *   base + len wraps: SQ_E_INVAL, "RAM range overflows: start=B, size=L".
+ * - base must be 4 KiB aligned (SQ_E_ALIGN), len need not be a multiple of
+ *   the page size: the partial last page is page ceil(len / page_size) - 1,
+ *   tracked and reported whole as a page number (sq_dirty_set_bytes counts
+ *   only its bytes inside the region). With SQ_REGION_KERNEL_WP len must be
+ *   a multiple of 4 KiB (SQ_E_ALIGN): the kernel protects host pages.
+ * - opts->size 0 or too small: SQ_E_INVAL.
+ * Mark handles are refused for regions whose page is not 4 KiB
+ * (sq_tracker_handle_get: SQ_E_PAGE_SIZE). Any thread.
+ */
+SQ_API int sq_tracker_add_region_opts(struct sq_tracker *t, void *base, size_t len,
+				      const struct sq_region_opts *opts, uint32_t *id_out);
 
 /**
  * sq_tracker_remove_region() - stop tracking; unsaved dirty bits are dropped.
@@ -234,7 +274,7 @@ SQ_API int sq_tracker_add_region(struct sq_tracker *t, void *base, size_t len, u
 SQ_API int sq_tracker_remove_region(struct sq_tracker *t, uint32_t id);
 
 /**
- * sq_tracker_mark() - the page holding @addr was written.
+ * sq_tracker_mark() - the page (of the region's size) holding @addr was written.
  *
  * Returns 0, or SQ_E_RANGE when no region holds @addr. Any thread;
  * lock-free, no system call, no allocation after the thread's first call.
@@ -251,8 +291,9 @@ SQ_API int sq_tracker_mark_range(struct sq_tracker *t, const void *addr, size_t 
 
 /**
  * sq_tracker_import_bitmap() - OR a KVM-style dirty log into region @id.
- * @words: one bit per 4 KiB page, bit i of word i / 64 (least significant
- *     first) = page i of the region, as KVM_GET_DIRTY_LOG returns it.
+ * @words: one bit per page of the region (its page size: 4 KiB for a
+ *     KVM_GET_DIRTY_LOG of an x86-64 host, the host's page on arm64), bit i
+ *     of word i / 64 (least significant first) = page i of the region.
  * @nwords: must be exactly ceil(npages / 64): SQ_E_SIZE_MISMATCH otherwise.
  *
  * Bits beyond the region's last page must be zero (SQ_E_INVAL). Nothing
@@ -263,7 +304,7 @@ SQ_API int sq_tracker_import_bitmap(struct sq_tracker *t, uint32_t id, const uin
 
 /**
  * sq_tracker_mark_pages() - mark @n pages of region @id given as page
- * offsets (page i = bytes [i * 4 KiB, (i + 1) * 4 KiB) of the region), in
+ * offsets (page i = bytes [i * P, (i + 1) * P) of the region, P its page size), in
  * any order, duplicates allowed: the entries a KVM dirty ring delivers for
  * one memory slot (struct kvm_dirty_gfn.offset), in one call.
  *
@@ -322,7 +363,8 @@ SQ_API int sq_tracker_note_io(struct sq_tracker *t, uint32_t id, uint64_t ios, u
 SQ_API int sq_tracker_stats(struct sq_tracker *t, uint32_t id, struct sq_dirty_stats *out);
 
 /**
- * sq_tracker_heat() - per-block heat: EWMA of dirty pages per epoch (0..512)
+ * sq_tracker_heat() - per-block heat: EWMA of dirty pages per epoch (0..pages
+ * per block: 512 for 4 KiB pages, 128 for 16 KiB, 32 for 64 KiB)
  * for blocks [first, first + n). SQ_E_RANGE when past the last block.
  */
 SQ_API int sq_tracker_heat(struct sq_tracker *t, uint32_t id, uint64_t first, size_t n,
@@ -344,7 +386,8 @@ SQ_API int sq_tracker_set_granule(struct sq_tracker *t, uint32_t id, uint64_t bl
  * KERNEL_WP region in SQ_KERNEL_SYNC mode with the pages [first_page,
  * first_page + npages) (region-relative) a write fault is about to
  * unprotect, while they are still protected and the faulting writer is
- * held. It must not call back into the tracker for this region's
+ * held (in region pages: a fault unprotects at least one whole page of
+ * the region). It must not call back into the tracker for this region's
  * harvest, peek or granule, and should be short (the writer waits).
  */
 typedef void (*sq_tracker_wp_hook_fn)(void *ctx, uint64_t first_page, uint64_t npages);
@@ -365,10 +408,15 @@ SQ_API int sq_tracker_set_wp_hook(struct sq_tracker *t, uint32_t id, sq_tracker_
 
 /* Dirty sets: immutable after harvest/peek; any thread may read them. */
 SQ_API size_t sq_dirty_set_nruns(const struct sq_dirty_set *s);
-/* Sorted, merged, region-relative runs (valid until sq_dirty_set_free). */
+/* Sorted, merged, region-relative runs in the region's pages (valid until
+ * sq_dirty_set_free): byte offset = first_page * sq_dirty_set_page_size(). */
 SQ_API const struct sq_run *sq_dirty_set_runs(const struct sq_dirty_set *s);
 SQ_API uint64_t sq_dirty_set_pages(const struct sq_dirty_set *s);
+/* Bytes the runs cover inside the region (a partial last page counts its
+ * bytes in the region only). */
 SQ_API uint64_t sq_dirty_set_bytes(const struct sq_dirty_set *s);
+/* The page size of the set's region: the unit of its runs; 0 for NULL. */
+SQ_API uint32_t sq_dirty_set_page_size(const struct sq_dirty_set *s);
 SQ_API uint32_t sq_dirty_set_region(const struct sq_dirty_set *s);
 /* NULL is ignored. */
 SQ_API void sq_dirty_set_free(struct sq_dirty_set *s);

@@ -56,8 +56,11 @@ struct sq_mark_handle {
 /**
  * sq_tracker_handle_get() - pin region @id and fill @h for marking.
  *
- * Returns 0, SQ_E_INVAL (NULL argument) or SQ_E_NOT_FOUND (no such region,
- * or it is being removed). On failure @h is zeroed. Any thread; takes the
+ * Returns 0, SQ_E_INVAL (NULL argument), SQ_E_NOT_FOUND (no such region,
+ * or it is being removed) or SQ_E_PAGE_SIZE (the region's pages are not
+ * 4 KiB: the inline mark below computes 4 KiB pages, and this struct has
+ * no size field to grow by; mark such regions with sq_tracker_mark*).
+ * On failure @h is zeroed. Any thread; takes the
  * tracker's control lock for reading and the region's pin lock, so it must
  * not be called in a hot loop (obtain once per thread and region).
  */

@@ -153,9 +153,10 @@ static void originals_geometry(void **state)
 }
 
 /*
- * The tracker under a bitmap of page_size >= 4 KiB holds the dirty pages'
- * bytes in 4 KiB pages of the range, clipped to ceil(ram_size / 4096): what
- * a writer harvesting it directly (sq_snapshot_save_tracked) must see.
+ * The tracker under a bitmap of page_size 4 KiB .. 64 KiB has the bitmap's
+ * own pages (a partial last page included): one tracker page per bitmap
+ * page, what a writer harvesting it directly (sq_snapshot_save_tracked)
+ * converts to the bytes of the range.
  */
 static void tracker_runs_cover_pages(void **state)
 {
@@ -177,10 +178,12 @@ static void tracker_runs_cover_pages(void **state)
 		assert_int_equal(sq_tracker_peek(t, region, &set), 0);
 		const struct sq_run *r = sq_dirty_set_runs(set);
 		assert_int_equal(sq_dirty_set_nruns(set), 2);
-		assert_int_equal(r[0].first_page, 2 * ps / 4096);
-		assert_int_equal(r[0].npages, 2 * ps / 4096);
-		assert_int_equal(r[1].first_page, 10 * ps / 4096);
-		assert_int_equal(r[1].npages, (tail + 4095) / 4096); /* the partial page's bytes */
+		assert_int_equal(sq_dirty_set_page_size(set), ps);
+		assert_int_equal(r[0].first_page, 2);
+		assert_int_equal(r[0].npages, 2);
+		assert_int_equal(r[1].first_page, 10);
+		assert_int_equal(r[1].npages, 1); /* the partial page is one page */
+		assert_int_equal(sq_dirty_set_bytes(set), 2 * ps + tail); /* its bytes in the range */
 		sq_dirty_set_free(set);
 		sq_dirty_bitmap_destroy(b);
 	}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tests/engine/model.h - the naive reference model of a tracked region:
- * one bool per page and one per block, and the expected runs of a harvest.
+ * one bool per page and one per block (ppb pages: 2 MiB / the region's
+ * page size), and the expected runs of a harvest.
  */
 #ifndef SQ_TESTS_ENGINE_MODEL_H
 #define SQ_TESTS_ENGINE_MODEL_H
@@ -16,17 +17,24 @@ struct model_region {
 	uintptr_t base;
 	uint64_t npages;
 	uint64_t nblocks;
+	uint64_t ppb;   /* pages per 2 MiB block */
+	uint64_t ps;    /* page size */
+	uint64_t len;   /* bytes; the last page may be partial */
 	bool *dirty;
 	bool *coarse;
 };
 
-static inline void model_init(struct model_region *m, uint32_t id, uintptr_t base, uint64_t npages)
+static inline void model_init(struct model_region *m, uint32_t id, uintptr_t base, uint64_t len,
+			      uint64_t ps)
 {
 	m->id = id;
 	m->base = base;
-	m->npages = npages;
-	m->nblocks = (npages + 511) / 512;
-	m->dirty = calloc(npages, 1);
+	m->len = len;
+	m->ps = ps;
+	m->ppb = (2u << 20) / ps;
+	m->npages = (len + ps - 1) / ps;
+	m->nblocks = (m->npages + m->ppb - 1) / m->ppb;
+	m->dirty = calloc(m->npages, 1);
 	m->coarse = calloc(m->nblocks, 1);
 }
 
@@ -46,9 +54,9 @@ static inline struct sq_run *model_runs(const struct model_region *m, size_t *n,
 	size_t k = 0;
 	*pages = 0;
 	for (uint64_t p = 0; p < m->npages; p++)
-		blk_dirty[p / 512] |= m->dirty[p];
+		blk_dirty[p / m->ppb] |= m->dirty[p];
 	for (uint64_t p = 0; p < m->npages; p++) {
-		uint64_t b = p / 512;
+		uint64_t b = p / m->ppb;
 		bool d = m->coarse[b] ? blk_dirty[b] : m->dirty[p];
 		if (!d)
 			continue;

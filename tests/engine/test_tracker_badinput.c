@@ -134,7 +134,8 @@ static void bad_put_back_and_queries(void **st)
 	struct sq_tracker *t;
 	uint32_t id;
 	struct sq_run runs[2] = { { 1, 1 }, { 9, 2 } }; /* the second ends past page 9 */
-	struct sq_dirty_set bad = { .region = 0, .pages = 3, .n = 2, .cap = 2, .runs = runs };
+	struct sq_dirty_set bad = { .region = 0, .page_shift = 12, .pages = 3, .n = 2, .cap = 2,
+				    .runs = runs };
 
 	assert_int_equal(sq_tracker_create(NULL, &t), 0);
 	assert_int_equal(sq_tracker_add_region(t, A(0), 10 * PG, 0, &id), 0);
@@ -143,6 +144,11 @@ static void bad_put_back_and_queries(void **st)
 	expect_only(t, id, -1); /* the valid first run was not merged either */
 	runs[1].npages = 0;
 	expect(sq_tracker_put_back(t, &bad), SQ_E_RANGE);
+	/* a set of another page size: its runs mean other bytes */
+	runs[1].npages = 1;
+	bad.page_shift = 14;
+	expect(sq_tracker_put_back(t, &bad), SQ_E_PAGE_SIZE);
+	expect_only(t, id, -1);
 	float h[2];
 	expect(sq_tracker_heat(t, id, 0, 2, h), SQ_E_RANGE);
 	expect(sq_tracker_granule(t, id, 1), SQ_E_RANGE);

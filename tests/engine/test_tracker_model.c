@@ -5,8 +5,11 @@
  * crossing a region end), imports, batches of page offsets, harvests,
  * peeks, counts, put-backs, region add/remove and forced granule changes,
  * with the adaptive controller running; every harvest and peek must return
- * exactly the model's runs. Thousands of cases; the seed is printed
- * (SQ_TEST_SEED=... reproduces a run).
+ * exactly the model's runs. Regions of 4, 16 and 64 KiB pages (2 MiB
+ * blocks of 512, 128 and 32 pages), often with a partial last page. Mark
+ * handles are used for 4 KiB regions and refused (SQ_E_PAGE_SIZE) for the
+ * others. Thousands of cases; the seed is printed (SQ_TEST_SEED=...
+ * reproduces a run).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +21,7 @@
 #include "model.h"
 
 #define NSLOT 4
-#define SLOT_SPAN ((uintptr_t)8 << 21) /* 16 MiB of address space per slot */
+#define SLOT_SPAN ((uintptr_t)64 << 21) /* 128 MiB of address space per slot */
 #define BASE ((uintptr_t)1 << 41)
 
 static uint64_t rng;
@@ -32,7 +35,8 @@ struct slot {
 	bool live;
 	struct model_region m;
 	struct sq_dirty_set *last; /* the last harvest, for put-back */
-	struct sq_mark_handle h;   /* held while the region lives */
+	struct sq_mark_handle h;   /* held while the region lives (4 KiB pages only) */
+	bool handle;
 };
 
 /* A batch of page offsets, sometimes with one past the end (SQ_E_RANGE,
@@ -48,8 +52,8 @@ static void batch_op(struct sq_tracker *t, struct slot *s)
 		pages[i] = rnd(3) ? rnd(m->npages) : (i ? pages[i - 1] + 1 : 0) % m->npages;
 	if (bad)
 		pages[rnd(n)] = m->npages + rnd(3);
-	int rc = rnd(2) ? sq_tracker_mark_pages(t, m->id, pages, n)
-			: sq_handle_mark_pages(&s->h, pages, n);
+	int rc = rnd(2) || !s->handle ? sq_tracker_mark_pages(t, m->id, pages, n)
+				      : sq_handle_mark_pages(&s->h, pages, n);
 	if (bad) {
 		assert_int_equal(rc, SQ_E_RANGE);
 	} else {
@@ -67,6 +71,14 @@ static void check_set(const struct model_region *m, struct sq_dirty_set *s, cons
 	uint64_t pages;
 	struct sq_run *want = model_runs(m, &n, &pages);
 
+	assert_int_equal(sq_dirty_set_page_size(s), m->ps);
+	/* bytes: whole pages, the partial last one only within the region */
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		bytes += want[i].npages * m->ps;
+	if (n && want[n - 1].first_page + want[n - 1].npages == m->npages)
+		bytes -= m->npages * m->ps - m->len;
+	assert_int_equal(sq_dirty_set_bytes(s), bytes);
 	if (sq_dirty_set_nruns(s) != n || sq_dirty_set_pages(s) != pages)
 		fail_msg("step %d %s region %u: %zu runs / %llu pages, model %zu / %llu", step, what,
 			 m->id, sq_dirty_set_nruns(s), (unsigned long long)sq_dirty_set_pages(s), n,
@@ -91,7 +103,30 @@ static void sync_granules(struct sq_tracker *t, struct model_region *m)
 	}
 }
 
-static void run_case(enum sq_granule_mode mode, int steps)
+/* A region of @ps-byte pages at @base, often with a partial last page. */
+static void add_region(struct sq_tracker *t, struct slot *s, uintptr_t base, uint64_t ps)
+{
+	uint64_t npages = 1 + rnd(rnd(2) ? 1600 : 64);
+	uint64_t len = npages * ps;
+	uint32_t id;
+
+	if (ps == SQ_PAGE_SIZE && rnd(2)) {
+		assert_int_equal(sq_tracker_add_region(t, (void *)base, len, 0, &id), 0);
+	} else {
+		struct sq_region_opts ro = SQ_INIT(struct sq_region_opts);
+		ro.page_size = (uint32_t)ps;
+		if (rnd(2))
+			len -= rnd(ps); /* a partial last page: 1 .. ps bytes */
+		assert_int_equal(sq_tracker_add_region_opts(t, (void *)base, len, &ro, &id), 0);
+	}
+	model_init(&s->m, id, base, len, ps);
+	int rc = sq_tracker_handle_get(t, id, &s->h);
+	s->handle = ps == SQ_PAGE_SIZE;
+	assert_int_equal(rc, s->handle ? 0 : SQ_E_PAGE_SIZE);
+	s->live = true;
+}
+
+static void run_case(enum sq_granule_mode mode, int steps, uint64_t ps)
 {
 	struct sq_tracker *t;
 	struct sq_tracker_opts o = { .size = sizeof(o), .granule = mode, .cost = { .min_epochs = 1 } };
@@ -105,37 +140,33 @@ static void run_case(enum sq_granule_mode mode, int steps)
 		unsigned op = (unsigned)rnd(100);
 
 		if (!s->live) {
-			uint64_t npages = 1 + rnd(rnd(2) ? 1600 : 64);
-			uint32_t id;
-			assert_int_equal(sq_tracker_add_region(t, (void *)base, npages * SQ_PAGE_SIZE, 0,
-							       &id), 0);
-			model_init(m, id, base, npages);
+			add_region(t, s, base, ps);
 			sync_granules(t, m);
-			assert_int_equal(sq_tracker_handle_get(t, id, &s->h), 0);
-			s->live = true;
 			continue;
 		}
 		if (op < 30) { /* mark: one page, sometimes just past the end */
 			uint64_t p = rnd(m->npages + 2);
-			void *a = (void *)(base + p * SQ_PAGE_SIZE + rnd(SQ_PAGE_SIZE));
-			unsigned how = (unsigned)rnd(3);
+			uint64_t off = p * ps + rnd(ps);
+			void *a = (void *)(base + off);
+			unsigned how = s->handle ? (unsigned)rnd(3) : 0;
 			int rc = how == 0   ? sq_tracker_mark(t, a)
 				 : how == 1 ? sq_handle_mark(&s->h, a)
 					    : sq_handle_mark_page(&s->h, p);
-			if (p < m->npages) {
+			if (how == 2 ? p < m->npages : off < m->len) {
 				assert_int_equal(rc, 0);
 				m->dirty[p] = true;
 			} else {
 				assert_int_equal(rc, SQ_E_RANGE);
 			}
 		} else if (op < 42) { /* range, sometimes crossing the end */
-			uint64_t off = rnd(m->npages * SQ_PAGE_SIZE);
-			uint64_t len = 1 + rnd(rnd(4) ? 3 * SQ_PAGE_SIZE : 700 * SQ_PAGE_SIZE);
-			int rc = rnd(2) ? sq_tracker_mark_range(t, (void *)(base + off), len)
-					: sq_handle_mark_range(&s->h, (void *)(base + off), len);
-			if (off + len <= m->npages * SQ_PAGE_SIZE) {
+			uint64_t off = rnd(m->len);
+			uint64_t len = 1 + rnd(rnd(4) ? 3 * ps : 700 * ps);
+			int rc = rnd(2) || !s->handle
+					 ? sq_tracker_mark_range(t, (void *)(base + off), len)
+					 : sq_handle_mark_range(&s->h, (void *)(base + off), len);
+			if (off + len <= m->len) {
 				assert_int_equal(rc, 0);
-				for (uint64_t p = off / SQ_PAGE_SIZE; p <= (off + len - 1) / SQ_PAGE_SIZE; p++)
+				for (uint64_t p = off / ps; p <= (off + len - 1) / ps; p++)
 					m->dirty[p] = true;
 			} else {
 				assert_int_equal(rc, SQ_E_RANGE);
@@ -198,11 +229,13 @@ static void run_case(enum sq_granule_mode mode, int steps)
 		} else { /* a burst of marks in one block, to heat it */
 			uint64_t b = rnd(m->nblocks);
 			for (int i = 0; i < 200; i++) {
-				uint64_t p = b * 512 + rnd(512);
+				uint64_t p = b * m->ppb + rnd(m->ppb);
 				if (p >= m->npages)
 					continue;
-				void *a = (void *)(base + p * SQ_PAGE_SIZE);
-				assert_int_equal(i & 1 ? sq_handle_mark(&s->h, a) : sq_tracker_mark(t, a), 0);
+				void *a = (void *)(base + p * ps);
+				assert_int_equal(i & 1 && s->handle ? sq_handle_mark(&s->h, a)
+								    : sq_tracker_mark(t, a),
+						 0);
 				m->dirty[p] = true;
 			}
 		}
@@ -221,25 +254,27 @@ static void run_case(enum sq_granule_mode mode, int steps)
 	sq_tracker_destroy(t);
 }
 
+static const uint64_t page_sizes[] = { 4096, 16384, 65536 };
+
 static void model_adaptive(void **st)
 {
 	(void)st;
 	for (int c = 0; c < 400; c++)
-		run_case(SQ_GRANULE_ADAPTIVE, 400);
+		run_case(SQ_GRANULE_ADAPTIVE, 400, page_sizes[c % 3]);
 }
 
 static void model_fixed_4k(void **st)
 {
 	(void)st;
 	for (int c = 0; c < 200; c++)
-		run_case(SQ_GRANULE_FIXED_4K, 300);
+		run_case(SQ_GRANULE_FIXED_4K, 300, page_sizes[c % 3]);
 }
 
 static void model_fixed_2m(void **st)
 {
 	(void)st;
 	for (int c = 0; c < 200; c++)
-		run_case(SQ_GRANULE_FIXED_2M, 300);
+		run_case(SQ_GRANULE_FIXED_2M, 300, page_sizes[c % 3]);
 }
 
 int main(void)
