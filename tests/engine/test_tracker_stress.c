@@ -15,7 +15,9 @@
  * or contain it (adaptive granule, where coarse blocks add whole blocks).
  * Marks are sparse (about half the pages end up marked), so a lost mark is
  * rarely hidden by a later mark of the same page. Bounded to about a second
- * per case; also run under ThreadSanitizer.
+ * per case; also run under ThreadSanitizer. The main region is run with
+ * 4 KiB pages and with 16 KiB pages (128-page blocks; mark handles are for
+ * 4 KiB regions only, so its markers use the tracker calls there).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,6 +38,8 @@
 #define BASE2 ((uintptr_t)3 << 42)
 
 struct ctx {
+	uint64_t ps;  /* the main region's page size */
+	uint64_t ppb; /* its pages per 2 MiB block */
 	struct sq_tracker *t;
 	uint32_t id;
 	uint64_t seed;
@@ -61,8 +65,9 @@ static void *marker_main(void *arg)
 	uint64_t *bm = calloc(NPAGES / 64, 8);
 	double start = sq_clock_s(), end = start + c->seconds;
 	struct sq_mark_handle h;
+	bool hd = c->ps == SQ_PAGE_SIZE; /* handles: 4 KiB regions only */
 
-	assert_int_equal(sq_tracker_handle_get(c->t, c->id, &h), 0);
+	assert_int_equal(sq_tracker_handle_get(c->t, c->id, &h), hd ? 0 : SQ_E_PAGE_SIZE);
 
 	while (sq_clock_s() < end && m->count < MARKS_PER_THREAD) {
 		/* Spread the marks over the whole run, so that many harvests,
@@ -72,7 +77,8 @@ static void *marker_main(void *arg)
 		for (int i = 0; i < 64; i++) {
 			uint64_t r = sq_test_rand(&rng);
 			/* Half the marks in this thread's private blocks, half anywhere. */
-			uint64_t p = (r & 1) ? (uint64_t)(m->idx * 16 + (r >> 8) % 16) * 512 + (r >> 20) % 512
+			uint64_t p = (r & 1) ? (uint64_t)(m->idx * 16 + (r >> 8) % 16) * c->ppb +
+						       (r >> 20) % c->ppb
 					     : (r >> 8) % NPAGES;
 			unsigned kind = (unsigned)((r >> 40) % 64);
 			if (kind == 0) {
@@ -80,7 +86,7 @@ static void *marker_main(void *arg)
 				if (p + n > NPAGES)
 					n = NPAGES - p;
 				assert_int_equal(sq_tracker_mark_range(c->t,
-					(void *)(BASE + p * SQ_PAGE_SIZE + 17), n * SQ_PAGE_SIZE - 17), 0);
+					(void *)(BASE + p * c->ps + 17), n * c->ps - 17), 0);
 				for (uint64_t q = p; q < p + n; q++)
 					m->marked[q] = 1;
 			} else if (kind == 1) {
@@ -97,12 +103,12 @@ static void *marker_main(void *arg)
 						      : sq_test_rand(&rng) % NPAGES;
 					m->marked[bm[k]] = 1;
 				}
-				assert_int_equal((r >> 46) & 1 ? sq_handle_mark_pages(&h, bm, 16)
+				assert_int_equal(hd && (r >> 46) & 1 ? sq_handle_mark_pages(&h, bm, 16)
 							       : sq_tracker_mark_pages(c->t, c->id, bm, 16),
 						 0);
 			} else {
-				void *a = (void *)(BASE + p * SQ_PAGE_SIZE);
-				assert_int_equal((r >> 46) & 1 ? sq_handle_mark(&h, a)
+				void *a = (void *)(BASE + p * c->ps + (r >> 52) % c->ps);
+				assert_int_equal(hd && (r >> 46) & 1 ? sq_handle_mark(&h, a)
 							       : sq_tracker_mark(c->t, a), 0);
 				m->marked[p] = 1;
 			}
@@ -177,10 +183,11 @@ static void add_set(unsigned char *u, const struct sq_dirty_set *s)
 	}
 }
 
-static void run_stress(enum sq_granule_mode mode)
+static void run_stress(enum sq_granule_mode mode, uint64_t ps)
 {
 	struct sq_tracker_opts o = { .size = sizeof(o), .granule = mode, .cost = { .min_epochs = 1 } };
-	struct ctx c = { .seconds = 0.7 };
+	struct sq_region_opts ro = { .size = sizeof(ro), .page_size = (uint32_t)ps };
+	struct ctx c = { .seconds = 0.7, .ps = ps, .ppb = SQ_BLOCK_SIZE / ps };
 	struct marker m[NMARKERS];
 	pthread_t th[NMARKERS], hp, pin;
 	unsigned char *uni = calloc(NPAGES, 1);
@@ -188,8 +195,8 @@ static void run_stress(enum sq_granule_mode mode)
 
 	c.seed = sq_test_seed("engine/stress");
 	assert_int_equal(sq_tracker_create(&o, &c.t), 0);
-	assert_int_equal(sq_tracker_add_region(c.t, (void *)BASE, (size_t)NPAGES * SQ_PAGE_SIZE, 0,
-					       &c.id), 0);
+	assert_int_equal(sq_tracker_add_region_opts(c.t, (void *)BASE, (size_t)(NPAGES * ps), &ro,
+						    &c.id), 0);
 	atomic_init(&c.markers_left, NMARKERS);
 	for (int i = 0; i < NMARKERS; i++) {
 		m[i] = (struct marker){ .c = &c, .idx = i, .marked = calloc(NPAGES, 1) };
@@ -243,9 +250,9 @@ static void run_stress(enum sq_granule_mode mode)
 		nmarks += m[i].count;
 		free(m[i].marked);
 	}
-	fprintf(stderr, "mode %d: %llu marks, %llu pages, %llu harvests, %llu put-backs, "
+	fprintf(stderr, "mode %d, %llu-byte pages: %llu marks, %llu pages, %llu harvests, %llu put-backs, "
 		"%llu lost, %llu extra, %llu marks through pins of a hot-plugged region\n",
-		(int)mode, (unsigned long long)nmarks,
+		(int)mode, (unsigned long long)ps, (unsigned long long)nmarks,
 		(unsigned long long)total, (unsigned long long)harvests,
 		(unsigned long long)putbacks, (unsigned long long)lost, (unsigned long long)extra,
 		(unsigned long long)atomic_load(&c.pinned_marks));
@@ -260,13 +267,25 @@ static void run_stress(enum sq_granule_mode mode)
 static void stress_fixed_4k(void **st)
 {
 	(void)st;
-	run_stress(SQ_GRANULE_FIXED_4K);
+	run_stress(SQ_GRANULE_FIXED_4K, 4096);
 }
 
 static void stress_adaptive(void **st)
 {
 	(void)st;
-	run_stress(SQ_GRANULE_ADAPTIVE);
+	run_stress(SQ_GRANULE_ADAPTIVE, 4096);
+}
+
+static void stress_fixed_16k(void **st)
+{
+	(void)st;
+	run_stress(SQ_GRANULE_FIXED_4K, 16384);
+}
+
+static void stress_adaptive_16k(void **st)
+{
+	(void)st;
+	run_stress(SQ_GRANULE_ADAPTIVE, 16384);
 }
 
 int main(void)
@@ -274,6 +293,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stress_fixed_4k),
 		cmocka_unit_test(stress_adaptive),
+		cmocka_unit_test(stress_fixed_16k),
+		cmocka_unit_test(stress_adaptive_16k),
 	};
 	return cmocka_run_group_tests_name("engine/stress", tests, NULL, NULL);
 }
