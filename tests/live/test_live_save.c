@@ -5,7 +5,9 @@
  * snapshot and diffs; no lost marks across live saves (each chain restored
  * equals its pause-instant copy, so a write during save k that were not in
  * diff k+1 would show); the copy-before-write path on its own; the
- * fallback to a paused save for asynchronous kernel tracking.
+ * fallback to a paused save for asynchronous kernel tracking. Regions of
+ * 16 KiB pages too: their runs and the tracker's fault hook count 16 KiB
+ * pages, the memory files 4 KiB ones.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -76,8 +78,9 @@ static void check_chain(const char *dir, unsigned k, const uint8_t *expect, uint
  * A full live save and ROUNDS live diffs of a region tracked as @how
  * (0 = API marks, else a KERNEL_WP tracker in mode @how), writers running.
  */
-static void live_rounds(int how, int expect_live)
+static void live_rounds_paged(int how, int expect_live, uint32_t ps)
 {
+	struct sq_region_opts rop = SQ_INIT(struct sq_region_opts);
 	struct sq_tracker_opts to = { .size = sizeof(to), .kernel = how ? (enum sq_kernel_mode)how : SQ_KERNEL_AUTO };
 	uint8_t *region = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -92,8 +95,9 @@ static void live_rounds(int how, int expect_live)
 
 	assert_true(region != MAP_FAILED && scratch != MAP_FAILED && expect && dir);
 	assert_int_equal(sq_tracker_create(&to, &t), 0);
-	assert_int_equal(sq_tracker_add_region(t, region, SIZE, how ? SQ_REGION_KERNEL_WP : 0, &rid),
-			 0);
+	rop.flags = how ? SQ_REGION_KERNEL_WP : 0;
+	rop.page_size = ps;
+	assert_int_equal(sq_tracker_add_region_opts(t, region, SIZE, &rop, &rid), 0);
 	fill(region, how ? NULL : t);
 	assert_int_equal(writers_start(&ws, region, NPAGES, 2, how ? NULL : t), 0);
 	for (unsigned k = 0; k <= ROUNDS; k++) {
@@ -146,6 +150,11 @@ static void live_rounds(int how, int expect_live)
 	free(dir);
 }
 
+static void live_rounds(int how, int expect_live)
+{
+	live_rounds_paged(how, expect_live, 4096);
+}
+
 static void test_live_tracker_sync(void **s)
 {
 	(void)s;
@@ -158,6 +167,22 @@ static void test_live_api_marks(void **s)
 {
 	(void)s;
 	live_rounds(0, 1);
+}
+
+static void test_live_tracker_sync_16k(void **s)
+{
+	(void)s;
+	if (!(sq_tracker_kernel_support() & (1u << SQ_KERNEL_SYNC))) {
+		fprintf(stderr, "sync uffd-wp not available here: case skipped\n");
+		skip();
+	}
+	live_rounds_paged(SQ_KERNEL_SYNC, 1, 16384);
+}
+
+static void test_live_api_marks_16k(void **s)
+{
+	(void)s;
+	live_rounds_paged(0, 1, 16384);
 }
 
 static void test_fallback_async(void **s)
@@ -271,6 +296,8 @@ int main(void)
 		cmocka_unit_test(test_cow_before_write),
 		cmocka_unit_test(test_live_api_marks),
 		cmocka_unit_test(test_live_tracker_sync),
+		cmocka_unit_test(test_live_api_marks_16k),
+		cmocka_unit_test(test_live_tracker_sync_16k),
 		cmocka_unit_test(test_fallback_async),
 		cmocka_unit_test(test_require_live),
 	};

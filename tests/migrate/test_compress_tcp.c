@@ -4,7 +4,9 @@
  * byte equality with a writer running, for lz4, zstd and auto, on
  * text-like pages; and a region of random bytes, which must go raw: no
  * frame compressed and not one byte more on the wire than without
- * compression.
+ * compression. And a region tracked in 16 KiB pages, its last page
+ * partial: its dirty runs go out as 4 KiB pages and the destination equals
+ * the source.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -150,6 +152,22 @@ static void random_goes_raw(void **state)
 	wl_fini(&w);
 }
 
+/* A 16 KiB-page region (the last page 8 KiB): the harvested runs are in
+ * 16 KiB pages, the stream's in 4 KiB; a writer dirties it during several
+ * rounds and the destination must equal the source as of the pause. */
+static void pages_16k(void **state)
+{
+	(void)state;
+	struct wl w;
+	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
+
+	assert_int_equal(wl_init_paged(&w, (8u << 20) + 8192, 8.0 * 1048576, seed, 16384), 0);
+	migrate_verified(&w, SQ_MIGRATE_COMPRESS_OFF, 32u << 20, &rep);
+	assert_true(atomic_load(&w.writes) > 0);
+	assert_true(rep.rounds >= 2);
+	wl_fini(&w);
+}
+
 /* An unknown mode is refused before anything connects. */
 static void unknown_mode(void **state)
 {
@@ -175,6 +193,7 @@ int main(void)
 		cmocka_unit_test(zstd_with_writer),
 		cmocka_unit_test(auto_with_writer),
 		cmocka_unit_test(random_goes_raw),
+		cmocka_unit_test(pages_16k),
 		cmocka_unit_test(unknown_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

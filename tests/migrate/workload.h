@@ -77,9 +77,13 @@ static inline void *wl_writer(void *arg)
 	return NULL;
 }
 
-/* Map and fill a region (every page non-zero except every 8th), track it. */
-static inline int wl_init(struct wl *w, size_t size, double rate, uint64_t seed)
+/* Map and fill a region (every page non-zero except every 8th), track it
+ * in pages of @ps bytes (4 KiB .. 64 KiB). */
+static inline int wl_init_paged(struct wl *w, size_t size, double rate, uint64_t seed,
+				uint32_t ps)
 {
+	struct sq_region_opts ro = SQ_INIT(struct sq_region_opts);
+
 	memset(w, 0, sizeof(*w));
 	w->size = size;
 	w->rate = rate;
@@ -96,10 +100,18 @@ static inline int wl_init(struct wl *w, size_t size, double rate, uint64_t seed)
 		for (int i = 0; i < 512; i++)
 			q[i] = v + (uint64_t)i;
 	}
-	if (sq_tracker_create(NULL, &w->t) || sq_tracker_add_region(w->t, w->region, size, 0, &w->id))
+	ro.page_size = ps;
+	if (sq_tracker_create(NULL, &w->t) ||
+	    sq_tracker_add_region_opts(w->t, w->region, size, &ro, &w->id))
 		return -1;
 	w->tctx = (struct sq_migrate_tracker_ctx){ w->t, w->id };
 	return 0;
+}
+
+/* As wl_init_paged, tracked in 4 KiB pages. */
+static inline int wl_init(struct wl *w, size_t size, double rate, uint64_t seed)
+{
+	return wl_init_paged(w, size, rate, seed, 4096);
 }
 
 /*
