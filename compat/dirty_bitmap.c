@@ -44,12 +44,12 @@ struct sq_dirty_bitmap {
 	uint32_t region;
 	uint64_t ram_start, ram_size, pages, page_size;
 	uint64_t units;       /* pages of the tracker region */
-	uint64_t ulen;        /* its length in bytes */
 	unsigned shift;       /* page_shift */
-	unsigned ushift;      /* log2 of the tracker region's page */
 	unsigned k;           /* units per page = 1 << k */
 	_Atomic uint64_t *seen;
 	size_t nwords;
+	uint64_t ulen;        /* the tracker region's length in bytes */
+	unsigned ushift;      /* log2 of the tracker region's page */
 };
 
 int sq_dirty_bitmap_create(uint64_t ram_start, uint64_t ram_size, uint64_t page_size,

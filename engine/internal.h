@@ -240,13 +240,13 @@ void sq_region_wait_unpinned(struct sq_region *r);
 /* ---------------------------------------------------------------- harvest.c */
 struct sq_dirty_set {
 	uint32_t region;
-	unsigned page_shift; /* the region's page: the unit of runs */
-	uint64_t tail;       /* bytes the partial last page lacks (0: none) */
-	uint64_t npages;     /* the region's page count */
 	uint64_t pages;
 	size_t n;
 	size_t cap;
 	struct sq_run *runs;
+	unsigned page_shift; /* the region's page: the unit of runs */
+	uint64_t tail;       /* bytes the partial last page lacks (0: none) */
+	uint64_t npages;     /* the region's page count */
 };
 
 /*

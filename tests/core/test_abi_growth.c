@@ -290,6 +290,26 @@ static void tracker_and_atomic_at_first_layout(void **state)
 	assert_int_equal(ds.npages, NPAGES);
 	struct sq_dirty_stats zero = { .size = 0 };
 	assert_int_equal(sq_tracker_stats(t, id, &zero), SQ_E_INVAL);
+	/* region options: read within their size, 0 and short sizes refused */
+	struct sq_region_opts ro = { .page_size = 16384 };
+	void *ro_x = exact(&ro, SQ_V0_REGION_OPTS);
+	uint32_t id2;
+	assert_int_equal(sq_tracker_add_region_opts(t, region + SIZE / 2, SIZE / 2, ro_x, &id2),
+			 SQ_E_OVERLAP);
+	assert_int_equal(sq_tracker_remove_region(t, id), 0);
+	assert_int_equal(sq_tracker_add_region_opts(t, region, SIZE, ro_x, &id2), 0);
+	free(ro_x);
+	struct sq_dirty_set *set;
+	assert_int_equal(sq_tracker_mark(t, region + 5 * PG), 0);
+	assert_int_equal(sq_tracker_harvest(t, id2, &set), 0);
+	assert_int_equal(sq_dirty_set_page_size(set), 16384);
+	assert_int_equal(sq_dirty_set_runs(set)[0].first_page, 1);
+	sq_dirty_set_free(set);
+	struct sq_region_opts ro_zero = { .size = 0, .page_size = 16384 };
+	assert_int_equal(sq_tracker_add_region_opts(t, region, SIZE, &ro_zero, &id2), SQ_E_INVAL);
+	assert_non_null(strstr(sq_last_error(), "struct sq_region_opts"));
+	struct sq_region_opts ro_short = { .size = 4 };
+	assert_int_equal(sq_tracker_add_region_opts(t, region, SIZE, &ro_short, &id2), SQ_E_INVAL);
 	sq_tracker_destroy(t);
 
 	struct sq_tracker_opts small = { .size = 4 };

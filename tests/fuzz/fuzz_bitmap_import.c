@@ -5,7 +5,8 @@
  * Input: 2 bytes (little-endian) = region size in pages minus one (1 ..
  * 65536 pages), 1 byte = word-count skew (skew % 3 is added to
  * the right count; 0 = the right count), 1 byte =
- * flags (bit 0: FIXED_2M granule, bit 1: import twice), then the bitmap
+ * flags (bit 0: FIXED_2M granule, bit 1: import twice, bits 2-3: the
+ * region's page size, 4, 16, 64 or 8 KiB: one bitmap bit per page), then the bitmap
  * words (missing bytes are zero). The import must either succeed and the
  * harvest return exactly the set bits (their blocks when coarse), or fail
  * with the specific code for a wrong size or bits past the end and leave
@@ -41,8 +42,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct sq_tracker_opts o = { .size = sizeof(o), .granule = (flags & 1) ? SQ_GRANULE_FIXED_2M : SQ_GRANULE_FIXED_4K };
 	struct sq_tracker *t;
+	struct sq_region_opts ro = SQ_INIT(struct sq_region_opts);
+	static const unsigned shifts[4] = { 12, 14, 16, 13 };
+	unsigned shift = shifts[(flags >> 2) & 3];
 	uint32_t id;
-	if (sq_tracker_create(&o, &t) || sq_tracker_add_region(t, (void *)BASE, npages << 12, 0, &id))
+	ro.page_size = 1u << shift;
+	if (sq_tracker_create(&o, &t) ||
+	    sq_tracker_add_region_opts(t, (void *)BASE, npages << shift, &ro, &id))
 		abort();
 
 	int rc = sq_tracker_import_bitmap(t, id, w, nwords);
