@@ -22,6 +22,23 @@ struct tr_set {
 	struct sq_run *runs4k; /* NULL: the set's runs are 4 KiB pages */
 };
 
+/*
+ * Where the set's 4 KiB pages end: the region's end when the last run
+ * reaches it (a partial last page lacks pages * page_size - bytes bytes,
+ * sq_dirty_set_bytes), else no limit.
+ */
+static uint64_t end_4k(const struct sq_dirty_set *s)
+{
+	size_t n = sq_dirty_set_nruns(s);
+	uint64_t ps = sq_dirty_set_page_size(s);
+
+	if (!n)
+		return UINT64_MAX;
+	const struct sq_run *last = &sq_dirty_set_runs(s)[n - 1];
+	uint64_t lack = sq_dirty_set_pages(s) * ps - sq_dirty_set_bytes(s);
+	return ((last->first_page + last->npages) * ps - lack + SQ_PAGE_SIZE - 1) >> SQ_PAGE_SHIFT;
+}
+
 static int tr_harvest(void *ctx, void **set, const struct sq_run **runs, size_t *nruns)
 {
 	struct sq_migrate_tracker_ctx *c = ctx;
@@ -37,10 +54,9 @@ static int tr_harvest(void *ctx, void **set, const struct sq_run **runs, size_t 
 		return rc;
 	}
 	/* The stream counts 4 KiB pages, whatever the region's page size;
-	 * runs past the region's last whole 4 KiB page cannot occur (its
-	 * length is whole 4 KiB pages: sq_migrate_send checks). */
+	 * a partial last page ends at the region's end. */
 	rc = sq_runs_4k(sq_dirty_set_runs(ts->s), sq_dirty_set_nruns(ts->s),
-			sq_dirty_set_page_size(ts->s), UINT64_MAX, &ts->runs4k, nruns, &pages);
+			sq_dirty_set_page_size(ts->s), end_4k(ts->s), &ts->runs4k, nruns, &pages);
 	if (rc) {
 		(void)sq_tracker_put_back(c->tracker, ts->s);
 		sq_dirty_set_free(ts->s);

@@ -162,6 +162,25 @@ static void pages_16k(void **state)
 	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
 
 	assert_int_equal(wl_init_paged(&w, (8u << 20) + 8192, 8.0 * 1048576, seed, 16384), 0);
+	/* The source's runs: 4 KiB pages, the partial last page clipped to the
+	 * region (pages 2048 and 2049 of 4 KiB for its 8 KiB), then put back. */
+	struct sq_migrate_source src;
+	const struct sq_run *runs;
+	size_t nruns;
+	void *set;
+	sq_migrate_tracker_source(&w.tctx, &src);
+	assert_int_equal(sq_tracker_mark(w.t, w.region + w.size - 1), 0);
+	assert_int_equal(sq_tracker_mark(w.t, w.region + 16384), 0);
+	assert_int_equal(src.harvest(src.ctx, &set, &runs, &nruns), 0);
+	assert_int_equal(nruns, 2);
+	assert_int_equal(runs[0].first_page, 4);
+	assert_int_equal(runs[0].npages, 4);
+	assert_int_equal(runs[1].first_page, 2048);
+	assert_int_equal(runs[1].npages, 2);
+	src.put_back(src.ctx, set);
+	uint64_t cnt;
+	assert_int_equal(sq_tracker_count(w.t, w.id, &cnt), 0);
+	assert_int_equal(cnt, 2); /* two 16 KiB pages back in the tracker */
 	migrate_verified(&w, SQ_MIGRATE_COMPRESS_OFF, 32u << 20, &rep);
 	assert_true(atomic_load(&w.writes) > 0);
 	assert_true(rep.rounds >= 2);
