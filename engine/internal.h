@@ -46,21 +46,22 @@ struct sq_block_ctl {
 struct sq_kwp; /* engine/kwp.c */
 
 struct sq_region {
+	/* What a mark reads, together in the first 64 bytes. */
 	uint32_t id;
 	unsigned flags;
 	uintptr_t base;
 	size_t len;
-	uint64_t npages;     /* ceil(len / page size): a partial last page counts */
+	struct sq_block_bits *bits;
+	_Atomic uint64_t *summary;
 	unsigned page_shift; /* 12..16 */
 	unsigned blk_shift;  /* log2(pages per block) = 21 - page_shift */
 	unsigned lane_shift; /* log2(bits used per word) = min(6, blk_shift) */
 	unsigned wpb;        /* words used per block: max(1, ppb / 64) */
 	uint64_t ppb;        /* pages per 2 MiB block: 512, 256, 128, 64, 32 */
+	uint64_t npages;     /* ceil(len / page size): a partial last page counts */
 	uint64_t nblocks;
 	size_t nsum; /* words in summary[] and coarse[] */
-	struct sq_block_bits *bits;
 	size_t bits_bytes;
-	_Atomic uint64_t *summary;
 	_Atomic uint64_t *coarse;
 	size_t sum_bytes;
 	struct sq_block_ctl *ctl;

@@ -193,10 +193,19 @@ int sq_tracker_import_bitmap(struct sq_tracker *t, uint32_t id, const uint64_t *
 			    (unsigned long long)r->npages);
 		goto out;
 	}
-	for (size_t i = 0; i < nwords; i++) {
-		uint64_t v = words[i];
-		if (v)
-			sq_bits_or_word64(r, i, v);
+	if (r->blk_shift == 9) {
+		/* 4 KiB pages: log word i is word i % 8 of block i / 8. */
+		for (size_t i = 0; i < nwords; i++) {
+			uint64_t v = words[i];
+			if (v)
+				sq_bits_or(r, i >> 3, (unsigned)(i & 7), v);
+		}
+	} else {
+		for (size_t i = 0; i < nwords; i++) {
+			uint64_t v = words[i];
+			if (v)
+				sq_bits_or_word64(r, i, v);
+		}
 	}
 out:
 	mark_leave(t);
