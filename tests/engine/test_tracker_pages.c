@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -154,7 +155,10 @@ static void blocks_of_128(void **st)
 #define KPAGES (2u * 128u + 10u) /* 16 KiB pages: two blocks and a partial one */
 #define KLEN ((size_t)KPAGES * K16)
 
+/* Written by the tracker's fault handler thread; the mutex orders it for
+ * the test thread (TSan does not see the kernel's wake-up as ordering). */
 struct hook_log {
+	pthread_mutex_t m;
 	uint64_t first[64], n[64];
 	unsigned count;
 };
@@ -163,11 +167,13 @@ static void hook(void *ctx, uint64_t first_page, uint64_t npages)
 {
 	struct hook_log *l = ctx;
 
+	pthread_mutex_lock(&l->m);
 	if (l->count < 64) {
 		l->first[l->count] = first_page;
 		l->n[l->count] = npages;
 	}
 	l->count++;
+	pthread_mutex_unlock(&l->m);
 }
 
 static void expect_pages(struct sq_tracker *t, uint32_t id, const unsigned char *want)
@@ -194,7 +200,7 @@ static void kernel_16k(enum sq_kernel_mode mode)
 	struct sq_tracker_opts o = { .size = sizeof(o), .granule = SQ_GRANULE_FIXED_4K,
 				     .kernel = mode };
 	struct sq_tracker *t;
-	struct hook_log log = { 0 };
+	struct hook_log log = { .m = PTHREAD_MUTEX_INITIALIZER };
 	unsigned char want[KPAGES] = { 0 };
 	uint64_t rng = sq_test_seed("engine/pages kernel");
 	uint32_t id;
@@ -220,11 +226,13 @@ static void kernel_16k(enum sq_kernel_mode mode)
 	want[KPAGES - 1] = 1;
 	expect_pages(t, id, want);
 	if (mode == SQ_KERNEL_SYNC) {
+		pthread_mutex_lock(&log.m);
 		assert_true(log.count > 0);
 		for (unsigned i = 0; i < log.count && i < 64; i++) {
 			assert_int_equal(log.n[i], 1); /* one 16 KiB page per fault */
 			assert_true(want[log.first[i]]);
 		}
+		pthread_mutex_unlock(&log.m);
 	}
 	memset(want, 0, sizeof(want));
 	expect_pages(t, id, want); /* second harvest: empty */
