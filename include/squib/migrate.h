@@ -59,7 +59,7 @@ SQ_BEGIN_DECLS
  * struct sq_migrate_source - where the sender's dirty pages come from.
  *
  * harvest:  get-and-clear. Returns 0 and an opaque *set with its sorted
- *           runs (pages relative to the region start), owned by the source
+ *           runs (4 KiB pages relative to the region start), owned by the source
  *           until release() or put_back(); or a negative SQ_E_* code. A page
  *           written before the call is in this set or a later one.
  * put_back: the set could not be sent: merge its pages back (a later
@@ -86,8 +86,11 @@ struct sq_migrate_tracker_ctx {
 /**
  * sq_migrate_tracker_source() - a source over region @ctx->region_id of an
  * engine tracker (squib/tracker.h): harvest = sq_tracker_harvest, put_back =
- * sq_tracker_put_back + free, release = sq_dirty_set_free. Fills @src;
- * @ctx must stay valid while @src is used. Any thread.
+ * sq_tracker_put_back + free, release = sq_dirty_set_free. A region of
+ * larger pages (sq_tracker_add_region_opts) has its runs given as 4 KiB
+ * pages, a partial last page ending at the region's end; the region's
+ * length must be whole 4 KiB pages, as sq_migrate_send requires. Fills
+ * @src; @ctx must stay valid while @src is used. Any thread.
  */
 SQ_API void sq_migrate_tracker_source(struct sq_migrate_tracker_ctx *ctx,
 				      struct sq_migrate_source *src);

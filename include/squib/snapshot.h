@@ -57,7 +57,7 @@ struct sq_snapshot_save_req {
 	const void *state;                /* the complete state file (sq_state_encode) */
 	size_t state_len;
 	const struct sq_mem_source *mem;
-	const struct sq_run *runs;        /* diff: the dirty pages (required: NULL is
+	const struct sq_run *runs;        /* diff: the dirty 4 KiB pages (required: NULL is
 					   * "no dirty source"; an empty diff is a
 					   * non-NULL array with nruns 0); full: NULL (all) */
 	size_t nruns;
@@ -101,7 +101,10 @@ SQ_API int sq_snapshot_save(const struct sq_snapshot_save_req *req, struct sq_sn
  * pages (its harvest resets the dirty log, so the next diff is relative to
  * it). On any failure the harvested set is put back into the tracker
  * before returning. On success the write costs are reported to the
- * tracker (sq_tracker_note_io). @req->runs is ignored.
+ * tracker (sq_tracker_note_io). @req->runs is ignored. A region of
+ * larger pages (sq_tracker_add_region_opts) is saved in the memory file's
+ * 4 KiB pages: each harvested page becomes its 4 KiB pages, the partial
+ * last one clipped to the memory's size.
  */
 SQ_API int sq_snapshot_save_tracked(const struct sq_snapshot_save_req *req, struct sq_tracker *t,
 				    uint32_t region, struct sq_snapshot_report *r);

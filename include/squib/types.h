@@ -23,9 +23,11 @@
 #define SQ_PAGE_SIZE_MAX 65536u
 
 /*
- * struct sq_run - @npages consecutive 4 KiB pages starting at page
- * @first_page, counted from the start of a region (byte offset =
- * first_page << SQ_PAGE_SHIFT). Lists of runs are sorted by first_page,
+ * struct sq_run - @npages consecutive pages starting at page @first_page,
+ * counted from the start of a region. The page is 4 KiB (byte offset =
+ * first_page << SQ_PAGE_SHIFT) everywhere except in a tracker's dirty sets,
+ * whose runs count the tracked region's pages (sq_dirty_set_page_size(),
+ * squib/tracker.h). Lists of runs are sorted by first_page,
  * non-overlapping and non-adjacent (adjacent runs are merged).
  */
 struct sq_run {
