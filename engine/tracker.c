@@ -135,6 +135,10 @@ static int region_alloc(struct sq_tracker *t, uintptr_t base, size_t len, unsign
 	r->wpb = r->blk_shift > 6 ? 1u << (r->blk_shift - 6) : 1u;
 	r->npages = (len >> shift) + ((len & ((1ull << shift) - 1)) != 0);
 	r->nblocks = (r->npages + r->ppb - 1) / r->ppb;
+	if (!r->nblocks) { /* len > 0 is checked first: not reached */
+		region_free(r);
+		return sq_err(SQ_E_INVAL, "add_region: empty region");
+	}
 	r->nsum = (r->nblocks + 63) / 64;
 	r->bits_bytes = r->nblocks * sizeof(struct sq_block_bits);
 	r->sum_bytes = r->nsum * sizeof(uint64_t);
