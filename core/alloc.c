@@ -119,3 +119,8 @@ void sq_mem_free(void *p, size_t size, size_t align)
 		align = sizeof(void *);
 	sq_alloc_table.free(p, size, align, sq_alloc_table.ctx);
 }
+
+void sq_free(void *p)
+{
+	free(p);
+}

@@ -54,6 +54,22 @@ SQ_API const char *sq_allocator_name(void);
 SQ_API void *sq_mem_alloc(size_t size, size_t align);
 SQ_API void sq_mem_free(void *p, size_t size, size_t align);
 
+/**
+ * sq_free() - release a buffer that libsquib allocated and handed to the
+ * caller: the text of sq_state_description_format() and sq_mmds_data_value(),
+ * the bytes of sq_state_encode(), sq_state_encode_body(), sq_manifest_encode()
+ * and sq_file_read(). NULL is ignored. Any thread; the buffer must not be
+ * used afterwards, and nothing else may release it.
+ *
+ * These buffers are small and come from the C library's malloc() that
+ * libsquib is linked with (not from the hook table above): libsquib.so.2's
+ * first interface told callers to free() them, and programs built that way
+ * keep working. sq_free() is the contract from now on, so a later SONAME may
+ * allocate them elsewhere; a caller that uses sq_free() needs no change then.
+ * Objects (a state, a manifest, a dirty set, ...) have their own destructor.
+ */
+SQ_API void sq_free(void *p);
+
 SQ_END_DECLS
 
 #endif /* SQUIB_ALLOC_H */

@@ -82,7 +82,7 @@ SQ_API int sq_mmds_with_data(const char *json, bool has_ttl, uint32_t ttl_second
  * sq_mmds_data_value() - MmdsState::data_value: the stored text parsed and
  * handed back re-serialized (as sq_mmds_with_data writes it). An empty
  * data_json is JSON null: *@json = "null".
- * @json: receives malloc'ed, NUL-terminated text (free()).
+ * @json: receives NUL-terminated text owned by the caller (sq_free()).
  * Returns 0, SQ_E_CORRUPT ("MMDS data is not JSON: ..."), or SQ_E_NOMEM.
  */
 SQ_API int sq_mmds_data_value(const struct sq_mmds_state *m, char **json);

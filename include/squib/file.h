@@ -21,7 +21,7 @@ SQ_BEGIN_DECLS
  * can block on it). A file larger than @max bytes is refused before
  * anything is read; the buffer grows with the bytes actually read, so a
  * sparse file costs what it stores as it is read, never more than @max.
- * @out: receives the buffer (malloc'ed, owned by the caller, free() it;
+ * @out: receives the buffer (owned by the caller, release it with sq_free();
  *       one byte more than *@len is allocated, so it is never NULL on
  *       success, and that byte is 0); NULL on failure.
  * @len: receives the file's size.

@@ -85,8 +85,8 @@ SQ_API int sq_manifest_path(const char *path, char *buf, size_t len);
 SQ_API int sq_commit_path(const char *path, char *buf, size_t len);
 
 /**
- * sq_manifest_encode() - serialize @m. On success *@buf is malloc'ed (the
- * caller frees it) and *@len its size. Returns 0, SQ_E_INVAL when @m breaks
+ * sq_manifest_encode() - serialize @m. On success *@buf is owned by the
+ * caller (sq_free()) and *@len its size. Returns 0, SQ_E_INVAL when @m breaks
  * an invariant (unsorted extents, out of range, ...), or SQ_E_NOMEM.
  */
 SQ_API int sq_manifest_encode(const struct sq_manifest *m, void **buf, size_t *len);

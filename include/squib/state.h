@@ -235,7 +235,7 @@ SQ_API int sq_state_verify_compatible(const struct sq_microvm_state *s);
 /**
  * sq_state_encode() - the complete state file for @s: header (magic
  * 0x07101984AAAA0000, version "5.0.0"), body, CRC trailer.
- * @out: receives a malloc'ed buffer (release with free()), @len its size.
+ * @out: receives a buffer owned by the caller (sq_free()), @len its size.
  *
  * Does not run verify_compatible (sq_state_save does). Returns 0;
  * SQ_E_INVAL when @s breaks a model rule the format cannot express
@@ -248,7 +248,8 @@ SQ_API int sq_state_encode(const struct sq_microvm_state *s, uint8_t **out, size
 /**
  * sq_state_encode_body() - the bitcode body only (no CRC), with any header:
  * @magic and @version (semver text, stored as given; NULL = "5.0.0").
- * Same errors as sq_state_encode, except that there is no size limit.
+ * *@out is owned by the caller (sq_free()). Same errors as sq_state_encode,
+ * except that there is no size limit.
  */
 SQ_API int sq_state_encode_body(const struct sq_microvm_state *s, uint64_t magic,
 				const char *version, uint8_t **out, size_t *len);
@@ -360,8 +361,8 @@ SQ_API int sq_state_describe(const char *path, struct sq_state_description **out
 SQ_API void sq_state_description_free(struct sq_state_description *d);
 
 /**
- * sq_state_description_format() - the description as text, malloc'ed into
- * *@out (free()).
+ * sq_state_description_format() - the description as text in *@out, owned
+ * by the caller (sq_free()).
  * @json: 0 = the original's human() lines; 1 = its to_json() object
  *        (keys in the original's order, one line, newline-terminated).
  * Returns 0 or SQ_E_NOMEM.
