@@ -34,6 +34,8 @@
 #define SQ_V0_MIGRATE_REPORT SQ_SIZE_THROUGH(struct sq_migrate_report, round)
 #define SQ_V0_MIGRATE_SEND_OPTS SQ_SIZE_THROUGH(struct sq_migrate_send_opts, ctx)
 #define SQ_V0_MIGRATE_RECV_OPTS SQ_SIZE_THROUGH(struct sq_migrate_recv_opts, commit_ctx)
+#define SQ_V0_MIGRATE_LINK_OPTS SQ_SIZE_THROUGH(struct sq_migrate_link_opts, no_ktls)
+#define SQ_V0_MIGRATE_LINK_REPORT SQ_SIZE_THROUGH(struct sq_migrate_link_report, tls)
 #define SQ_V0_MIGRATE_RECV_STATS SQ_SIZE_THROUGH(struct sq_migrate_recv_stats, complete)
 /* Through the pointer member live (spelled sizeof(void *): sizeof of a member
  * that points to a struct reads as a mistake to static analysis). */

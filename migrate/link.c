@@ -10,6 +10,7 @@
 #include <squib/migrate.h>
 
 #include "core/err.h"
+#include "core/sized.h"
 #include "migrate/recv_internal.h"
 #include "migrate/tls.h"
 
@@ -21,12 +22,16 @@ int sq_migrate_send(const struct sq_migrate_send_opts *o, struct sq_migrate_repo
 int sq_migrate_recv_set_link(struct sq_migrate_recv *r, const struct sq_migrate_link_opts *link)
 {
 	struct sq_mig_tls_ctx *ctx = NULL;
+	struct sq_migrate_link_opts o = SQ_INIT(struct sq_migrate_link_opts);
 
 	if (!r || !link)
 		return sq_err(SQ_E_INVAL, "migration: no receiver or link options");
+	int rc = SQ_SIZED_IN(o, link, SQ_V0_MIGRATE_LINK_OPTS, "sq_migrate_link_opts");
+	if (rc)
+		return rc;
 	if (r->have_session || r->nconns)
 		return sq_err(SQ_E_INVAL, "migration: the link is set before the session starts");
-	int rc = sq_mig_tls_ctx_new(link, 1, &ctx);
+	rc = sq_mig_tls_ctx_new(&o, 1, &ctx);
 	if (rc)
 		return rc;
 	sq_mig_tls_ctx_free(r->tls_ctx);
@@ -45,6 +50,10 @@ void sq_mig_rx_drop_tls(struct sq_migrate_recv *r)
 void sq_migrate_recv_link_report(const struct sq_migrate_recv *r,
 				 struct sq_migrate_link_report *out)
 {
-	memset(out, 0, sizeof(*out));
-	snprintf(out->tls, sizeof(out->tls), "%s", r->tls_kind[0] ? r->tls_kind : "off");
+	struct sq_migrate_link_report lr = SQ_INIT(struct sq_migrate_link_report);
+
+	if (sq_sized_check(out, SQ_V0_MIGRATE_LINK_REPORT, "sq_migrate_link_report"))
+		return;
+	snprintf(lr.tls, sizeof(lr.tls), "%s", r->tls_kind[0] ? r->tls_kind : "off");
+	SQ_SIZED_OUT(out, lr);
 }

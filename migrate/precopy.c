@@ -396,18 +396,25 @@ int sq_migrate_send_link(const struct sq_migrate_send_opts *opts,
 {
 	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
 	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
+	struct sq_migrate_link_opts lo = SQ_INIT(struct sq_migrate_link_opts);
+	struct sq_migrate_link_report lr = SQ_INIT(struct sq_migrate_link_report);
 	int rc = sq_sized_check(rep_out, SQ_V0_MIGRATE_REPORT, "sq_migrate_report");
 
+	if (!rc)
+		rc = sq_sized_check(lrep, SQ_V0_MIGRATE_LINK_REPORT, "sq_migrate_link_report");
 	if (rc)
 		return rc;
-	rc = SQ_SIZED_IN(o, opts, SQ_V0_MIGRATE_SEND_OPTS, "sq_migrate_send_opts");
+	rc = SQ_SIZED_IN(lo, link, SQ_V0_MIGRATE_LINK_OPTS, "sq_migrate_link_opts");
+	if (!rc)
+		rc = SQ_SIZED_IN(o, opts, SQ_V0_MIGRATE_SEND_OPTS, "sq_migrate_send_opts");
 	if (rc) {
 		rep.result = rc;
-		sq_mig_tx_link_report(NULL, lrep);
+		sq_mig_tx_link_report(NULL, &lr);
 	} else {
 		/* NULL @opts: the defaults, which check_opts refuses */
-		rc = migrate_send(&o, link, &rep, lrep);
+		rc = migrate_send(&o, link ? &lo : NULL, &rep, &lr);
 	}
 	SQ_SIZED_OUT(rep_out, rep);
+	SQ_SIZED_OUT(lrep, lr);
 	return rc;
 }

@@ -603,7 +603,7 @@ void sq_mig_tx_link_report(const struct sq_mig_tx *tx, struct sq_migrate_link_re
 {
 	if (!lr)
 		return;
-	memset(lr, 0, sizeof(*lr));
+	memset(lr->tls, 0, sizeof(lr->tls));
 	snprintf(lr->tls, sizeof(lr->tls), "%s",
 		 sq_mig_tls_kind_name(tx ? sq_mig_tls_kind(tx->conns[0].tls) : SQ_MIG_TLS_OFF));
 }

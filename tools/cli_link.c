@@ -44,6 +44,7 @@ int sq_cli_link_build(const struct sq_cli *cli, const char *cmd, const struct sq
 	int certs = l->cert || l->key || l->ca;
 
 	memset(out, 0, sizeof(*out));
+	out->size = sizeof(*out);
 	if (certs + !!l->psk + l->plaintext != 1)
 		return sq_cli_usage_error(cli, cmd, "choose one of --tls-cert/--tls-key/--tls-ca, "
 						    "--psk-file and --plaintext");
@@ -63,6 +64,6 @@ int sq_cli_link_build(const struct sq_cli *cli, const char *cmd, const struct sq
 	} else {
 		sq_cli_link_warn_plaintext(cli, cmd);
 	}
-	out->no_ktls = l->no_ktls;
+	out->no_ktls = l->no_ktls != 0;
 	return 0;
 }

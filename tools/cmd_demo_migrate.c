@@ -271,7 +271,7 @@ static void child_receive(int lfd, uint8_t *dst, size_t size, int wfd,
 	if (res.rc)
 		snprintf(res.msg, sizeof(res.msg), "%s", sq_last_error());
 	if (r) {
-		struct sq_migrate_link_report lr;
+		struct sq_migrate_link_report lr = SQ_INIT(struct sq_migrate_link_report);
 		res.st = (struct sq_migrate_recv_stats)SQ_INIT(struct sq_migrate_recv_stats);
 		sq_migrate_recv_stats(r, &res.st);
 		sq_migrate_recv_link_report(r, &lr);
@@ -387,7 +387,8 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 	/* Both ends share a fresh random key, made here and never written
 	 * anywhere: the child inherits it with the fork. */
 	static unsigned char psk[32];
-	struct sq_migrate_link_opts link = { .tls = SQ_MIGRATE_PLAINTEXT };
+	struct sq_migrate_link_opts link = { .size = sizeof(struct sq_migrate_link_opts),
+					.tls = SQ_MIGRATE_PLAINTEXT };
 	if (plaintext) {
 		sq_cli_link_warn_plaintext(cli, CMD);
 	} else {
@@ -395,7 +396,8 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 			fprintf(stderr, "%s demo migrate: getrandom: %s\n", cli->prog, strerror(errno));
 			return SQ_EXIT_FAIL;
 		}
-		link = (struct sq_migrate_link_opts){ .tls = SQ_MIGRATE_TLS_PSK, .psk = psk,
+		link = (struct sq_migrate_link_opts){ .size = sizeof(struct sq_migrate_link_opts),
+						.tls = SQ_MIGRATE_TLS_PSK, .psk = psk,
 						      .psk_len = sizeof(psk), .no_ktls = no_ktls };
 	}
 
@@ -430,7 +432,7 @@ int sq_cli_demo_migrate(const struct sq_cli *cli, int argc, char **argv)
 
 	struct sq_demo_wl *w = NULL;
 	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
-	struct sq_migrate_link_report lrep = { .tls = "off" };
+	struct sq_migrate_link_report lrep = SQ_INIT(struct sq_migrate_link_report);
 	rc = sq_demo_wl_create(size, rate * 1048576.0, &w);
 	char smsg[512] = "";
 	if (!rc) {

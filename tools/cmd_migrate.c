@@ -103,7 +103,7 @@ static int cmd_recv(const struct sq_cli *cli, int argc, char **argv)
 	int c;
 	struct sq_cli_link lk = { 0 };
 	struct sq_migrate_link_opts lo;
-	struct sq_migrate_link_report lrep;
+	struct sq_migrate_link_report lrep = SQ_INIT(struct sq_migrate_link_report);
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -273,7 +273,7 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 	int c;
 	struct sq_cli_link lk = { 0 };
 	struct sq_migrate_link_opts lo;
-	struct sq_migrate_link_report lrep;
+	struct sq_migrate_link_report lrep = SQ_INIT(struct sq_migrate_link_report);
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p", longopts, NULL)) != -1) {
@@ -406,7 +406,6 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 		}
 	}
 	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
-	memset(&lrep, 0, sizeof(lrep));
 	snprintf(lrep.tls, sizeof(lrep.tls), "off");
 	if (!rc)
 		sq_cli_verbose_send(cli, &o, file);

@@ -230,7 +230,7 @@ static void migrate_once(struct sq_bench *b, double rate, const struct sq_migrat
 	struct sq_migrate_recv_opts ro = { .size = sizeof(ro), .region = dst, .region_size = size, .mem_fd = -1,
 					   .timeout_ms = 60000 };
 	while (sq_bench_running(b)) {
-		struct sq_migrate_link_report lr = { .tls = "off" };
+		struct sq_migrate_link_report lr = SQ_INIT(struct sq_migrate_link_report);
 		if (rx_thread_start(&x, &ro) || (link && sq_migrate_recv_set_link(x.r, link))) {
 			sq_bench_skip(b, "receiver");
 			break;
@@ -301,7 +301,8 @@ static void bm_idle_tls(struct sq_bench *b)
 {
 	static const char key[] = "squib-bench pre-shared key, 32+ bytes";
 	int kind = (int)(sq_bench_arg(b) >> 8);
-	struct sq_migrate_link_opts l = { .tls = SQ_MIGRATE_TLS_PSK, .psk = key,
+	struct sq_migrate_link_opts l = { .size = sizeof(struct sq_migrate_link_opts),
+					.tls = SQ_MIGRATE_TLS_PSK, .psk = key,
 					  .psk_len = sizeof(key) - 1, .no_ktls = kind == 1 };
 
 	migrate_once(b, 0, kind ? &l : NULL, kind == 2 ? "ktls" : kind == 1 ? "user" : "off");

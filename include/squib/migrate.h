@@ -405,8 +405,10 @@ enum sq_migrate_tls {
 
 /*
  * struct sq_migrate_link_opts - how the connections of a session are
- * secured; both ends must make the same choice. Zero-initialized: plaintext
- * (SQ_MIGRATE_PLAINTEXT), for callers that bring their own tunnel.
+ * secured; both ends must make the same choice. Initialise it with SQ_INIT
+ * (a size-prefixed struct, docs/ARCHITECTURE.md "ABI"); every other field
+ * zero: plaintext (SQ_MIGRATE_PLAINTEXT), for callers that bring their own
+ * tunnel.
  *
  * Key material: @key_file and @psk_file must be regular files of mode 0600
  * or stricter (else SQ_E_KEY_PERMS); they are read once, when the session
@@ -416,6 +418,7 @@ enum sq_migrate_tls {
  * only read during the call that takes the options).
  */
 struct sq_migrate_link_opts {
+	uint32_t size;            /* sizeof(struct sq_migrate_link_opts): SQ_INIT */
 	enum sq_migrate_tls tls;
 	const char *cert_file;    /* CERT: own certificate chain (PEM) */
 	const char *key_file;     /* CERT: own private key (PEM, 0600) */
@@ -423,11 +426,13 @@ struct sq_migrate_link_opts {
 	const char *psk_file;     /* PSK: key file (0600), or: */
 	const void *psk;          /* PSK: key bytes in memory */
 	size_t psk_len;           /* at least 32 */
-	int no_ktls;              /* 1: never use kernel TLS, stay in user space */
+	bool no_ktls;             /* never use kernel TLS, stay in user space */
 };
 
-/* What a session's connections used, known after the handshakes. */
+/* What a session's connections used, known after the handshakes.
+ * Size-prefixed (SQ_INIT), like every report. */
 struct sq_migrate_link_report {
+	uint32_t size;            /* sizeof(struct sq_migrate_link_report): SQ_INIT */
 	/* "off" (plaintext), "user" (OpenSSL record layer) or "ktls" (the
 	 * kernel's TLS offload carries connection 0's records) */
 	char tls[8];
@@ -437,7 +442,9 @@ struct sq_migrate_link_report {
  * sq_migrate_send_link() - sq_migrate_send() over a secured link.
  * @link may be NULL (plaintext, the same as sq_migrate_send); it is read
  * during the call only. @lrep may be NULL; it is filled on every return
- * ("off" when no connection was secured). Key files are checked before any
+ * ("off" when no connection was secured) but when its own size is refused.
+ * A @link or @lrep whose size is 0 or below the first layout fails with
+ * SQ_E_INVAL before anything else. Key files are checked before any
  * connection is made. Additional errors: SQ_E_KEY_PERMS, SQ_E_TLS (setup
  * or handshake), SQ_E_TLS_AUTH (wrong key), SQ_E_CERT_UNTRUSTED,
  * SQ_E_CERT_EXPIRED, each with a message naming the file or the peer's
@@ -467,7 +474,10 @@ SQ_API int sq_migrate_recv_set_link(struct sq_migrate_recv *r,
 				    const struct sq_migrate_link_opts *link);
 
 /** sq_migrate_recv_link_report() - what the session used: call after
- * sq_migrate_recv_accept / _fds returned; "off" before or without TLS. */
+ * sq_migrate_recv_accept / _fds returned; "off" before or without TLS.
+ * Written within @out's size only; an @out whose size is refused (0 or
+ * below the first layout) is left alone, with the reason in
+ * sq_last_error(). */
 SQ_API void sq_migrate_recv_link_report(const struct sq_migrate_recv *r,
 					struct sq_migrate_link_report *out);
 

@@ -106,7 +106,8 @@ static void live(const struct sq_migrate_link_opts *rx_link,
 	struct wl w;
 	struct sq_migrate_send_opts o = SQ_INIT(struct sq_migrate_send_opts);
 	struct sq_migrate_report rep = SQ_INIT(struct sq_migrate_report);
-	struct sq_migrate_link_report tl, rl;
+	struct sq_migrate_link_report tl = SQ_INIT(struct sq_migrate_link_report);
+	struct sq_migrate_link_report rl = SQ_INIT(struct sq_migrate_link_report);
 	struct rx_thread x;
 
 	assert_int_equal(wl_init(&w, 16u << 20, 8.0 * 1048576, 7), 0);
@@ -168,7 +169,8 @@ static void psk_in_memory(void **state)
 {
 	(void)state;
 	static const char key[] = "0123456789abcdef0123456789abcdef-in-memory";
-	struct sq_migrate_link_opts l = { .tls = SQ_MIGRATE_TLS_PSK, .psk = key,
+	struct sq_migrate_link_opts l = { .size = sizeof(struct sq_migrate_link_opts),
+					.tls = SQ_MIGRATE_TLS_PSK, .psk = key,
 					  .psk_len = sizeof(key) - 1 };
 	const char *path = fx_path(&fx, "mem.psk");
 	assert_int_equal(fx_write(path, key, sizeof(key) - 1, 0600), 0);
@@ -250,7 +252,8 @@ static void plaintext_refused(void **state)
 	/* NULL link: sq_migrate_send's plaintext; it hears why in plaintext. */
 	refused(&rx, NULL, SQ_E_TLS_REQUIRED, SQ_E_TLS_REQUIRED);
 	struct sq_migrate_link_opts rxc = fx_cert_link(recv_crt, recv_key, ca.cert_path);
-	struct sq_migrate_link_opts plain = { .tls = SQ_MIGRATE_PLAINTEXT };
+	struct sq_migrate_link_opts plain = { .size = sizeof(struct sq_migrate_link_opts),
+					.tls = SQ_MIGRATE_PLAINTEXT };
 	refused(&rxc, &plain, SQ_E_TLS_REQUIRED, SQ_E_TLS_REQUIRED);
 }
 
@@ -350,22 +353,30 @@ static void key_file_modes(void **state)
 	assert_non_null(strstr(sq_last_error(), "/nonexistent/key"));
 	l = fx_psk_link(fx.dir);
 	assert_int_equal(sq_migrate_recv_set_link(r, &l), SQ_E_INVAL);
-	l = (struct sq_migrate_link_opts){ .tls = SQ_MIGRATE_TLS_PSK, .psk = "short", .psk_len = 5 };
+	l = (struct sq_migrate_link_opts){ .size = sizeof(struct sq_migrate_link_opts),
+					.tls = SQ_MIGRATE_TLS_PSK, .psk = "short", .psk_len = 5 };
 	assert_int_equal(sq_migrate_recv_set_link(r, &l), SQ_E_INVAL);
-	l = (struct sq_migrate_link_opts){ .tls = SQ_MIGRATE_TLS_PSK };
+	l = (struct sq_migrate_link_opts){ .size = sizeof(struct sq_migrate_link_opts),
+					.tls = SQ_MIGRATE_TLS_PSK };
 	assert_int_equal(sq_migrate_recv_set_link(r, &l), SQ_E_INVAL);
-	l = (struct sq_migrate_link_opts){ .tls = SQ_MIGRATE_TLS_CERT, .cert_file = send_crt };
+	l = (struct sq_migrate_link_opts){ .size = sizeof(struct sq_migrate_link_opts),
+					.tls = SQ_MIGRATE_TLS_CERT, .cert_file = send_crt };
 	assert_int_equal(sq_migrate_recv_set_link(r, &l), SQ_E_INVAL);
 	/* A key that is not the certificate's. */
 	l = fx_cert_link(recv_crt, send_key, ca.cert_path);
 	assert_int_equal(sq_migrate_recv_set_link(r, &l), SQ_E_TLS);
-	l = (struct sq_migrate_link_opts){ .tls = (enum sq_migrate_tls)7 };
+	l = (struct sq_migrate_link_opts){ .size = sizeof(struct sq_migrate_link_opts),
+					.tls = (enum sq_migrate_tls)7 };
 	assert_int_equal(sq_migrate_recv_set_link(r, &l), SQ_E_INVAL);
+	l = fx_psk_link(psk_open);
+	l.size = (uint32_t)offsetof(struct sq_migrate_link_opts, no_ktls); /* below the first layout */
+	assert_int_equal(sq_migrate_recv_set_link(r, &l), SQ_E_INVAL);
+	assert_non_null(strstr(sq_last_error(), "sq_migrate_link_opts"));
 	sq_migrate_recv_destroy(r);
 
 	/* The sender checks before it connects anywhere: port 1 is never dialled. */
 	struct sq_migrate_send_opts so = SQ_INIT(struct sq_migrate_send_opts);
-	struct sq_migrate_link_report lr;
+	struct sq_migrate_link_report lr = SQ_INIT(struct sq_migrate_link_report);
 	struct wl w;
 	assert_int_equal(wl_init(&w, SMALL_SIZE, 0, 1), 0);
 	wl_opts(&w, &so);
@@ -373,6 +384,16 @@ static void key_file_modes(void **state)
 	l = fx_psk_link(psk_open);
 	assert_int_equal(sq_migrate_send_link(&so, &l, NULL, &lr), SQ_E_KEY_PERMS);
 	assert_string_equal(lr.tls, "off");
+	/* Link options and report are size-prefixed: size 0 is refused first,
+	 * before the key file's mode, and a refused report is left alone. */
+	l.size = 0;
+	assert_int_equal(sq_migrate_send_link(&so, &l, NULL, &lr), SQ_E_INVAL);
+	assert_non_null(strstr(sq_last_error(), "sq_migrate_link_opts"));
+	l = fx_psk_link(psk_open);
+	lr = (struct sq_migrate_link_report){ .size = 0, .tls = "x" };
+	assert_int_equal(sq_migrate_send_link(&so, &l, NULL, &lr), SQ_E_INVAL);
+	assert_non_null(strstr(sq_last_error(), "sq_migrate_link_report"));
+	assert_string_equal(lr.tls, "x");
 	wl_fini(&w);
 }
 

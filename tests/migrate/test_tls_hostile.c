@@ -107,7 +107,7 @@ static void hostile(struct bld *b, int code)
 	for (size_t i = SQ_PAGE_SIZE; i < SIZE; i++)
 		if (dst[i])
 			fail_msg("byte %zu of the destination written", i);
-	struct sq_migrate_link_report lr;
+	struct sq_migrate_link_report lr = SQ_INIT(struct sq_migrate_link_report);
 	sq_migrate_recv_link_report(x.r, &lr);
 	assert_true(!strcmp(lr.tls, "user") || !strcmp(lr.tls, "ktls") || !strcmp(lr.tls, "off"));
 	sq_migrate_recv_destroy(x.r);

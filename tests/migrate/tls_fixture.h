@@ -189,13 +189,15 @@ static inline const char *fx_psk(struct tls_fx *fx, const char *name, mode_t mod
 static inline struct sq_migrate_link_opts fx_cert_link(const char *crt, const char *key,
 							const char *cafile)
 {
-	return (struct sq_migrate_link_opts){ .tls = SQ_MIGRATE_TLS_CERT, .cert_file = crt,
+	return (struct sq_migrate_link_opts){ .size = sizeof(struct sq_migrate_link_opts),
+					.tls = SQ_MIGRATE_TLS_CERT, .cert_file = crt,
 					      .key_file = key, .ca_file = cafile };
 }
 
 static inline struct sq_migrate_link_opts fx_psk_link(const char *file)
 {
-	return (struct sq_migrate_link_opts){ .tls = SQ_MIGRATE_TLS_PSK, .psk_file = file };
+	return (struct sq_migrate_link_opts){ .size = sizeof(struct sq_migrate_link_opts),
+					.tls = SQ_MIGRATE_TLS_PSK, .psk_file = file };
 }
 
 /*
