@@ -222,7 +222,7 @@ int sq_dirty_bitmap_drain_into(struct sq_dirty_bitmap *b, void (*fn)(void *ctx, 
 					atomic_fetch_or_explicit(&b->seen[i / 64], 1ull << (i % 64),
 								 memory_order_relaxed);
 				}
-			sq_dirty_set_free(p);
+			sq_dirty_set_destroy(p);
 		}
 		return rc;
 	}
@@ -239,7 +239,7 @@ int sq_dirty_bitmap_drain_into(struct sq_dirty_bitmap *b, void (*fn)(void *ctx, 
 			n++;
 			fn(ctx, i);
 		}
-	sq_dirty_set_free(set);
+	sq_dirty_set_destroy(set);
 	if (count)
 		*count = n;
 	return 0;

@@ -30,7 +30,7 @@
 #include "core/atomic_internal.h"
 #include "core/temp_lock.h"
 
-int sq_derive_temp_path(const char *dest, char *buf, size_t len)
+int sq_x_derive_temp_path(const char *dest, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s%s", dest, SQ_TEMP_SUFFIX);
 
@@ -97,7 +97,7 @@ static int check_dirs(const char *dest, const char *dest_dir, const char *temp_d
 	return 0;
 }
 
-int sq_check_same_filesystem(const char *dest, const char *temp)
+int sq_x_check_same_filesystem(const char *dest, const char *temp)
 {
 	char *dd = sq_path_dir(dest), *td = sq_path_dir(temp);
 	int rc;
@@ -334,7 +334,7 @@ void sq_atomic_abort(struct sq_atomic_file *f)
 		unlink_temp(f);
 }
 
-void sq_atomic_close(struct sq_atomic_file *f)
+void sq_atomic_destroy(struct sq_atomic_file *f)
 {
 	if (!f)
 		return;
@@ -360,4 +360,22 @@ int sq_atomic_sweep(const char *dest)
 	free(dir);
 	free(base);
 	return n;
+}
+
+/* The name published with libsquib.so.2 before the naming rule (docs/ARCHITECTURE.md, "ABI"). */
+int sq_derive_temp_path(const char *dest, char *buf, size_t len)
+{
+	return sq_x_derive_temp_path(dest, buf, len);
+}
+
+/* The name published with libsquib.so.2 before the naming rule (docs/ARCHITECTURE.md, "ABI"). */
+int sq_check_same_filesystem(const char *dest, const char *temp)
+{
+	return sq_x_check_same_filesystem(dest, temp);
+}
+
+/* The name published with libsquib.so.2 before the naming rule (docs/ARCHITECTURE.md, "ABI"). */
+void sq_atomic_close(struct sq_atomic_file *f)
+{
+	sq_atomic_destroy(f);
 }

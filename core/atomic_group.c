@@ -193,7 +193,7 @@ static struct sq_atomic_group *group_alloc(const char *record, int shared)
 	if (asprintf(&g->lock, "%s%s", record, SQ_LOCK_SUFFIX) < 0)
 		g->lock = NULL;
 	if (!g->record || !g->dir || !g->lock) {
-		sq_atomic_group_close(g);
+		sq_atomic_group_destroy(g);
 		sq_err(SQ_E_NOMEM, "out of memory");
 		return NULL;
 	}
@@ -212,13 +212,13 @@ int sq_atomic_group_open(const char *record, int wait, struct sq_atomic_group **
 	if (rc < 0) {
 		free(g->lock);
 		g->lock = NULL;
-		sq_atomic_group_close(g);
+		sq_atomic_group_destroy(g);
 		return rc;
 	}
 	g->lock_fd = rc;
 	rc = roll_forward(g->record, g->dir);
 	if (rc) {
-		sq_atomic_group_close(g);
+		sq_atomic_group_destroy(g);
 		return rc;
 	}
 	*out = g;
@@ -341,7 +341,7 @@ int sq_atomic_group_commit_point(struct sq_atomic_group *g)
 		if (!rc)
 			rf->temp_live = 0; /* the commit point */
 	}
-	sq_atomic_close(rf);
+	sq_atomic_destroy(rf);
 	free(rec);
 	if (rc) {
 		abort_members(g);
@@ -386,12 +386,12 @@ int sq_atomic_group_commit(struct sq_atomic_group *g)
 	return rc;
 }
 
-void sq_atomic_group_close(struct sq_atomic_group *g)
+void sq_atomic_group_destroy(struct sq_atomic_group *g)
 {
 	if (!g)
 		return;
 	for (size_t i = 0; i < g->n; i++)
-		sq_atomic_close(g->m[i]);
+		sq_atomic_destroy(g->m[i]);
 	if (g->lock && g->shared)
 		sq_lock_release_shared(g->lock_fd, g->lock);
 	else if (g->lock)
@@ -410,7 +410,7 @@ int sq_atomic_group_recover(const char *record, int wait)
 	if (access(record, F_OK) < 0 && errno == ENOENT)
 		return 0;
 	rc = sq_atomic_group_open(record, wait, &g);
-	sq_atomic_group_close(g);
+	sq_atomic_group_destroy(g);
 	return rc;
 }
 
@@ -429,7 +429,7 @@ int sq_atomic_group_read(const char *record, struct sq_atomic_group **out)
 	if (rc < 0) {
 		free(g->lock);
 		g->lock = NULL;
-		sq_atomic_group_close(g);
+		sq_atomic_group_destroy(g);
 		/* A directory we may not write has no writer either. */
 		if (rc == SQ_E_IO && access(record, F_OK) < 0 && errno == ENOENT)
 			return 0;
@@ -440,9 +440,15 @@ int sq_atomic_group_read(const char *record, struct sq_atomic_group **out)
 	rc = access(record, F_OK) == 0 ? sq_err(SQ_E_OUTPUT_BUSY, "%s: a commit is pending", record)
 				       : 0;
 	if (rc) {
-		sq_atomic_group_close(g);
+		sq_atomic_group_destroy(g);
 		return sq_atomic_group_read(record, out);
 	}
 	*out = g;
 	return 0;
+}
+
+/* The name published with libsquib.so.2 before the naming rule (docs/ARCHITECTURE.md, "ABI"). */
+void sq_atomic_group_close(struct sq_atomic_group *g)
+{
+	sq_atomic_group_destroy(g);
 }

@@ -22,6 +22,6 @@ int sq_atomic_write_file(const char *dest, const void *buf, size_t len, unsigned
 		rc = sq_atomic_write(f, buf, len, SQ_E_IO);
 	if (!rc)
 		rc = sq_atomic_commit(f);
-	sq_atomic_close(f); /* removes the temp file unless it was published */
+	sq_atomic_destroy(f); /* removes the temp file unless it was published */
 	return rc;
 }

@@ -40,7 +40,7 @@ static void table_init(void)
 	}
 }
 
-uint64_t sq_crc64_bytewise(uint64_t crc, const void *buf, size_t len)
+uint64_t sq_x_crc64_bytewise(uint64_t crc, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 
@@ -48,4 +48,10 @@ uint64_t sq_crc64_bytewise(uint64_t crc, const void *buf, size_t len)
 	while (len--)
 		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
 	return crc;
+}
+
+/* The name published with libsquib.so.2 before the naming rule (docs/ARCHITECTURE.md, "ABI"). */
+uint64_t sq_crc64_bytewise(uint64_t crc, const void *buf, size_t len)
+{
+	return sq_x_crc64_bytewise(crc, buf, len);
 }

@@ -351,7 +351,7 @@ out:
 	pthread_mutex_unlock(&sc.r->lock);
 	pthread_rwlock_unlock(&t->lock);
 	free(sc.obs);
-	sq_dirty_set_free(sc.s);
+	sq_dirty_set_destroy(sc.s);
 	return rc;
 }
 
@@ -376,7 +376,7 @@ int sq_tracker_count(struct sq_tracker *t, uint32_t id, uint64_t *pages)
 	if (rc)
 		return rc;
 	*pages = s->pages;
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	return 0;
 }
 
@@ -416,10 +416,16 @@ uint32_t sq_dirty_set_region(const struct sq_dirty_set *s)
 	return s ? s->region : 0;
 }
 
-void sq_dirty_set_free(struct sq_dirty_set *s)
+void sq_dirty_set_destroy(struct sq_dirty_set *s)
 {
 	if (!s)
 		return;
 	free(s->runs);
 	free(s);
+}
+
+/* The name published with libsquib.so.2 before the naming rule (docs/ARCHITECTURE.md, "ABI"). */
+void sq_dirty_set_free(struct sq_dirty_set *s)
+{
+	sq_dirty_set_destroy(s);
 }

@@ -138,7 +138,7 @@ void sq_layer_close(struct sq_layer *l)
 		close(l->fd);
 	if (!l->m)
 		free(l->ext);
-	sq_manifest_free(l->m);
+	sq_manifest_destroy(l->m);
 	free(l->path);
 	memset(l, 0, sizeof(*l));
 	l->fd = -1;

@@ -106,13 +106,13 @@ int sq_layer_manifest(const struct sq_layer *l, enum sq_snapshot_kind kind, uint
 		return sq_err(SQ_E_NOMEM, "out of memory");
 	m->extents = malloc((l->next ? l->next : 1) * sizeof(*m->extents));
 	if (!m->extents) {
-		sq_manifest_free(m);
+		sq_manifest_destroy(m);
 		return sq_err(SQ_E_NOMEM, "out of memory");
 	}
 	m->nextents = round_out(l, shift, m->extents, &m->npages);
 	m->crcs = malloc((m->npages ? m->npages : 1) * sizeof(*m->crcs));
 	if (!m->crcs) {
-		sq_manifest_free(m);
+		sq_manifest_destroy(m);
 		return sq_err(SQ_E_NOMEM, "out of memory");
 	}
 	m->kind = (uint32_t)kind;
@@ -122,7 +122,7 @@ int sq_layer_manifest(const struct sq_layer *l, enum sq_snapshot_kind kind, uint
 	if (!rc)
 		rc = page_crcs(l, m, shift);
 	if (rc) {
-		sq_manifest_free(m);
+		sq_manifest_destroy(m);
 		return rc;
 	}
 	*out = m;

@@ -249,7 +249,7 @@ int sq_manifest_decode(const void *buf, size_t len, struct sq_manifest **out)
 	*out = m;
 	return 0;
 fail:
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	return rc;
 }
 
@@ -310,11 +310,17 @@ out:
 	return rc;
 }
 
-void sq_manifest_free(struct sq_manifest *m)
+void sq_manifest_destroy(struct sq_manifest *m)
 {
 	if (!m)
 		return;
 	free(m->extents);
 	free(m->crcs);
 	free(m);
+}
+
+/* The name published with libsquib.so.2 before the naming rule (docs/ARCHITECTURE.md, "ABI"). */
+void sq_manifest_free(struct sq_manifest *m)
+{
+	sq_manifest_destroy(m);
 }

@@ -342,7 +342,7 @@ static int out_manifest(const struct sq_layer *ls, size_t n, const struct plan *
 	m->extents = malloc((ne ? ne : 1) * sizeof(*m->extents));
 	m->crcs = malloc((np ? np : 1) * sizeof(*m->crcs));
 	if (!m->extents || !m->crcs) {
-		sq_manifest_free(m);
+		sq_manifest_destroy(m);
 		return sq_err(SQ_E_NOMEM, "out of memory");
 	}
 	for (uint64_t p = 0; p < pl->pages; p++) {
@@ -482,7 +482,7 @@ static int merge_commit(struct sq_layer *ls, size_t n, const struct plan *pl,
 		rc = sq_atomic_write(f, state, slen, SQ_E_IO);
 	if (!rc)
 		rc = sq_atomic_group_commit(g);
-	sq_atomic_group_close(g);
+	sq_atomic_group_destroy(g);
 	free(mbuf);
 	free(state);
 	return rc;
@@ -529,7 +529,7 @@ int sq_merge_chain(const char *const *paths, size_t n, const char *out,
 	rep.seconds = sq_clock_s() - t0;
 	if (!rc)
 		SQ_SIZED_OUT(r, rep);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	free(pl.owner);
 	free(pl.derived);
 	free(pl.crc);

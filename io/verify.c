@@ -106,7 +106,7 @@ int sq_memfile_verify_ex(const char *mem_path, const struct sq_manifest *m,
 	/* Extents from SEEK_DATA: what the outside-the-extents check walks. */
 	rc = sq_layer_open(mem_path, -1, &l);
 	if (rc) {
-		sq_atomic_group_close(g);
+		sq_atomic_group_destroy(g);
 		return rc;
 	}
 	if (!m) {
@@ -144,9 +144,9 @@ int sq_memfile_verify_ex(const char *mem_path, const struct sq_manifest *m,
 out:
 	rep.seconds = sq_clock_s() - t0;
 	SQ_SIZED_OUT(r, rep);
-	sq_manifest_free(own);
+	sq_manifest_destroy(own);
 	sq_layer_close(&l);
-	sq_atomic_group_close(g);
+	sq_atomic_group_destroy(g);
 	return rc;
 }
 

@@ -270,7 +270,7 @@ static int build_manifest(struct wr_job *j, enum sq_mem_layout layout, uint64_t 
 					size_t nc = cap ? cap * 2 : 64;
 					void *e = realloc(m->extents, nc * sizeof(*m->extents));
 					if (!e) {
-						sq_manifest_free(m);
+						sq_manifest_destroy(m);
 						return sq_err(SQ_E_NOMEM, "out of memory");
 					}
 					m->extents = e;

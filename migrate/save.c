@@ -170,8 +170,8 @@ int sq_migrate_recv_save(const struct sq_migrate_recv *r, const char *dir)
 	 * message, which the failing step recorded. */
 	struct sq_err_first first = { 0 };
 	sq_err_first_keep(&first, rc);
-	sq_atomic_group_close(g);
-	sq_manifest_free(m);
+	sq_atomic_group_destroy(g);
+	sq_manifest_destroy(m);
 	free(mbuf);
 	return sq_err_first_result(&first);
 }

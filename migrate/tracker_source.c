@@ -59,7 +59,7 @@ static int tr_harvest(void *ctx, void **set, const struct sq_run **runs, size_t 
 			sq_dirty_set_page_size(ts->s), end_4k(ts->s), &ts->runs4k, nruns, &pages);
 	if (rc) {
 		(void)sq_tracker_put_back(c->tracker, ts->s);
-		sq_dirty_set_free(ts->s);
+		sq_dirty_set_destroy(ts->s);
 		free(ts);
 		return rc;
 	}
@@ -70,7 +70,7 @@ static int tr_harvest(void *ctx, void **set, const struct sq_run **runs, size_t 
 
 static void tr_free(struct tr_set *ts)
 {
-	sq_dirty_set_free(ts->s);
+	sq_dirty_set_destroy(ts->s);
 	free(ts->runs4k);
 	free(ts);
 }

@@ -107,7 +107,7 @@ static int live_save(const struct sq_snapshot_save_req *q, const struct sq_live_
 				&p.nruns, &pages4k);
 		if (rc) {
 			(void)sq_tracker_put_back(t, set);
-			sq_dirty_set_free(set);
+			sq_dirty_set_destroy(set);
 			lo->resume(lo->ctx);
 			return rc;
 		}
@@ -180,14 +180,14 @@ done:
 			snprintf(msg, sizeof(msg), "%s", sq_last_error());
 			/* Transactional harvest: the bits go back before we return. */
 			int pb = sq_tracker_put_back(t, set);
-			sq_dirty_set_free(set);
+			sq_dirty_set_destroy(set);
 			return pb ? pb : sq_err(rc, "%s", msg);
 		}
 		sq_tracker_note_io(t, region, r->io->io_ops, r->io->bytes_written,
 				   (uint64_t)(r->io->seconds * 1e9));
 		if (q->kind == SQ_SNAPSHOT_DIFF)
 			r->pages_dirty = pages4k;
-		sq_dirty_set_free(set);
+		sq_dirty_set_destroy(set);
 	} else if (!rc) {
 		rep->pages = r->pages_dirty;
 	}

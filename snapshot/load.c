@@ -106,7 +106,7 @@ int sq_snapshot_load(const char *state_path, unsigned flags, struct sq_snapshot_
 		return rc;
 	l = calloc(1, sizeof(*l));
 	if (!l) {
-		sq_atomic_group_close(g);
+		sq_atomic_group_destroy(g);
 		return sq_err(SQ_E_NOMEM, "out of memory");
 	}
 	rc = sq_pair_read_state(p.state, &l->state, &l->state_len);
@@ -132,23 +132,23 @@ int sq_snapshot_load(const char *state_path, unsigned flags, struct sq_snapshot_
 		if (!l->mem_path)
 			rc = sq_err(SQ_E_NOMEM, "out of memory");
 	}
-	sq_atomic_group_close(g);
+	sq_atomic_group_destroy(g);
 	if (rc) {
-		sq_snapshot_loaded_free(l);
+		sq_snapshot_loaded_destroy(l);
 		return rc;
 	}
 	*out = l;
 	return 0;
 }
 
-void sq_snapshot_loaded_free(struct sq_snapshot_loaded *l)
+void sq_snapshot_loaded_destroy(struct sq_snapshot_loaded *l)
 {
 	if (!l)
 		return;
 	free(l->state);
-	sq_state_free(l->vm);
+	sq_state_destroy(l->vm);
 	free(l->mem_path);
-	sq_manifest_free(l->manifest);
+	sq_manifest_destroy(l->manifest);
 	free(l);
 }
 
@@ -189,7 +189,7 @@ int sq_snapshot_save_tracked(const struct sq_snapshot_save_req *req, struct sq_t
 				&runs4k, &q.nruns, &pages4k);
 		if (rc) {
 			(void)sq_tracker_put_back(t, set);
-			sq_dirty_set_free(set);
+			sq_dirty_set_destroy(set);
 			return rc;
 		}
 		const struct sq_run *runs = runs4k ? runs4k : sq_dirty_set_runs(set);
@@ -206,7 +206,7 @@ int sq_snapshot_save_tracked(const struct sq_snapshot_save_req *req, struct sq_t
 		msg[sizeof(msg) - 1] = 0;
 		/* Transactional harvest: the bits go back before we return. */
 		int pb = sq_tracker_put_back(t, set);
-		sq_dirty_set_free(set);
+		sq_dirty_set_destroy(set);
 		if (pb)
 			return pb;
 		return sq_err(rc, "%s", msg);
@@ -215,7 +215,13 @@ int sq_snapshot_save_tracked(const struct sq_snapshot_save_req *req, struct sq_t
 			   (uint64_t)(wrep.seconds * 1e9));
 	if (q.kind == SQ_SNAPSHOT_DIFF)
 		rep.pages_dirty = pages4k;
-	sq_dirty_set_free(set);
+	sq_dirty_set_destroy(set);
 	sq_pair_report_out(r, &rep);
 	return 0;
+}
+
+/* The name published with libsquib.so.2 before the naming rule (docs/ARCHITECTURE.md, "ABI"). */
+void sq_snapshot_loaded_free(struct sq_snapshot_loaded *l)
+{
+	sq_snapshot_loaded_destroy(l);
 }

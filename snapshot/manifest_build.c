@@ -57,7 +57,7 @@ int sq_manifest_build_paged(const char *mem_path, enum sq_snapshot_kind kind, ui
 	if (!rc && state_path)
 		rc = bind_state(*out, state_path);
 	if (rc) {
-		sq_manifest_free(*out);
+		sq_manifest_destroy(*out);
 		*out = NULL;
 	}
 	return rc;
@@ -88,7 +88,7 @@ int sq_manifest_build_save_paged(const char *mem_path, enum sq_snapshot_kind kin
 		rc = sq_manifest_save(mpath, m);
 	if (!rc && m && id)
 		*id = m->id;
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	return rc;
 }
 

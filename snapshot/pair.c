@@ -185,12 +185,12 @@ static int pair_save(const struct sq_snapshot_save_req *q, struct sq_snapshot_re
 	}
 	if (!rc)
 		rc = sq_atomic_group_commit(g);
-	sq_atomic_group_close(g);
+	sq_atomic_group_destroy(g);
 	rep.pages_dirty = rep.io->pages_in;
 	rep.seconds = sq_clock_s() - t0;
 	if (!rc)
 		*r = rep;
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	return rc;
 }
 
@@ -219,6 +219,6 @@ int sq_snapshot_id_of(const char *state_path, struct sq_snapshot_id *id)
 	if (rc)
 		return rc;
 	*id = m->id;
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	return 0;
 }

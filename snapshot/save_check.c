@@ -57,7 +57,7 @@ int sq_pair_check_request(const struct sq_snapshot_save_req *q)
 					       "vm_info.track_dirty_pages is false");
 	if (!rc)
 		rc = sq_state_verify_compatible(vm);
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	if (!rc && diff && (!q->parent || sq_id_is_zero(q->parent)))
 		rc = sq_err(SQ_E_INVALID_PATH, "invalid snapshot path: Diff snapshot requires "
 					       "the parent's id");

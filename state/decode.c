@@ -344,7 +344,7 @@ fail:
 	else
 		rc = sq_err(SQ_E_BITCODE, "snapshot encoding error: %s", d.r.err ? d.r.err : "EOF");
 	bc_rbuf_release(&d.r);
-	sq_state_free(d.s);
+	sq_state_destroy(d.s);
 	sq_state_header_release(hdr);
 	return rc;
 }

@@ -134,14 +134,14 @@ int sq_state_demo(struct sq_microvm_state **out)
 	if ((rc = set_sysregs(b, bsp_sysregs, sizeof(bsp_sysregs) / sizeof(bsp_sysregs[0]))) ||
 	    (rc = set_sysregs(a, ap_sysregs, sizeof(ap_sysregs) / sizeof(ap_sysregs[0]))) ||
 	    (rc = set_common(s))) {
-		sq_state_free(s);
+		sq_state_destroy(s);
 		return rc;
 	}
 	*out = s;
 	return 0;
 }
 
-int sq_state_demo_vcpus(size_t n_vcpus, struct sq_microvm_state **out)
+int sq_x_state_demo_vcpus(size_t n_vcpus, struct sq_microvm_state **out)
 {
 	struct sq_microvm_state *s;
 	int rc;
@@ -189,6 +189,12 @@ int sq_state_demo_vcpus(size_t n_vcpus, struct sq_microvm_state **out)
 	*out = s;
 	return 0;
 fail:
-	sq_state_free(s);
+	sq_state_destroy(s);
 	return rc;
+}
+
+/* The name published with libsquib.so.2 before the naming rule (docs/ARCHITECTURE.md, "ABI"). */
+int sq_state_demo_vcpus(size_t n_vcpus, struct sq_microvm_state **out)
+{
+	return sq_x_state_demo_vcpus(n_vcpus, out);
 }

@@ -21,15 +21,15 @@
 #include "state/bitcode.h"
 #include "state/state_internal.h"
 
-void sq_state_description_free(struct sq_state_description *d)
+void sq_state_description_destroy(struct sq_state_description *d)
 {
 	if (!d)
 		return;
 	free(d->state_path);
 	free(d->version);
 	for (size_t i = 0; i < d->n_devices; i++) {
-		sq_str_free(&d->devices[i].kind);
-		sq_str_free(&d->devices[i].id);
+		sq_str_clear(&d->devices[i].kind);
+		sq_str_clear(&d->devices[i].id);
 	}
 	free(d->devices);
 	free(d->inferred_memory_path);
@@ -137,10 +137,10 @@ int sq_state_describe(const char *path, struct sq_state_description **out)
 		}
 	}
 out:
-	sq_state_free(s);
+	sq_state_destroy(s);
 	sq_state_header_release(&h);
 	if (rc) {
-		sq_state_description_free(d);
+		sq_state_description_destroy(d);
 		return rc;
 	}
 	*out = d;
@@ -293,4 +293,10 @@ int sq_state_description_format(const struct sq_state_description *d, int json, 
 	}
 	*out = text;
 	return 0;
+}
+
+/* The name published with libsquib.so.2 before the naming rule (docs/ARCHITECTURE.md, "ABI"). */
+void sq_state_description_free(struct sq_state_description *d)
+{
+	sq_state_description_destroy(d);
 }

@@ -104,7 +104,7 @@ int sq_state_decode_unchecked(const uint8_t *body, size_t len, struct sq_microvm
 		return rc;
 	rc = sq_state_check_header(&h);
 	if (rc) {
-		sq_state_free(s);
+		sq_state_destroy(s);
 		sq_state_header_release(&h);
 		return rc;
 	}

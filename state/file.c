@@ -82,7 +82,7 @@ int sq_state_load(const char *path, struct sq_microvm_state **out, struct sq_sta
 		return rc;
 	rc = sq_state_verify_compatible(s);
 	if (rc) {
-		sq_state_free(s);
+		sq_state_destroy(s);
 		sq_state_header_release(&h);
 		return rc;
 	}

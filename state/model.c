@@ -36,7 +36,7 @@ int sq_str_set(struct sq_str *dst, const char *src, size_t len)
 	return 0;
 }
 
-void sq_str_free(struct sq_str *s)
+void sq_str_clear(struct sq_str *s)
 {
 	free(s->s);
 	s->s = NULL;
@@ -83,21 +83,21 @@ void sq_vcpu_release(struct sq_vcpu_state *v)
 
 void sq_device_release(struct sq_device_state *d)
 {
-	sq_str_free(&d->kind);
-	sq_str_free(&d->id);
+	sq_str_clear(&d->kind);
+	sq_str_clear(&d->id);
 	free(d->blob);
 	d->blob = NULL;
 	d->blob_len = 0;
 }
 
-void sq_state_free(struct sq_microvm_state *s)
+void sq_state_destroy(struct sq_microvm_state *s)
 {
 	if (!s)
 		return;
-	sq_str_free(&s->vm_info.cpu_template);
-	sq_str_free(&s->vm_info.kernel_image_path);
-	sq_str_free(&s->vm_info.initrd_path);
-	sq_str_free(&s->vm_info.boot_args);
+	sq_str_clear(&s->vm_info.cpu_template);
+	sq_str_clear(&s->vm_info.kernel_image_path);
+	sq_str_clear(&s->vm_info.initrd_path);
+	sq_str_clear(&s->vm_info.boot_args);
 	for (size_t i = 0; i < s->n_vcpus; i++)
 		sq_vcpu_release(&s->vcpus[i]);
 	free(s->vcpus);
@@ -105,7 +105,7 @@ void sq_state_free(struct sq_microvm_state *s)
 		sq_device_release(&s->devices[i]);
 	free(s->devices);
 	free(s->gic_state.bytes);
-	sq_str_free(&s->mmds_state.data_json);
+	sq_str_clear(&s->mmds_state.data_json);
 	free(s);
 }
 
@@ -196,7 +196,7 @@ int sq_state_copy(const struct sq_microvm_state *src, struct sq_microvm_state **
 	*out = s;
 	return 0;
 nomem:
-	sq_state_free(s);
+	sq_state_destroy(s);
 	return sq_err(SQ_E_NOMEM, "out of memory");
 }
 
@@ -374,7 +374,7 @@ int sq_state_set_mmds(struct sq_microvm_state *s, const char *json, bool has_ttl
 		      uint32_t ttl_seconds)
 {
 	if (!json) {
-		sq_str_free(&s->mmds_state.data_json);
+		sq_str_clear(&s->mmds_state.data_json);
 		s->has_mmds = false;
 		s->mmds_state.has_token_ttl = false;
 		s->mmds_state.token_ttl_seconds = 0;
@@ -511,4 +511,16 @@ size_t sq_sysregs_normalize(struct sq_sysreg *p, size_t n)
 		p[o++] = p[i];
 	}
 	return o;
+}
+
+/* The name published with libsquib.so.2 before the naming rule (docs/ARCHITECTURE.md, "ABI"). */
+void sq_str_free(struct sq_str *s)
+{
+	sq_str_clear(s);
+}
+
+/* The name published with libsquib.so.2 before the naming rule (docs/ARCHITECTURE.md, "ABI"). */
+void sq_state_free(struct sq_microvm_state *s)
+{
+	sq_state_destroy(s);
 }

@@ -180,9 +180,9 @@ int sq_mmds_capture(const struct sq_mmds_source_ops *ops, void *ctx, struct sq_m
 	rc = ops->capture(ctx, &m, &present);
 	if (rc)
 		return cb_fail(rc, "MMDS capture");
-	sq_str_free(&s->mmds_state.data_json);
+	sq_str_clear(&s->mmds_state.data_json);
 	if (!present) {
-		sq_str_free(&m.data_json);
+		sq_str_clear(&m.data_json);
 		memset(&s->mmds_state, 0, sizeof(s->mmds_state));
 		s->has_mmds = false;
 		return 0;

@@ -92,7 +92,7 @@ static void one_layer(const struct sq_cli *cli, const char *cmd, size_t i, const
 	if (m->nextents > VERBOSE_MAX_EXTENTS)
 		sq_cli_verbose(cli, 2, cmd, "layer %zu: ... %zu more extents", i,
 			       m->nextents - VERBOSE_MAX_EXTENTS);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	free(mem);
 }
 

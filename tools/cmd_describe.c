@@ -78,11 +78,11 @@ static int run_describe(const struct sq_cli *cli, int argc, char **argv)
 		return sq_cli_fail(cli, "describe", rc);
 	if (cli->json) {
 		rc = sq_cli_emit(describe_json(d));
-		sq_state_description_free(d);
+		sq_state_description_destroy(d);
 		return rc ? SQ_EXIT_FAIL : SQ_EXIT_OK;
 	}
 	rc = sq_state_description_format(d, 0, &text);
-	sq_state_description_free(d);
+	sq_state_description_destroy(d);
 	if (rc)
 		return sq_cli_fail(cli, "describe", rc);
 	fputs(text, stdout);

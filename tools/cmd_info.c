@@ -100,7 +100,7 @@ static char *find_by_id(const char *path, const struct sq_snapshot_id *id)
 		struct sq_manifest *m = NULL;
 		if (sq_manifest_load(p, &m) == 0 && !memcmp(&m->id, id, sizeof(*id)))
 			found = sibling(p, ".mem");
-		sq_manifest_free(m);
+		sq_manifest_destroy(m);
 		free(p);
 	}
 	if (d)
@@ -261,7 +261,7 @@ static int run_info(const struct sq_cli *cli, int argc, char **argv)
 out:
 	if (fd >= 0)
 		close(fd);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	free(mem);
 	free(mpath);
 	free(parent_file);

@@ -92,7 +92,7 @@ static int report(const struct sq_cli *cli, const char *mpath, const char *mem,
 		       sq_id_is_zero(&m->parent) ? "" : parent, state,
 		       (unsigned long long)m->state_size);
 	}
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	return rc ? SQ_EXIT_FAIL : SQ_EXIT_OK;
 }
 
@@ -159,7 +159,7 @@ static int run_manifest(const struct sq_cli *cli, int argc, char **argv)
 		if (rc)
 			return sq_cli_fail(cli, "manifest", rc);
 		pid = pm->id;
-		sq_manifest_free(pm);
+		sq_manifest_destroy(pm);
 	}
 	sq_cli_verbose(cli, 1, "manifest", "scanning %s (SEEK_DATA / SEEK_HOLE, a CRC-64 per data "
 		       "page) as a %s snapshot, bound to %s%s%s", pos[1], diff ? "diff" : "full",

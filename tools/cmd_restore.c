@@ -97,7 +97,7 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 	int fd = af ? sq_atomic_fd(af) : -1;
 	if (!rc && ftruncate(fd, (off_t)size) < 0) {
 		int e = sys_fail(cli, "cannot size", out);
-		sq_atomic_close(af);
+		sq_atomic_destroy(af);
 		free(chain);
 		return e;
 	}
@@ -105,7 +105,7 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 				: NULL;
 	if (dst == MAP_FAILED) {
 		int e = sys_fail(cli, "cannot map the output for", out);
-		sq_atomic_close(af);
+		sq_atomic_destroy(af);
 		free(chain);
 		return e;
 	}
@@ -132,13 +132,13 @@ static int run_restore(const struct sq_cli *cli, int argc, char **argv)
 		munmap(dst, size);
 	if (sync_bad) {
 		int e = sys_fail(cli, "cannot write", out);
-		sq_atomic_close(af);
+		sq_atomic_destroy(af);
 		free(chain);
 		return e;
 	}
 	if (!rc)
 		rc = sq_atomic_commit(af);
-	sq_atomic_close(af);
+	sq_atomic_destroy(af);
 	if (!rc)
 		sq_cli_verbose(cli, 1, "restore", "synced and committed %s in %.3f s", out,
 			       sq_clock_s() - t_sync);

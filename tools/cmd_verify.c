@@ -114,7 +114,7 @@ static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 	int rs = sq_file_read(state, (size_t)m->state_size, &sv, &slen);
 	if (rs) {
 		free(own_mem);
-		sq_manifest_free(m);
+		sq_manifest_destroy(m);
 		if (rs == SQ_E_NOT_REGULAR)
 			return state_error(cli, "the state file is not a regular file (FIFO, "
 						"socket, device or directory)", state);
@@ -138,7 +138,7 @@ static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 		       (unsigned long long)m->npages);
 	if (bad) {
 		free(own_mem);
-		sq_manifest_free(m);
+		sq_manifest_destroy(m);
 		return state_error(cli, bad, state);
 	}
 	sq_cli_verbose(cli, 1, "verify", "memory file %s: %u read threads, O_DIRECT where "
@@ -150,7 +150,7 @@ static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 	sq_cli_progress_end(&pr);
 	if (rc && rc != SQ_E_VERIFY) {
 		free(own_mem);
-		sq_manifest_free(m);
+		sq_manifest_destroy(m);
 		return sq_cli_fail(cli, "verify", rc);
 	}
 	sq_cli_verbose(cli, 1, "verify", "checked %llu pages (%llu bytes read) in %.3f s: %s",
@@ -185,7 +185,7 @@ static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 		       r.seconds);
 	}
 	free(own_mem);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	return rc ? SQ_EXIT_FAIL : SQ_EXIT_OK;
 }
 
@@ -194,7 +194,7 @@ static int run_verify(const struct sq_cli *cli, int argc, char **argv)
 	struct sq_atomic_group *g = NULL;
 	int rc = verify_pair(cli, argc, argv, &g);
 
-	sq_atomic_group_close(g);
+	sq_atomic_group_destroy(g);
 	return rc;
 }
 

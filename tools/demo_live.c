@@ -167,7 +167,7 @@ static int live_round(const struct demo_cfg *cfg, struct demo_live_result *res, 
 	double t0 = sq_clock_s();
 	rc = sq_snapshot_save(&q, NULL);
 	s->paused_ms = (park_s + sq_clock_s() - t0) * 1e3;
-	sq_dirty_set_free(set);
+	sq_dirty_set_destroy(set);
 	snprintf(path, sizeof(path), "paused-%u", k);
 	unlink_pair(res->dir, path);
 	if (rc)
@@ -258,7 +258,7 @@ int sq_demo_live_run(const struct demo_cfg *cfg, struct demo_live_result *res)
 		rc = sq_state_demo(&vm);
 	if (!rc)
 		rc = sq_state_encode(vm, &st, &stlen);
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	if (rc)
 		goto out;
 	w.t = strcmp(res->tracking, "api") ? NULL : res->t;

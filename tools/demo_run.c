@@ -182,7 +182,7 @@ static int state_file(unsigned round, uint64_t size, uint8_t **buf, size_t *len)
 	vm->vm_info.track_dirty_pages = true;
 	vm->vcpus[0].regs.pc = 0x80000 + round * 4;
 	rc = sq_state_encode(vm, buf, len);
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	return rc;
 }
 
@@ -337,7 +337,7 @@ static int verify_all(const struct demo_cfg *cfg, struct demo_result *res, const
 		rc = sq_snapshot_load(paths[i], SQ_LOAD_QUICK, &l);
 		if (rc)
 			return rc;
-		sq_snapshot_loaded_free(l);
+		sq_snapshot_loaded_destroy(l);
 	}
 	if (stop_requested(res))
 		return SQ_E_CANCELED;

@@ -70,7 +70,7 @@ static void run_batch(struct sq_bench *b, int ring)
 		sq_bench_pause(b);
 		sq_tracker_harvest(t, id, &s);
 		pages = sq_dirty_set_pages(s);
-		sq_dirty_set_free(s);
+		sq_dirty_set_destroy(s);
 		sq_bench_resume(b);
 		if (ring)
 			sq_tracker_mark_pages(t, id, in.ring, in.n);

@@ -243,7 +243,7 @@ static double gr_round(struct gr_ctx *c, struct gr_sum *sum)
 		sum->faults += gr_faults(c) - f0;
 		sum->rep = rep;
 	}
-	sq_dirty_set_free(set);
+	sq_dirty_set_destroy(set);
 	return rc ? -1 : t4 - t0;
 }
 

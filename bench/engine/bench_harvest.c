@@ -72,7 +72,7 @@ static void run_harvest(struct sq_bench *b, int kind)
 		sq_bench_resume(b);
 		sq_tracker_harvest(t, id, &s);
 		pages = sq_dirty_set_pages(s);
-		sq_dirty_set_free(s);
+		sq_dirty_set_destroy(s);
 	}
 	sq_bench_counter(b, "dirty_pages", (double)pages);
 	sq_bench_set_bytes(b, BITMAP_BYTES);

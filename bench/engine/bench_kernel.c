@@ -62,7 +62,7 @@ static void bm_harvest_4g(struct sq_bench *b)
 		sq_bench_resume(b);
 		sq_tracker_harvest(t, id, &s);
 		pages = sq_dirty_set_pages(s);
-		sq_dirty_set_free(s);
+		sq_dirty_set_destroy(s);
 	}
 	sq_bench_counter(b, "dirty_pages", (double)pages);
 	sq_tracker_destroy(t);
@@ -97,7 +97,7 @@ static void first_write_uffd(struct sq_bench *b, enum sq_kernel_mode k, enum sq_
 		if (i == FW_PAGES) {
 			sq_bench_pause(b);
 			sq_tracker_harvest(t, id, &s);
-			sq_dirty_set_free(s);
+			sq_dirty_set_destroy(s);
 			i = 0;
 			sq_bench_resume(b);
 		}

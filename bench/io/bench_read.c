@@ -199,7 +199,7 @@ static int write_layer(const char *path, enum sq_mem_layout layout, const uint8_
 		if (!rc)
 			rc = sq_manifest_save(mp, m);
 	}
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	return rc;
 }
 

@@ -179,7 +179,7 @@ static void run_full(struct sq_bench *b, uint8_t *region, uint64_t size, const c
 		if (fd >= 0)
 			close(fd);
 		unlink(path);
-		sq_manifest_free(m);
+		sq_manifest_destroy(m);
 		if (rc) {
 			sq_bench_skip(b, sq_last_error());
 			return;
@@ -308,7 +308,7 @@ static void run_diff(struct sq_bench *b, const struct sq_run *runs, size_t n, ui
 		sq_bench_skip(b, "set-up failed");
 		return;
 	}
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	sq_id_generate(&parent);
 	struct sq_mem_source src = { .base = region, .size = size };
 	/* Files stay until the end: deleting a many-extent file commits a large

@@ -117,7 +117,7 @@ static void bm_save(struct sq_bench *b)
 		sq_bench_skip(b, "set-up failed");
 		return;
 	}
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	struct sq_mem_source src = { .base = w.region, .size = size };
 	struct sq_snapshot_save_req full = { .size = sizeof(full), .state_path = path, .kind = SQ_SNAPSHOT_FULL,
 					     .state = st, .state_len = stlen, .mem = &src };
@@ -210,7 +210,7 @@ static int lazy_file(uint64_t size, char *path, size_t len)
 	rc = sq_state_demo(&vm);
 	if (!rc)
 		rc = sq_state_encode(vm, &st, &stlen);
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	struct sq_mem_source src = { .base = region, .size = size };
 	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = path, .kind = SQ_SNAPSHOT_FULL,
 					  .state = st, .state_len = stlen, .mem = &src };

@@ -12,7 +12,7 @@
  *                                   same model with no format at all (baseline of
  *                                   the codec benchmarks)
  *   state/crc64/isal                sq_crc64 over 1 MiB
- *   state/crc64/bytewise_baseline   sq_crc64_bytewise over 1 MiB (baseline)
+ *   state/crc64/bytewise_baseline   sq_x_crc64_bytewise over 1 MiB (baseline)
  *
  * Goals (issue 3): a 32-vCPU state loads in <= 50 us and saves (encode +
  * CRC, no IO) in <= 30 us on this machine.
@@ -35,7 +35,7 @@ static struct sq_microvm_state *make(int vcpus)
 	if (vcpus == 0)
 		sq_state_demo(&s);
 	else
-		sq_state_demo_vcpus((size_t)vcpus, &s);
+		sq_x_state_demo_vcpus((size_t)vcpus, &s);
 	return s;
 }
 
@@ -59,7 +59,7 @@ static void bm_encode(struct sq_bench *b)
 	}
 	sq_bench_set_bytes(b, (double)len);
 	sq_bench_counter(b, "file_bytes", (double)len);
-	sq_state_free(s);
+	sq_state_destroy(s);
 }
 
 static void bm_decode(struct sq_bench *b)
@@ -71,7 +71,7 @@ static void bm_decode(struct sq_bench *b)
 
 	if (!s || sq_state_encode(s, &buf, &len)) {
 		sq_bench_skip(b, "cannot build the state");
-		sq_state_free(s);
+		sq_state_destroy(s);
 		return;
 	}
 	while (sq_bench_running(b)) {
@@ -80,12 +80,12 @@ static void bm_decode(struct sq_bench *b)
 			break;
 		}
 		sq_bench_keep(d->n_vcpus);
-		sq_state_free(d);
+		sq_state_destroy(d);
 		sq_state_header_release(&h);
 	}
 	sq_bench_set_bytes(b, (double)len);
 	free(buf);
-	sq_state_free(s);
+	sq_state_destroy(s);
 }
 
 static void bm_load(struct sq_bench *b)
@@ -96,7 +96,7 @@ static void bm_load(struct sq_bench *b)
 
 	if (!s || sq_state_encode(s, &buf, &len)) {
 		sq_bench_skip(b, "cannot build the state");
-		sq_state_free(s);
+		sq_state_destroy(s);
 		return;
 	}
 	while (sq_bench_running(b)) {
@@ -105,11 +105,11 @@ static void bm_load(struct sq_bench *b)
 			break;
 		}
 		sq_bench_keep(d->n_vcpus);
-		sq_state_free(d);
+		sq_state_destroy(d);
 	}
 	sq_bench_set_bytes(b, (double)len);
 	free(buf);
-	sq_state_free(s);
+	sq_state_destroy(s);
 }
 
 static void bm_file_load(struct sq_bench *b)
@@ -132,11 +132,11 @@ static void bm_file_load(struct sq_bench *b)
 			break;
 		}
 		sq_bench_keep(d->n_vcpus);
-		sq_state_free(d);
+		sq_state_destroy(d);
 	}
 out:
 	unlink(path);
-	sq_state_free(s);
+	sq_state_destroy(s);
 }
 
 static void bm_copy(struct sq_bench *b)
@@ -153,9 +153,9 @@ static void bm_copy(struct sq_bench *b)
 			break;
 		}
 		sq_bench_keep(d->n_vcpus);
-		sq_state_free(d);
+		sq_state_destroy(d);
 	}
-	sq_state_free(s);
+	sq_state_destroy(s);
 }
 
 #define CRC_BYTES (1u << 20)
@@ -172,7 +172,7 @@ static void bm_crc(struct sq_bench *b, int bytewise)
 	for (size_t i = 0; i < CRC_BYTES; i++)
 		buf[i] = (uint8_t)sq_splitmix64(&seed);
 	while (sq_bench_running(b)) {
-		acc ^= bytewise ? sq_crc64_bytewise(0, buf, CRC_BYTES) : sq_crc64(buf, CRC_BYTES);
+		acc ^= bytewise ? sq_x_crc64_bytewise(0, buf, CRC_BYTES) : sq_crc64(buf, CRC_BYTES);
 		sq_bench_keep(acc);
 	}
 	sq_bench_set_bytes(b, CRC_BYTES);

@@ -15,7 +15,7 @@
  *   sq_atomic_publish  name the temp, rename it over dest, fsync the directory
  *   sq_atomic_commit   sync + publish
  *   sq_atomic_abort    remove the temp file
- *   sq_atomic_close    release the handle and the lock; removes the temp
+ *   sq_atomic_destroy    release the handle and the lock; removes the temp
  *                      unless published
  *   sq_atomic_sweep    remove temps of @dest left by dead writers
  *   sq_atomic_write_file  the whole sequence for one buffer (small files)
@@ -75,15 +75,15 @@ struct sq_atomic_opts {
 #define SQ_ATOMIC_NAMED_TEMP 2u /* always use a named temp (no O_TMPFILE) */
 
 /**
- * sq_derive_temp_path() - "<dest>.tmp" into @buf: the fixed temp name of
+ * sq_x_derive_temp_path() - "<dest>.tmp" into @buf: the fixed temp name of
  * earlier versions, no longer used by any writer (kept for source
  * compatibility). Returns 0, or SQ_E_INVALID_PATH when @buf (of @len
  * bytes) is too small.
  */
-SQ_API int sq_derive_temp_path(const char *dest, char *buf, size_t len);
+SQ_API int sq_x_derive_temp_path(const char *dest, char *buf, size_t len);
 
 /**
- * sq_check_same_filesystem() - pre-flight check that a rename from a file
+ * sq_x_check_same_filesystem() - pre-flight check that a rename from a file
  * in @temp's parent directory to @dest can be atomic.
  *
  * Compares st_dev of the parent directories (an empty parent means ".").
@@ -91,12 +91,12 @@ SQ_API int sq_derive_temp_path(const char *dest, char *buf, size_t len);
  * stat'ed ("snapshot I/O error: ..."); SQ_E_ATOMIC_COMMIT_CROSS_FS when the
  * devices differ, with the original's message naming both paths.
  */
-SQ_API int sq_check_same_filesystem(const char *dest, const char *temp);
+SQ_API int sq_x_check_same_filesystem(const char *dest, const char *temp);
 
 /**
  * sq_atomic_open() - start replacing @dest.
  * @opts: NULL for defaults.
- * @out:  receives the handle, owned by the caller until sq_atomic_close().
+ * @out:  receives the handle, owned by the caller until sq_atomic_destroy().
  *
  * Returns 0, SQ_E_OUTPUT_BUSY (another handle, in this or another
  * process, writes @dest; without SQ_ATOMIC_WAIT), SQ_E_IO (missing parent,
@@ -149,10 +149,10 @@ SQ_API int sq_atomic_commit(struct sq_atomic_file *f);
 SQ_API void sq_atomic_abort(struct sq_atomic_file *f);
 
 /**
- * sq_atomic_close() - close and free the handle. Unlinks the temp file
+ * sq_atomic_destroy() - close and free the handle. Unlinks the temp file
  * unless it was published. NULL is ignored.
  */
-SQ_API void sq_atomic_close(struct sq_atomic_file *f);
+SQ_API void sq_atomic_destroy(struct sq_atomic_file *f);
 
 /**
  * sq_atomic_sweep() - remove the temps of @dest left by dead writers: takes
@@ -193,7 +193,7 @@ SQ_API int sq_atomic_write_file(const char *dest, const void *buf, size_t len, u
  *                                      names; write the commit record (the
  *                                      commit point); rename every member;
  *                                      remove the record
- *   sq_atomic_group_close(g)           remove uncommitted temps, unlock
+ *   sq_atomic_group_destroy(g)           remove uncommitted temps, unlock
  *
  * The record "<record>" lists (temp name, destination) pairs, all in the
  * record's directory, with a CRC-64; it is itself published atomically.
@@ -237,8 +237,8 @@ SQ_API int sq_atomic_group_add(struct sq_atomic_group *g, const char *dest,
  */
 SQ_API int sq_atomic_group_commit(struct sq_atomic_group *g);
 
-/** sq_atomic_group_close() - remove uncommitted temps, unlock, free. NULL ok. */
-SQ_API void sq_atomic_group_close(struct sq_atomic_group *g);
+/** sq_atomic_group_destroy() - remove uncommitted temps, unlock, free. NULL ok. */
+SQ_API void sq_atomic_group_destroy(struct sq_atomic_group *g);
 
 /**
  * sq_atomic_group_recover() - finish an interrupted commit of @record, if
@@ -253,12 +253,22 @@ SQ_API int sq_atomic_group_recover(const char *record, int wait);
  * group's destinations: finishes an interrupted commit, then waits while a
  * writer holds the lock (writers never wait, so readers cannot deadlock
  * with them), so the reader sees one complete commit until it closes
- * *@out with sq_atomic_group_close. Readers share the lock. In a directory
+ * *@out with sq_atomic_group_destroy. Readers share the lock. In a directory
  * where the lock file cannot be created and no commit is pending, *@out is
  * NULL and 0 is returned (no writer can exist there). Returns 0,
  * SQ_E_CORRUPT, SQ_E_IO, SQ_E_NOMEM.
  */
 SQ_API int sq_atomic_group_read(const char *record, struct sq_atomic_group **out);
+
+/* Names published before the naming rule (docs/ARCHITECTURE.md, "ABI"); same behaviour. */
+SQ_API int sq_derive_temp_path(const char *dest, char *buf, size_t len)
+	SQ_DEPRECATED("use sq_x_derive_temp_path");
+SQ_API int sq_check_same_filesystem(const char *dest, const char *temp)
+	SQ_DEPRECATED("use sq_x_check_same_filesystem");
+SQ_API void sq_atomic_close(struct sq_atomic_file *f)
+	SQ_DEPRECATED("use sq_atomic_destroy");
+SQ_API void sq_atomic_group_close(struct sq_atomic_group *g)
+	SQ_DEPRECATED("use sq_atomic_group_destroy");
 
 SQ_END_DECLS
 

@@ -31,8 +31,12 @@ SQ_API uint64_t sq_crc64(const void *buf, size_t len);
  */
 SQ_API uint64_t sq_crc64_update(uint64_t crc, const void *buf, size_t len);
 
-/** sq_crc64_bytewise() - the same CRC, one table lookup per byte (reference, benchmarks). */
-SQ_API uint64_t sq_crc64_bytewise(uint64_t crc, const void *buf, size_t len);
+/** sq_x_crc64_bytewise() - the same CRC, one table lookup per byte (reference, benchmarks). */
+SQ_API uint64_t sq_x_crc64_bytewise(uint64_t crc, const void *buf, size_t len);
+
+/* Names published before the naming rule (docs/ARCHITECTURE.md, "ABI"); same behaviour. */
+SQ_API uint64_t sq_crc64_bytewise(uint64_t crc, const void *buf, size_t len)
+	SQ_DEPRECATED("use sq_x_crc64_bytewise");
 
 SQ_END_DECLS
 

@@ -15,6 +15,17 @@
 #define SQ_API
 #endif
 
+/*
+ * SQ_DEPRECATED(msg) - marks a name kept only for programs built against an
+ * older libsquib.so.2 (docs/ARCHITECTURE.md, "ABI": naming). Empty while
+ * the library is built and when the consumer defines SQ_NO_DEPRECATED.
+ */
+#if defined(__GNUC__) && !defined(SQ_BUILDING_LIBRARY) && !defined(SQ_NO_DEPRECATED)
+#define SQ_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define SQ_DEPRECATED(msg)
+#endif
+
 #ifdef __cplusplus
 #define SQ_BEGIN_DECLS extern "C" {
 #define SQ_END_DECLS }

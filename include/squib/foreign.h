@@ -45,7 +45,7 @@ SQ_BEGIN_DECLS
  *              records its size and CRC trailer.
  * @parent:     a diff's parent id (the manifest id of the layer below, see
  *              sq_snapshot_id_of); NULL or zero for a full file.
- * @out:        receives the manifest (sq_manifest_free), with a new id.
+ * @out:        receives the manifest (sq_manifest_destroy), with a new id.
  * Returns 0; SQ_E_INVAL (a full file with a parent, a diff without one);
  * SQ_E_NOT_FOUND (no memory file); SQ_E_ALIGN (the file is empty, or
  * larger than SQ_MANIFEST_MAX_REGION); SQ_E_MEMORY_IO; the state file's

@@ -12,7 +12,7 @@
  *   sq_manifest_load    read (at most the size the header allows) + decode
  *   sq_manifest_scan    manifest of a memory file written without one
  *                       (_paged: in pages of a given size)
- *   sq_manifest_free    release
+ *   sq_manifest_destroy    release
  *
  * A manifest lists the data extents of one memory file (sorted, merged
  * runs of pages of its page_size: a power of two from 4 KiB to 64 KiB) and
@@ -95,7 +95,7 @@ SQ_API int sq_manifest_encode(const struct sq_manifest *m, void **buf, size_t *l
  * sq_manifest_decode() - parse and validate @len bytes. Nothing is
  * allocated before the header's counts are checked against @len and the
  * bounds. Returns 0 and a new manifest in *@out (free with
- * sq_manifest_free), or SQ_E_MANIFEST (bad magic, version, CRC, counts,
+ * sq_manifest_destroy), or SQ_E_MANIFEST (bad magic, version, CRC, counts,
  * order, sizes), or SQ_E_NOMEM.
  */
 SQ_API int sq_manifest_decode(const void *buf, size_t len, struct sq_manifest **out);
@@ -119,7 +119,7 @@ SQ_API int sq_manifest_load(const char *path, struct sq_manifest **out);
  * page included), @kind as given, a new random id, no parent and no state
  * binding (the caller sets those; see sq_manifest_build() in
  * squib/foreign.h for the whole job). Returns 0 and a new manifest in
- * *@out (sq_manifest_free), SQ_E_NOT_FOUND, SQ_E_ALIGN (empty, or larger
+ * *@out (sq_manifest_destroy), SQ_E_NOT_FOUND, SQ_E_ALIGN (empty, or larger
  * than SQ_MANIFEST_MAX_REGION), SQ_E_MEMORY_IO or SQ_E_NOMEM. Any thread;
  * reads the whole data of the file.
  */
@@ -137,8 +137,12 @@ SQ_API int sq_manifest_scan(const char *mem_path, enum sq_snapshot_kind kind,
 SQ_API int sq_manifest_scan_paged(const char *mem_path, enum sq_snapshot_kind kind,
 				  uint32_t page_size, struct sq_manifest **out);
 
-/** sq_manifest_free() - release @m and its arrays. NULL is ignored. */
-SQ_API void sq_manifest_free(struct sq_manifest *m);
+/** sq_manifest_destroy() - release @m and its arrays. NULL is ignored. */
+SQ_API void sq_manifest_destroy(struct sq_manifest *m);
+
+/* Names published before the naming rule (docs/ARCHITECTURE.md, "ABI"); same behaviour. */
+SQ_API void sq_manifest_free(struct sq_manifest *m)
+	SQ_DEPRECATED("use sq_manifest_destroy");
 
 SQ_END_DECLS
 

@@ -86,7 +86,7 @@ struct sq_migrate_tracker_ctx {
 /**
  * sq_migrate_tracker_source() - a source over region @ctx->region_id of an
  * engine tracker (squib/tracker.h): harvest = sq_tracker_harvest, put_back =
- * sq_tracker_put_back + free, release = sq_dirty_set_free. A region of
+ * sq_tracker_put_back + free, release = sq_dirty_set_destroy. A region of
  * larger pages (sq_tracker_add_region_opts) has its runs given as 4 KiB
  * pages, a partial last page ending at the region's end; the region's
  * length must be whole 4 KiB pages, as sq_migrate_send requires. Fills

@@ -148,7 +148,7 @@ enum {
  * so this costs what that data costs). Holds the pair's lock while it
  * reads (waiting for a save in progress), after finishing an interrupted
  * commit (sq_snapshot_recover).
- * Returns 0 and *@out (sq_snapshot_loaded_free); SQ_E_IO; SQ_E_TOO_SHORT,
+ * Returns 0 and *@out (sq_snapshot_loaded_destroy); SQ_E_IO; SQ_E_TOO_SHORT,
  * SQ_E_CRC_MISMATCH, SQ_E_SIZE_LIMIT, SQ_E_BITCODE, SQ_E_MAGIC_MISMATCH,
  * SQ_E_VERSION_MISMATCH, SQ_E_INCOMPATIBLE; SQ_E_MANIFEST / SQ_E_NOT_FOUND;
  * SQ_E_PAIR_MISMATCH (state or memory file from another snapshot);
@@ -160,7 +160,7 @@ enum {
  */
 SQ_API int sq_snapshot_load(const char *state_path, unsigned flags,
 			    struct sq_snapshot_loaded **out);
-SQ_API void sq_snapshot_loaded_free(struct sq_snapshot_loaded *l);
+SQ_API void sq_snapshot_loaded_destroy(struct sq_snapshot_loaded *l);
 
 /**
  * sq_snapshot_recover() - complete or undo an interrupted save of the pair
@@ -171,6 +171,10 @@ SQ_API int sq_snapshot_recover(const char *state_path);
 
 /** sq_snapshot_id_of() - the id in the manifest beside @state_path. */
 SQ_API int sq_snapshot_id_of(const char *state_path, struct sq_snapshot_id *id);
+
+/* Names published before the naming rule (docs/ARCHITECTURE.md, "ABI"); same behaviour. */
+SQ_API void sq_snapshot_loaded_free(struct sq_snapshot_loaded *l)
+	SQ_DEPRECATED("use sq_snapshot_loaded_destroy");
 
 SQ_END_DECLS
 

@@ -17,10 +17,10 @@
  *               sq_state_decode_unchecked  body -> state, magic/version checked
  *               sq_state_decode_body   body -> state, nothing but bitcode checked
  *   files       sq_state_save / sq_state_load / sq_state_describe
- *   demo        sq_state_demo (the 2-vCPU demo state), sq_state_demo_vcpus
+ *   demo        sq_state_demo (the 2-vCPU demo state), sq_x_state_demo_vcpus
  *
  * Ownership: every pointer inside a struct sq_microvm_state is owned by it
- * and allocated with malloc(); sq_state_free() releases all of it. Callers
+ * and allocated with malloc(); sq_state_destroy() releases all of it. Callers
  * that build a state by hand allocate its parts with malloc() too (or use
  * the setters, which do). Strings are struct sq_str: UTF-8 text of @len
  * bytes (may contain NUL), always followed by a terminating NUL that is not
@@ -150,13 +150,13 @@ struct sq_state_header {
  *
  * Everything zero or empty, as MicrovmState::default(); each vCPU as
  * VcpuState::new(0): registers zero, no sys_regs, psci Off. The caller
- * sets mpidr and the rest. *@out is owned by the caller (sq_state_free).
+ * sets mpidr and the rest. *@out is owned by the caller (sq_state_destroy).
  * Returns 0 or SQ_E_NOMEM.
  */
 SQ_API int sq_state_create(size_t n_vcpus, struct sq_microvm_state **out);
 
-/** sq_state_free() - release a state and everything it owns; NULL is ignored. */
-SQ_API void sq_state_free(struct sq_microvm_state *s);
+/** sq_state_destroy() - release a state and everything it owns; NULL is ignored. */
+SQ_API void sq_state_destroy(struct sq_microvm_state *s);
 
 /** sq_state_copy() - deep copy of @src into a new object. 0 or SQ_E_NOMEM. */
 SQ_API int sq_state_copy(const struct sq_microvm_state *src, struct sq_microvm_state **out);
@@ -170,8 +170,8 @@ SQ_API bool sq_state_equal(const struct sq_microvm_state *a, const struct sq_mic
 /** sq_str_set() - replace @dst with a copy of @len bytes at @src. 0 or SQ_E_NOMEM. */
 SQ_API int sq_str_set(struct sq_str *dst, const char *src, size_t len);
 
-/** sq_str_free() - release @s and make it empty. */
-SQ_API void sq_str_free(struct sq_str *s);
+/** sq_str_clear() - release @s and make it empty. */
+SQ_API void sq_str_clear(struct sq_str *s);
 
 /**
  * sq_vcpu_sysreg_set() - insert or replace @key in @v's map, keeping keys
@@ -264,7 +264,7 @@ SQ_API int sq_state_encode_body(const struct sq_microvm_state *s, uint64_t magic
  *   magic != 0x07101984AAAA0000    SQ_E_MAGIC_MISMATCH
  *   major != 5 or minor > 0        SQ_E_VERSION_MISMATCH
  * verify_compatible is not run (sq_state_load does).
- * @out: receives the state (sq_state_free) only on success; on failure
+ * @out: receives the state (sq_state_destroy) only on success; on failure
  *       *@out is NULL and nothing is left allocated.
  * @hdr: NULL, or receives the header on success (sq_state_header_release).
  *
@@ -351,14 +351,14 @@ struct sq_state_description {
  * run verify_compatible. The memory file "<stem>.mem" is inferred when the
  * extension is exactly "snap", and stat'ed.
  * @out: receives a description owned by the caller
- *       (sq_state_description_free).
+ *       (sq_state_description_destroy).
  * Returns 0, SQ_E_IO, SQ_E_NOT_REGULAR, or the decode errors other than
  * SQ_E_CRC_MISMATCH.
  */
 SQ_API int sq_state_describe(const char *path, struct sq_state_description **out);
 
-/** sq_state_description_free() - NULL is ignored. */
-SQ_API void sq_state_description_free(struct sq_state_description *d);
+/** sq_state_description_destroy() - NULL is ignored. */
+SQ_API void sq_state_description_destroy(struct sq_state_description *d);
 
 /**
  * sq_state_description_format() - the description as text in *@out, owned
@@ -382,12 +382,22 @@ SQ_API int sq_state_description_format(const struct sq_state_description *d, int
 SQ_API int sq_state_demo(struct sq_microvm_state **out);
 
 /**
- * sq_state_demo_vcpus() - a realistic state with @n_vcpus vCPUs (MPIDR
+ * sq_x_state_demo_vcpus() - a realistic state with @n_vcpus vCPUs (MPIDR
  * Aff0/Aff1 numbering, 37 sys_regs each, vCPU 0 On, the others Off), the
  * demo's devices, GIC blob and MMDS. Deterministic. 0, SQ_E_INVAL for 0
  * vCPUs, or SQ_E_NOMEM.
  */
-SQ_API int sq_state_demo_vcpus(size_t n_vcpus, struct sq_microvm_state **out);
+SQ_API int sq_x_state_demo_vcpus(size_t n_vcpus, struct sq_microvm_state **out);
+
+/* Names published before the naming rule (docs/ARCHITECTURE.md, "ABI"); same behaviour. */
+SQ_API int sq_state_demo_vcpus(size_t n_vcpus, struct sq_microvm_state **out)
+	SQ_DEPRECATED("use sq_x_state_demo_vcpus");
+SQ_API void sq_state_description_free(struct sq_state_description *d)
+	SQ_DEPRECATED("use sq_state_description_destroy");
+SQ_API void sq_str_free(struct sq_str *s)
+	SQ_DEPRECATED("use sq_str_clear");
+SQ_API void sq_state_free(struct sq_microvm_state *s)
+	SQ_DEPRECATED("use sq_state_destroy");
 
 SQ_END_DECLS
 

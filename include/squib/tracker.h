@@ -318,7 +318,7 @@ SQ_API int sq_tracker_mark_pages(struct sq_tracker *t, uint32_t id, const uint64
 
 /**
  * sq_tracker_harvest() - get-and-clear the dirty pages of region @id.
- * @out: receives a dirty set (sq_dirty_set_free), possibly empty.
+ * @out: receives a dirty set (sq_dirty_set_destroy), possibly empty.
  *
  * For KERNEL_WP regions the kernel's written pages are collected and
  * re-protected first, then merged. Coarse blocks are emitted whole.
@@ -409,7 +409,7 @@ SQ_API int sq_tracker_set_wp_hook(struct sq_tracker *t, uint32_t id, sq_tracker_
 /* Dirty sets: immutable after harvest/peek; any thread may read them. */
 SQ_API size_t sq_dirty_set_nruns(const struct sq_dirty_set *s);
 /* Sorted, merged, region-relative runs in the region's pages (valid until
- * sq_dirty_set_free): byte offset = first_page * sq_dirty_set_page_size(). */
+ * sq_dirty_set_destroy): byte offset = first_page * sq_dirty_set_page_size(). */
 SQ_API const struct sq_run *sq_dirty_set_runs(const struct sq_dirty_set *s);
 SQ_API uint64_t sq_dirty_set_pages(const struct sq_dirty_set *s);
 /* Bytes the runs cover inside the region (a partial last page counts its
@@ -419,7 +419,11 @@ SQ_API uint64_t sq_dirty_set_bytes(const struct sq_dirty_set *s);
 SQ_API uint32_t sq_dirty_set_page_size(const struct sq_dirty_set *s);
 SQ_API uint32_t sq_dirty_set_region(const struct sq_dirty_set *s);
 /* NULL is ignored. */
-SQ_API void sq_dirty_set_free(struct sq_dirty_set *s);
+SQ_API void sq_dirty_set_destroy(struct sq_dirty_set *s);
+
+/* Names published before the naming rule (docs/ARCHITECTURE.md, "ABI"); same behaviour. */
+SQ_API void sq_dirty_set_free(struct sq_dirty_set *s)
+	SQ_DEPRECATED("use sq_dirty_set_destroy");
 
 SQ_END_DECLS
 

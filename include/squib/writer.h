@@ -96,7 +96,7 @@ struct sq_writer_report {
  * @opts:    NULL = defaults
  * @m:       if not NULL, receives a new manifest (extents and CRCs filled,
  *           region and page size set, ids and state binding zero; kind set
- *           from @layout); free with sq_manifest_free
+ *           from @layout); free with sq_manifest_destroy
  * @rep:     if not NULL, filled on success
  *
  * Returns 0; SQ_E_INVAL / SQ_E_ALIGN / SQ_E_RANGE for bad arguments;

@@ -19,12 +19,12 @@ static int state(const char *dir, unsigned g)
 	char p[4096];
 	int rc;
 
-	if (sq_state_demo_vcpus(g + 1, &vm) || sq_state_encode(vm, &buf, &len))
+	if (sq_x_state_demo_vcpus(g + 1, &vm) || sq_state_encode(vm, &buf, &len))
 		return -1;
 	snprintf(p, sizeof(p), "%s/g%u.snap", dir, g);
 	rc = ref_write_bytes(p, buf, len);
 	free(buf);
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	return rc;
 }
 

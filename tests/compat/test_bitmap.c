@@ -184,7 +184,7 @@ static void tracker_runs_cover_pages(void **state)
 		assert_int_equal(r[1].first_page, 10);
 		assert_int_equal(r[1].npages, 1); /* the partial page is one page */
 		assert_int_equal(sq_dirty_set_bytes(set), 2 * ps + tail); /* its bytes in the range */
-		sq_dirty_set_free(set);
+		sq_dirty_set_destroy(set);
 		sq_dirty_bitmap_destroy(b);
 	}
 }

@@ -74,11 +74,11 @@ static void write_state(struct fx *f, unsigned g)
 	uint8_t *buf;
 	size_t len;
 
-	assert_int_equal(sq_state_demo_vcpus(g + 1, &vm), 0);
+	assert_int_equal(sq_x_state_demo_vcpus(g + 1, &vm), 0);
 	assert_int_equal(sq_state_encode(vm, &buf, &len), 0);
 	assert_int_equal(ref_write_bytes(f->snap[g], buf, len), 0);
 	free(buf);
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 }
 
 /*
@@ -206,13 +206,13 @@ static void describe_and_load_without_manifest(struct fx *f)
 	assert_string_equal(d->inferred_memory_path, f->mem[2]);
 	assert_true(d->inferred_memory_exists);
 	assert_int_equal(d->inferred_memory_size, f->size);
-	sq_state_description_free(d);
+	sq_state_description_destroy(d);
 	assert_int_equal(sq_snapshot_load(f->snap[1], 0, &l), SQ_E_NOT_FOUND);
 	assert_int_equal(sq_snapshot_load(f->snap[1], SQ_LOAD_FOREIGN, &l), 0);
 	assert_null(l->manifest);
 	assert_int_equal(l->vm->n_vcpus, 2);
 	assert_string_equal(l->mem_path, f->mem[1]);
-	sq_snapshot_loaded_free(l);
+	sq_snapshot_loaded_destroy(l);
 }
 
 static void build_manifests_then_everything_applies(struct fx *f)
@@ -237,7 +237,7 @@ static void build_manifests_then_everything_applies(struct fx *f)
 		assert_non_null(l->manifest);
 		assert_int_equal(l->manifest->page_size, mp_size);
 		assert_int_equal(l->manifest->region_size, ram_size);
-		sq_snapshot_loaded_free(l);
+		sq_snapshot_loaded_destroy(l);
 		assert_int_equal(sq_snapshot_id_of(f->snap[g], &got), 0);
 		assert_memory_equal(&got, &id[g], sizeof(got));
 		assert_int_equal(sq_memfile_verify(f->mem[g], NULL, 2, NULL), 0);
@@ -273,7 +273,7 @@ static void build_manifests_then_everything_applies(struct fx *f)
 	x ^= 0x5a;
 	assert_int_equal(pwrite(fd, &x, 1, (off_t)(end - 1)), 1);
 	close(fd);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	struct sq_restore_opts o = { .size = sizeof(o), .verify = 1 };
 	assert_int_equal(sq_restore_to_memory(chain, GENS, dst, ram_size, &o, NULL), SQ_E_VERIFY);
 	free(dst);
@@ -412,7 +412,7 @@ static void firecracker_state_binds(void **state)
 	assert_int_equal(sq_manifest_load(mp, &m), 0);
 	assert_int_equal(m->state_size, sizeof(body));
 	assert_true(m->state_crc == crc);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	int rc = sq_state_load(f->snap[0], &vm, NULL);
 	assert_true(rc < 0 && rc != SQ_E_INTERNAL && rc != SQ_E_CRC_MISMATCH);
 	assert_null(vm);

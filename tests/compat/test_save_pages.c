@@ -29,10 +29,10 @@ static uint8_t *state_bytes(size_t *len)
 	struct sq_microvm_state *vm;
 	uint8_t *buf;
 
-	assert_int_equal(sq_state_demo_vcpus(2, &vm), 0);
+	assert_int_equal(sq_x_state_demo_vcpus(2, &vm), 0);
 	assert_true(vm->vm_info.track_dirty_pages);
 	assert_int_equal(sq_state_encode(vm, &buf, len), 0);
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	return buf;
 }
 

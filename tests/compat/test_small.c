@@ -76,7 +76,7 @@ static void crc64_writer_builds_the_envelope(void **state)
 	close(fd);
 	free(got);
 	free(file);
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	sq_test_rmrf(dir);
 	free(dir);
 }
@@ -96,7 +96,7 @@ static void mmds_null_and_empty_rules(void **state)
 	assert_string_equal(out, "null");
 	free(out);
 	/* data_value of an empty string is JSON null */
-	sq_str_free(&m.data_json);
+	sq_str_clear(&m.data_json);
 	assert_int_equal(sq_mmds_data_value(&m, &out), 0);
 	assert_string_equal(out, "null");
 	free(out);
@@ -122,7 +122,7 @@ static void mmds_null_and_empty_rules(void **state)
 	assert_int_equal(sq_str_set(&m.data_json, "{oops", 5), 0);
 	assert_int_equal(sq_mmds_data_value(&m, &out), SQ_E_CORRUPT);
 	assert_null(out);
-	sq_str_free(&m.data_json);
+	sq_str_clear(&m.data_json);
 }
 
 /* The original's regression: a populated MMDS store round-trips a state file. */
@@ -146,8 +146,8 @@ static void mmds_through_a_state_file(void **state)
 	assert_int_equal(back->mmds_state.token_ttl_seconds, 60);
 	free(out);
 	free(file);
-	sq_state_free(vm);
-	sq_state_free(back);
+	sq_state_destroy(vm);
+	sq_state_destroy(back);
 }
 
 /* ------------------------------------------- callbacks with their own text */

@@ -158,7 +158,7 @@ static int setup(void **state)
 	snprintf(memf, sizeof(memf), "%s/a.mem", dir);
 	if (sq_state_demo(&vm) || sq_state_encode(vm, &st, &stlen))
 		return -1;
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 
 	/* Every struct of the save at exactly its first-layout size. */
 	struct sq_mem_source src = { .base = region, .size = SIZE };
@@ -206,7 +206,7 @@ static void save_refuses_bad_sizes_before_touching_disk(void **state)
 
 	assert_int_equal(sq_state_demo(&vm), 0);
 	assert_int_equal(sq_state_encode(vm, &st, &stlen), 0);
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	snprintf(other, sizeof(other), "%s/b.snap", dir);
 	struct sq_snapshot_save_req q = { .state_path = other, .kind = SQ_SNAPSHOT_FULL,
 					  .state = st, .state_len = stlen, .mem = &src };
@@ -304,7 +304,7 @@ static void tracker_and_atomic_at_first_layout(void **state)
 	assert_int_equal(sq_tracker_harvest(t, id2, &set), 0);
 	assert_int_equal(sq_dirty_set_page_size(set), 16384);
 	assert_int_equal(sq_dirty_set_runs(set)[0].first_page, 1);
-	sq_dirty_set_free(set);
+	sq_dirty_set_destroy(set);
 	struct sq_region_opts ro_zero = { .size = 0, .page_size = 16384 };
 	assert_int_equal(sq_tracker_add_region_opts(t, region, SIZE, &ro_zero, &id2), SQ_E_INVAL);
 	assert_non_null(strstr(sq_last_error(), "struct sq_region_opts"));
@@ -324,7 +324,7 @@ static void tracker_and_atomic_at_first_layout(void **state)
 	assert_int_equal(sq_atomic_open(dest, ao_x, &f), 0);
 	assert_int_equal(sq_atomic_write(f, "x", 1, SQ_E_IO), 0);
 	assert_int_equal(sq_atomic_commit(f), 0);
-	sq_atomic_close(f);
+	sq_atomic_destroy(f);
 	assert_true(sq_test_exists(dest));
 	free(ao_x);
 	struct sq_atomic_opts zao = { .size = 0 };

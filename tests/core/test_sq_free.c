@@ -39,8 +39,8 @@ static void state_buffers(void **state)
 	assert_memory_equal(body, file, blen);
 	sq_free(file);
 	sq_free(body);
-	sq_state_free(back);
-	sq_state_free(s);
+	sq_state_destroy(back);
+	sq_state_destroy(s);
 	sq_free(NULL);
 }
 
@@ -55,7 +55,7 @@ static void mmds_text(void **state)
 	assert_int_equal(sq_mmds_data_value(&m, &json), 0);
 	assert_non_null(strstr(json, "\"a\""));
 	sq_free(json);
-	sq_str_free(&m.data_json);
+	sq_str_clear(&m.data_json);
 }
 
 static void description_text(void **state)
@@ -77,8 +77,8 @@ static void description_text(void **state)
 	assert_int_equal(js[0], '{');
 	sq_free(text);
 	sq_free(js);
-	sq_state_description_free(d);
-	sq_state_free(s);
+	sq_state_description_destroy(d);
+	sq_state_destroy(s);
 	sq_test_rmrf(dir);
 	free(dir);
 }
@@ -110,8 +110,8 @@ static void manifest_bytes(void **state)
 	assert_int_equal(len, sizeof(page));
 	assert_memory_equal(buf, page, sizeof(page));
 	sq_free(buf);
-	sq_manifest_free(back);
-	sq_manifest_free(m);
+	sq_manifest_destroy(back);
+	sq_manifest_destroy(m);
 	sq_test_rmrf(dir);
 	free(dir);
 }

@@ -66,10 +66,10 @@ static void mark_harvest_runs(void **st)
 	assert_int_equal(sq_dirty_set_region(s), id);
 	const struct sq_run want[] = { { 5, 2 }, { 63, 2 }, { 511, 2 }, { 2047, 1 } };
 	expect_runs(s, want, 4);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
 	expect_runs(s, NULL, 0);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	sq_tracker_destroy(t);
 }
 
@@ -92,15 +92,15 @@ static void range_import_peek_putback(void **st)
 	expect_runs(p, want, 3);
 	assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
 	expect_runs(s, want, 3);
-	sq_dirty_set_free(p);
+	sq_dirty_set_destroy(p);
 	/* The consumer failed: put the set back, mark something new. */
 	assert_int_equal(sq_tracker_mark(t, A(500 * PG)), 0);
 	assert_int_equal(sq_tracker_put_back(t, s), 0);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
 	const struct sq_run want2[] = { { 10, 4 }, { 133, 2 }, { 500, 1 }, { 999, 1 } };
 	expect_runs(s, want2, 4);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	sq_tracker_destroy(t);
 }
 
@@ -119,7 +119,7 @@ static void coarse_emits_whole_blocks(void **st)
 	assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
 	const struct sq_run want[] = { { 0, 512 }, { 1024, 256 } };
 	expect_runs(s, want, 2);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	/* Forced back to fine: exact pages again. */
 	assert_int_equal(sq_tracker_set_granule(t, id, 0, SQ_GRANULE_FINE), 0);
 	assert_int_equal(sq_tracker_granule(t, id, 0), SQ_GRANULE_FINE);
@@ -127,7 +127,7 @@ static void coarse_emits_whole_blocks(void **st)
 	assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
 	const struct sq_run want2[] = { { 3, 1 } };
 	expect_runs(s, want2, 1);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	sq_tracker_destroy(t);
 }
 
@@ -147,7 +147,7 @@ static void controller_both_directions(void **st)
 			assert_int_equal(sq_tracker_mark(t, A(BLK + (uintptr_t)p * PG)), 0);
 		assert_int_equal(sq_tracker_mark(t, A(3 * BLK)), 0); /* block 3: one page */
 		assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
-		sq_dirty_set_free(s);
+		sq_dirty_set_destroy(s);
 	}
 	assert_int_equal(sq_tracker_granule(t, id, 1), SQ_GRANULE_COARSE);
 	assert_int_equal(sq_tracker_granule(t, id, 3), SQ_GRANULE_FINE);
@@ -166,7 +166,7 @@ static void controller_both_directions(void **st)
 		assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
 		if (sq_tracker_granule(t, id, 1) == SQ_GRANULE_COARSE)
 			assert_int_equal(sq_dirty_set_pages(s), 512);
-		sq_dirty_set_free(s);
+		sq_dirty_set_destroy(s);
 	}
 	assert_int_equal(sq_tracker_granule(t, id, 1), SQ_GRANULE_FINE);
 	assert_int_equal(sq_tracker_stats(t, id, &ds), 0);
@@ -192,7 +192,7 @@ static void stats_rates(void **st)
 	assert_int_equal(sq_tracker_add_region(t, A(0), BLK, 0, &id), 0);
 	assert_int_equal(sq_tracker_mark_range(t, A(0), 100 * PG), 0);
 	assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	assert_int_equal(sq_tracker_stats(t, id, &ds), 0);
 	assert_int_equal(ds.epoch, 1);
 	assert_int_equal(ds.last_pages, 100);
@@ -230,11 +230,11 @@ static void regions_add_remove(void **st)
 	/* Put-back after the region is gone fails cleanly. */
 	assert_int_equal(sq_tracker_remove_region(t, a), 0);
 	assert_int_equal(sq_tracker_put_back(t, s), SQ_E_NOT_FOUND);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	assert_int_equal(sq_tracker_harvest(t, c, &s), 0);
 	const struct sq_run wc[] = { { 7, 1 } };
 	expect_runs(s, wc, 1);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	/* Ids are not reused. */
 	uint32_t d;
 	assert_int_equal(sq_tracker_add_region(t, A(0), BLK, 0, &d), 0);

@@ -44,7 +44,7 @@ static void expect_only(struct sq_tracker *t, uint32_t id, long p)
 		assert_int_equal(sq_dirty_set_runs(s)[0].first_page, (uint64_t)p);
 		assert_int_equal(sq_dirty_set_runs(s)[0].npages, 1);
 	}
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 }
 
 static void bad_regions(void **st)
@@ -124,7 +124,7 @@ static void bad_bitmaps(void **st)
 	struct sq_dirty_set *s;
 	assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
 	assert_int_equal(sq_dirty_set_pages(s), 2);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	sq_tracker_destroy(t);
 }
 

@@ -60,7 +60,7 @@ static void epoch(struct sq_tracker *t, uint32_t id)
 	/* Default io_op_ns 15000, byte_ps 800: measured = modelled. */
 	uint64_t ns = ios * 15000 + bytes * 800 / 1000;
 	assert_int_equal(sq_tracker_note_io(t, id, ios, bytes, ns), 0);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 }
 
 static void granules(struct sq_tracker *t, uint32_t id, int *g)

@@ -46,7 +46,7 @@ static void expect_runs(struct sq_tracker *t, uint32_t id, const struct sq_run *
 		assert_int_equal(sq_dirty_set_runs(s)[i].first_page, want[i].first_page);
 		assert_int_equal(sq_dirty_set_runs(s)[i].npages, want[i].npages);
 	}
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 }
 
 static void handle_marks_fine(void **st)
@@ -106,7 +106,7 @@ static void handle_marks_coarse(void **st)
 	assert_int_equal(sq_dirty_set_nruns(s), 2);
 	assert_int_equal(sq_dirty_set_runs(s)[1].first_page, want[1].first_page);
 	assert_int_equal(sq_dirty_set_runs(s)[1].npages, want[1].npages);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	/* Back to fine: the exact fine bits the inline marks recorded. */
 	assert_int_equal(sq_tracker_set_granule(t, id, 1, SQ_GRANULE_FINE), 0);
 	assert_int_equal(sq_tracker_set_granule(t, id, 2, SQ_GRANULE_FINE), 0);
@@ -225,7 +225,7 @@ static void remove_waits_for_handles(void **st)
 	assert_int_equal(sq_tracker_mark(t, A(8 * BLK)), 0);
 	assert_int_equal(sq_tracker_harvest(t, id2, &s), 0);
 	assert_int_equal(sq_dirty_set_pages(s), 1);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	sq_tracker_handle_put(&h);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(rm.rc, 0);

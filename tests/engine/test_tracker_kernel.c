@@ -120,7 +120,7 @@ static void run_mode(enum sq_kernel_mode kmode, bool shared, enum sq_granule_mod
 	assert_int_equal(sq_tracker_add_region(t, m.p, LEN, SQ_REGION_KERNEL_WP, &id), 0);
 	assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
 	assert_int_equal(sq_dirty_set_pages(s), 0);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 
 	/* A known pattern: a few single pages, a run across a block edge. */
 	unsigned char written[NPAGES] = { 0 };
@@ -142,13 +142,13 @@ static void run_mode(enum sq_kernel_mode kmode, bool shared, enum sq_granule_mod
 	expect_exact(s, written, coarse);
 	/* The consumer failed: the pages go back and come out again. */
 	assert_int_equal(sq_tracker_put_back(t, s), 0);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
 	expect_exact(s, written, coarse);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
 	assert_int_equal(sq_dirty_set_pages(s), 0); /* second harvest: empty */
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 
 	/* Writes from another thread while harvests run. */
 	struct writer *w = calloc(1, sizeof(*w));
@@ -160,13 +160,13 @@ static void run_mode(enum sq_kernel_mode kmode, bool shared, enum sq_granule_mod
 	for (int i = 0; i < 50; i++) {
 		assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
 		set_pages(s, uni);
-		sq_dirty_set_free(s);
+		sq_dirty_set_destroy(s);
 	}
 	atomic_store_explicit(&w->stop, 1, memory_order_release);
 	pthread_join(th, NULL);
 	assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
 	set_pages(s, uni);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	for (uint32_t p = 0; p < NPAGES; p++) {
 		if (w->written[p] && !uni[p])
 			fail_msg("page %u written during harvests was lost", p);

@@ -189,7 +189,7 @@ static void run_case(enum sq_granule_mode mode, int steps, uint64_t ps)
 			assert_int_equal(sq_tracker_harvest(t, m->id, &d), 0);
 			check_set(m, d, "harvest", step);
 			model_clear(m);
-			sq_dirty_set_free(s->last);
+			sq_dirty_set_destroy(s->last);
 			s->last = d;
 			sync_granules(t, m); /* the controller may have moved blocks */
 		} else if (op < 72) { /* peek and count */
@@ -199,7 +199,7 @@ static void run_case(enum sq_granule_mode mode, int steps, uint64_t ps)
 			check_set(m, d, "peek", step);
 			assert_int_equal(sq_tracker_count(t, m->id, &c), 0);
 			assert_int_equal(c, sq_dirty_set_pages(d));
-			sq_dirty_set_free(d);
+			sq_dirty_set_destroy(d);
 		} else if (op < 80) { /* put the last harvest back */
 			if (s->last) {
 				assert_int_equal(sq_tracker_put_back(t, s->last), 0);
@@ -208,7 +208,7 @@ static void run_case(enum sq_granule_mode mode, int steps, uint64_t ps)
 					for (uint64_t p = 0; p < r->npages; p++)
 						m->dirty[r->first_page + p] = true;
 				}
-				sq_dirty_set_free(s->last);
+				sq_dirty_set_destroy(s->last);
 				s->last = NULL;
 			}
 		} else if (op < 90) { /* force a granule */
@@ -222,7 +222,7 @@ static void run_case(enum sq_granule_mode mode, int steps, uint64_t ps)
 			assert_int_equal(sq_tracker_remove_region(t, m->id), 0);
 			if (s->last)
 				assert_int_equal(sq_tracker_put_back(t, s->last), SQ_E_NOT_FOUND);
-			sq_dirty_set_free(s->last);
+			sq_dirty_set_destroy(s->last);
 			s->last = NULL;
 			model_free(m);
 			s->live = false;
@@ -245,11 +245,11 @@ static void run_case(enum sq_granule_mode mode, int steps, uint64_t ps)
 			struct sq_dirty_set *d;
 			assert_int_equal(sq_tracker_harvest(t, sl[i].m.id, &d), 0);
 			check_set(&sl[i].m, d, "final", steps);
-			sq_dirty_set_free(d);
+			sq_dirty_set_destroy(d);
 			sq_tracker_handle_put(&sl[i].h);
 			model_free(&sl[i].m);
 		}
-		sq_dirty_set_free(sl[i].last);
+		sq_dirty_set_destroy(sl[i].last);
 	}
 	sq_tracker_destroy(t);
 }

@@ -78,14 +78,14 @@ static void bad_geometry(void **st)
 	assert_int_equal(sq_tracker_mark(t, (void *)BASE), 0);
 	assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
 	assert_int_equal(sq_dirty_set_page_size(s), host);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	assert_int_equal(sq_tracker_remove_region(t, id), 0);
 	assert_int_equal(sq_tracker_add_region(t, (void *)BASE, 1 << 20, 0, &id), 0);
 	assert_int_equal(sq_tracker_mark(t, (void *)(BASE + 5000)), 0);
 	assert_int_equal(sq_tracker_harvest(t, id, &s), 0);
 	assert_int_equal(sq_dirty_set_page_size(s), 4096);
 	assert_int_equal(sq_dirty_set_runs(s)[0].first_page, 1);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	sq_tracker_destroy(t);
 }
 
@@ -129,7 +129,7 @@ static void blocks_of_128(void **st)
 		assert_int_equal(sq_dirty_set_runs(s)[i].npages, want[i].npages);
 	}
 	assert_int_equal(sq_dirty_set_bytes(s), 6 * (uint64_t)K16 + 100);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 
 	/* the last block, coarse: its run is clipped to the region's pages */
 	assert_int_equal(sq_tracker_set_granule(t, id, 2, SQ_GRANULE_COARSE), 0);
@@ -142,7 +142,7 @@ static void blocks_of_128(void **st)
 	assert_int_equal(sq_dirty_set_runs(s)[1].npages, 1);
 	assert_int_equal(sq_dirty_set_runs(s)[2].first_page, 256); /* block 2: 4 pages */
 	assert_int_equal(sq_dirty_set_runs(s)[2].npages, 4);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	float heat[3];
 	assert_int_equal(sq_tracker_heat(t, id, 0, 3, heat), 0);
 	assert_true(heat[0] > 0 && heat[0] <= 128);
@@ -189,7 +189,7 @@ static void expect_pages(struct sq_tracker *t, uint32_t id, const unsigned char 
 		for (uint64_t p = 0; p < r->npages; p++)
 			got[r->first_page + p] = 1;
 	}
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	for (unsigned p = 0; p < KPAGES; p++)
 		if (got[p] != want[p])
 			fail_msg("16 KiB page %u: harvested %d, written %d", p, got[p], want[p]);

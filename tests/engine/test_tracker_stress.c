@@ -139,7 +139,7 @@ static void *hotplug_main(void *arg)
 		struct sq_dirty_set *s;
 		assert_int_equal(sq_tracker_harvest(c->t, id, &s), 0); /* holding a handle */
 		assert_true(sq_dirty_set_pages(s) >= 1);
-		sq_dirty_set_free(s);
+		sq_dirty_set_destroy(s);
 		sq_tracker_handle_put(&h);
 		assert_int_equal(sq_tracker_remove_region(c->t, id), 0);
 		assert_int_equal(sq_tracker_mark(c->t, (void *)BASE2), SQ_E_RANGE);
@@ -212,7 +212,7 @@ static void run_stress(enum sq_granule_mode mode, uint64_t ps)
 		harvests++;
 		if (held) { /* the previous "failed write" goes back now */
 			assert_int_equal(sq_tracker_put_back(c.t, held), 0);
-			sq_dirty_set_free(held);
+			sq_dirty_set_destroy(held);
 			held = NULL;
 			putbacks++;
 		}
@@ -220,7 +220,7 @@ static void run_stress(enum sq_granule_mode mode, uint64_t ps)
 			held = s; /* its consumer "failed" */
 		} else {
 			add_set(uni, s);
-			sq_dirty_set_free(s);
+			sq_dirty_set_destroy(s);
 		}
 	}
 	for (int i = 0; i < NMARKERS; i++)
@@ -230,12 +230,12 @@ static void run_stress(enum sq_granule_mode mode, uint64_t ps)
 	pthread_join(pin, NULL);
 	if (held) {
 		assert_int_equal(sq_tracker_put_back(c.t, held), 0);
-		sq_dirty_set_free(held);
+		sq_dirty_set_destroy(held);
 	}
 	struct sq_dirty_set *s;
 	assert_int_equal(sq_tracker_harvest(c.t, c.id, &s), 0);
 	add_set(uni, s);
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 
 	uint64_t lost = 0, extra = 0, total = 0, nmarks = 0;
 	for (uint32_t p = 0; p < NPAGES; p++) {

@@ -88,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	if (pages != sq_dirty_set_pages(s))
 		abort();
-	sq_dirty_set_free(s);
+	sq_dirty_set_destroy(s);
 	sq_tracker_destroy(t);
 	free(w);
 	return 0;

@@ -49,7 +49,7 @@ static void check(const uint8_t *buf, size_t len)
 	if (sq_manifest_encode(m, &out, &olen) || olen != len || memcmp(out, buf, len))
 		abort();
 	free(out);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

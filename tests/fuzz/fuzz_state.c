@@ -59,7 +59,7 @@ static void check_stable(const struct sq_microvm_state *s, const struct sq_state
 		abort();
 	free(a);
 	free(b);
-	sq_state_free(t);
+	sq_state_destroy(t);
 	sq_state_header_release(&h2);
 }
 
@@ -94,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		if (rc || !sq_state_equal(s, f) || hf.magic != h.magic || strcmp(hf.version, h.version))
 			abort();
-		sq_state_free(f);
+		sq_state_destroy(f);
 		sq_state_header_release(&hf);
 	}
 	free(file);
@@ -105,10 +105,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rcf)
 		check_failure(rcf, f, NULL);
 	else
-		sq_state_free(f);
+		sq_state_destroy(f);
 out:
 	if (!rc) {
-		sq_state_free(s);
+		sq_state_destroy(s);
 		sq_state_header_release(&h);
 	}
 	return 0;

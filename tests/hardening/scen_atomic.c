@@ -55,7 +55,7 @@ static int atomic_run(struct sq_fx *fx)
 		rc = sq_atomic_write(f, p->new_ + cut[i], cut[i + 1] - cut[i], SQ_E_IO);
 	if (!rc)
 		rc = sq_atomic_commit(f);
-	sq_atomic_close(f);
+	sq_atomic_destroy(f);
 	return rc;
 }
 

@@ -41,7 +41,7 @@ static const char *crcw_setup(struct sq_fx *fx)
 	p->path = sq_fx_path(fx, "vm.snap");
 	if (!p->path || sq_state_demo(&vm) || sq_state_encode(vm, &p->want, &p->len))
 		return "cannot build the state file";
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	return NULL;
 }
 
@@ -126,7 +126,7 @@ static const char *mfb_setup(struct sq_fx *fx)
 	else if (sq_manifest_build_save(p->mem, SQ_SNAPSHOT_FULL, NULL, NULL, 0, NULL) ||
 		 sq_test_read_file(p->manifest, &p->old, &p->old_len))
 		bad = sq_fx_msg("cannot build the older manifest: %s", sq_last_error());
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	free(st);
 	free(ram);
 	return bad;
@@ -154,7 +154,7 @@ static const char *mfb_check(struct sq_fx *fx, int rc)
 		     (rc || !memcmp(&m->id, &p->new_id, sizeof(m->id))) &&
 		     sq_memfile_verify(p->mem, m, 1, NULL) == 0;
 	int is_old = sq_fx_file_equals(p->manifest, p->old, p->old_len);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	if (rc == 0 && !is_new)
 		verdict = "succeeded but the manifest is not the new one or does not verify";
 	else if (rc < 0 && (rc == SQ_E_INTERNAL || code != rc))

@@ -90,7 +90,7 @@ static int kwp_run(struct sq_fx *fx)
 			for (uint64_t pg = r[i].first_page; pg < r[i].first_page + r[i].npages; pg++)
 				got |= 1ull << pg;
 		p->harvest_ok = got == want;
-		sq_dirty_set_free(s);
+		sq_dirty_set_destroy(s);
 	}
 	int rrc = sq_tracker_remove_region(p->t, id);
 

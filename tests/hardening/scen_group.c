@@ -48,7 +48,7 @@ static const char *setup(struct sq_fx *fx)
 	}
 	if (!msg && sq_atomic_group_commit_point(g))
 		msg = "cannot publish the record";
-	sq_atomic_group_close(g); /* leaves the committed temps: the "crash" */
+	sq_atomic_group_destroy(g); /* leaves the committed temps: the "crash" */
 	fx->priv = rec;
 	return msg;
 }

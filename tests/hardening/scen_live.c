@@ -56,7 +56,7 @@ static const char *common_setup(struct sq_fx *fx, struct live_priv **out)
 	memcpy(p->before, p->region, SIZE);
 	if (sq_state_demo(&vm) || sq_state_encode(vm, &p->st, &p->stlen))
 		return "cannot build a state file";
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	p->snap = sq_fx_path(fx, "a.snap");
 	p->diff = sq_fx_path(fx, "b.snap");
 	p->hot = sq_fx_path(fx, "hot");

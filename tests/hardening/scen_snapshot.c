@@ -66,11 +66,11 @@ static uint8_t *state_bytes(unsigned gen, size_t *len)
 	struct sq_microvm_state *vm;
 	uint8_t *buf = NULL;
 
-	if (sq_state_demo_vcpus(gen + 1, &vm))
+	if (sq_x_state_demo_vcpus(gen + 1, &vm))
 		return NULL;
 	if (sq_state_encode(vm, &buf, len))
 		buf = NULL;
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	return buf;
 }
 
@@ -164,7 +164,7 @@ static int save_load_run(struct sq_fx *fx)
 		return rc;
 	p->saved = 1;
 	rc = sq_snapshot_load(p->d, 0, &l);
-	sq_snapshot_loaded_free(l);
+	sq_snapshot_loaded_destroy(l);
 	return rc;
 }
 
@@ -181,7 +181,7 @@ static int pair_holds(struct snap_priv *p, const uint8_t *want)
 	ok = sq_snapshot_load(p->d, 0, &l) == 0 &&
 	     sq_restore_to_memory(chain, 2, dst, SIZE, NULL, NULL) == 0 &&
 	     memcmp(dst, want, SIZE) == 0;
-	sq_snapshot_loaded_free(l);
+	sq_snapshot_loaded_destroy(l);
 	munmap(dst, SIZE);
 	return ok;
 }

@@ -26,7 +26,7 @@ static const char *state_setup(struct sq_fx *fx)
 		return "out of memory";
 	fx->priv = p;
 	p->path = sq_fx_path(fx, "vm.snap");
-	if (!p->path || sq_state_demo_vcpus(2, &p->old) || sq_state_demo_vcpus(5, &p->new_))
+	if (!p->path || sq_x_state_demo_vcpus(2, &p->old) || sq_x_state_demo_vcpus(5, &p->new_))
 		return "cannot build the states";
 	if (sq_state_save(p->path, p->old))
 		return sq_fx_msg("cannot save the previous state: %s", sq_last_error());
@@ -45,7 +45,7 @@ static int state_run(struct sq_fx *fx)
 	if (rc)
 		return rc;
 	p->loaded_new = sq_state_equal(got, p->new_);
-	sq_state_free(got);
+	sq_state_destroy(got);
 	return 0;
 }
 
@@ -61,7 +61,7 @@ static int holds(struct state_priv *p)
 			which = 1;
 		else if (sq_state_equal(got, p->old))
 			which = 0;
-		sq_state_free(got);
+		sq_state_destroy(got);
 	}
 	return which;
 }
@@ -93,8 +93,8 @@ static void state_teardown(struct sq_fx *fx)
 	if (!p)
 		return;
 	free(p->path);
-	sq_state_free(p->old);
-	sq_state_free(p->new_);
+	sq_state_destroy(p->old);
+	sq_state_destroy(p->new_);
 	free(p);
 }
 

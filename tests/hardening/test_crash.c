@@ -62,7 +62,7 @@ static void gen_region(unsigned gen, unsigned char *buf)
 static int gen_vm(unsigned gen, struct sq_microvm_state **out)
 {
 	unsigned char gic[128];
-	int rc = sq_state_demo_vcpus(1 + gen % 3, out);
+	int rc = sq_x_state_demo_vcpus(1 + gen % 3, out);
 
 	for (size_t i = 0; i < sizeof(gic); i++)
 		gic[i] = (unsigned char)(gen * 7 + i);
@@ -79,7 +79,7 @@ static int gen_state(unsigned gen, uint8_t **out, size_t *len)
 
 	if (!rc)
 		rc = sq_state_encode(s, out, len);
-	sq_state_free(s);
+	sq_state_destroy(s);
 	return rc;
 }
 
@@ -167,7 +167,7 @@ static int identify_state(unsigned a, unsigned b)
 		free(st);
 	}
 	free(got);
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	return gen;
 }
 
@@ -217,7 +217,7 @@ static int identify(unsigned a, unsigned b)
 	}
 	free(mem);
 	free(want);
-	sq_snapshot_loaded_free(l);
+	sq_snapshot_loaded_destroy(l);
 	return gen;
 }
 

@@ -65,9 +65,9 @@ static uint8_t *state_of(unsigned w, size_t *len)
 {
 	struct sq_microvm_state *vm;
 	uint8_t *b = NULL;
-	assert_int_equal(sq_state_demo_vcpus(w + 1, &vm), 0);
+	assert_int_equal(sq_x_state_demo_vcpus(w + 1, &vm), 0);
 	assert_int_equal(sq_state_encode(vm, &b, len), 0);
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	return b;
 }
 
@@ -184,7 +184,7 @@ static int check_pair(const char *path)
 		w = -1;
 	free(st);
 	free(dst);
-	sq_snapshot_loaded_free(l);
+	sq_snapshot_loaded_destroy(l);
 	return w;
 }
 
@@ -298,7 +298,7 @@ static void merge_over_pair_killed(void **state)
 		struct sq_snapshot_loaded *l = NULL;
 		if (sq_snapshot_load(snap, 0, &l) != 0)
 			fail_msg("kill %u: the merged pair does not load: %s", k, sq_last_error());
-		sq_snapshot_loaded_free(l);
+		sq_snapshot_loaded_destroy(l);
 	}
 	printf("merge over a pair: %u kills, each left one complete pair\n", kills);
 	free(dst);

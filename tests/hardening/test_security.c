@@ -78,7 +78,7 @@ static int save_pair(const char *state_path, unsigned char fill)
 	memset(region, fill, SIZE);
 	assert_int_equal(sq_state_demo(&s), 0);
 	assert_int_equal(sq_state_encode(s, &st, &st_len), 0);
-	sq_state_free(s);
+	sq_state_destroy(s);
 	struct sq_mem_source src = { .base = region, .size = SIZE };
 	struct sq_snapshot_save_req req = { .size = sizeof(req), .state_path = state_path, .kind = SQ_SNAPSHOT_FULL,
 					    .state = st, .state_len = st_len, .mem = &src,
@@ -111,7 +111,7 @@ static void files_are_private(void **state)
 	assert_int_equal(save_pair(snap, 3), 0);
 	assert_int_equal(sq_state_demo(&s), 0);
 	assert_int_equal(sq_state_save(vm, s), 0);
-	sq_state_free(s);
+	sq_state_destroy(s);
 	umask(old);
 	assert_int_equal(mode_of(snap), 0600);
 	assert_int_equal(mode_of(mem), 0600);
@@ -158,7 +158,7 @@ static void planted_symlinks_are_not_followed(void **state)
 	struct sq_snapshot_loaded *ld = NULL;
 
 	assert_int_equal(sq_snapshot_load(snap, 0, &ld), 0);
-	sq_snapshot_loaded_free(ld);
+	sq_snapshot_loaded_destroy(ld);
 	free(snap);
 	sq_test_rmrf(victims);
 	free(victims);
@@ -236,7 +236,7 @@ static int decode_state(const uint8_t *b, size_t len)
 	struct sq_microvm_state *s = NULL;
 	int rc = sq_state_decode(b, len, &s, NULL);
 
-	sq_state_free(s);
+	sq_state_destroy(s);
 	return rc;
 }
 
@@ -245,7 +245,7 @@ static int decode_manifest(const uint8_t *b, size_t len)
 	struct sq_manifest *m = NULL;
 	int rc = sq_manifest_decode(b, len, &m);
 
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	return rc;
 }
 
@@ -258,7 +258,7 @@ static void decoders_bound_allocations(void **state)
 
 	assert_int_equal(sq_state_demo(&s), 0);
 	assert_int_equal(sq_state_encode(s, &st, &st_len), 0);
-	sq_state_free(s);
+	sq_state_destroy(s);
 	blow_up_fields(st, st_len, decode_state, "state decoder");
 	free(st);
 
@@ -466,7 +466,7 @@ static void save_holey(const char *path, int extra)
 		region[3 * 4096 + 17] = 1;
 	assert_int_equal(sq_state_demo(&s), 0);
 	assert_int_equal(sq_state_encode(s, &st, &st_len), 0);
-	sq_state_free(s);
+	sq_state_destroy(s);
 	struct sq_mem_source src = { .base = region, .size = SIZE };
 	struct sq_snapshot_save_req req = { .size = sizeof(req), .state_path = path, .kind = SQ_SNAPSHOT_FULL,
 					    .state = st, .state_len = st_len, .mem = &src };
@@ -485,7 +485,7 @@ static void foreign_memory_file_refused(void **state)
 	save_holey(p, 0);
 	save_holey(q, 1); /* another snapshot: page 3, a hole in p, holds data */
 	assert_int_equal(sq_snapshot_load(p, 0, &l), 0);
-	sq_snapshot_loaded_free(l);
+	sq_snapshot_loaded_destroy(l);
 	assert_int_equal(rename(qm, pm), 0); /* q's memory file beside p's manifest */
 	assert_int_equal(sq_snapshot_load(p, 0, &l), SQ_E_PAIR_MISMATCH);
 	assert_null(l);

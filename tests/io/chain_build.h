@@ -36,9 +36,9 @@ static inline void chain_save(const char *snap, const char *parent_snap, unsigne
 	struct sq_mem_source src = { .base = region, .size = size };
 	struct sq_snapshot_id parent;
 
-	assert_int_equal(sq_state_demo_vcpus(gen + 1, &vm), 0);
+	assert_int_equal(sq_x_state_demo_vcpus(gen + 1, &vm), 0);
 	assert_int_equal(sq_state_encode(vm, &st, &stlen), 0);
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	struct sq_snapshot_save_req q = { .size = sizeof(q), .state_path = snap, .mem = &src, .state = st,
 					  .state_len = stlen };
 	if (gen) {

@@ -95,7 +95,7 @@ static int write_file(const char *dest, const char *text)
 	rc = sq_atomic_write(af, text, strlen(text), SQ_E_IO);
 	if (!rc)
 		rc = sq_atomic_commit(af);
-	sq_atomic_close(af);
+	sq_atomic_destroy(af);
 	return rc;
 }
 
@@ -103,9 +103,9 @@ static void temp_path_derivation(void **state)
 {
 	(void)state;
 	char buf[64];
-	assert_int_equal(sq_derive_temp_path("dir/x.snap", buf, sizeof(buf)), 0);
+	assert_int_equal(sq_x_derive_temp_path("dir/x.snap", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "dir/x.snap.tmp");
-	assert_int_equal(sq_derive_temp_path("dir/x.snap", buf, 8), SQ_E_INVALID_PATH);
+	assert_int_equal(sq_x_derive_temp_path("dir/x.snap", buf, 8), SQ_E_INVALID_PATH);
 }
 
 static void commit_creates_0600_and_no_temp(void **state)
@@ -133,14 +133,14 @@ static void close_without_commit_unlinks_and_keeps_old(void **state)
 	assert_int_equal(sq_atomic_open(f->dest, &o, &af), 0);
 	assert_true(sq_test_exists(sq_atomic_temp_path(af)));
 	assert_int_equal(sq_atomic_write(af, "new!", 4, SQ_E_IO), 0);
-	sq_atomic_close(af);
+	sq_atomic_destroy(af);
 	assert_only_dest(f, 1);
 	assert_file_is(f->dest, "old");
 	/* the default, anonymous temp: nothing named exists before publish */
 	assert_int_equal(sq_atomic_open(f->dest, NULL, &af), 0);
 	assert_int_equal(sq_atomic_write(af, "new!", 4, SQ_E_IO), 0);
 	assert_int_equal(count_temps(f), 0);
-	sq_atomic_close(af);
+	sq_atomic_destroy(af);
 	assert_only_dest(f, 1);
 	assert_file_is(f->dest, "old");
 }
@@ -178,7 +178,7 @@ static void second_writer_is_busy(void **state)
 	assert_int_equal(sq_last_error_code(), SQ_E_OUTPUT_BUSY);
 	assert_int_equal(sq_atomic_write(a, "first", 5, SQ_E_IO), 0);
 	assert_int_equal(sq_atomic_commit(a), 0);
-	sq_atomic_close(a);
+	sq_atomic_destroy(a);
 	assert_file_is(f->dest, "first");
 	assert_int_equal(write_file(f->dest, "second"), 0); /* free again */
 	assert_file_is(f->dest, "second");
@@ -240,7 +240,7 @@ static void missing_parent_is_io_error(void **state)
 	assert_int_equal(sq_atomic_open(dest, NULL, &af), SQ_E_IO);
 	assert_null(af);
 	assert_non_null(strstr(sq_last_error(), "snapshot I/O error: No such file or directory"));
-	assert_int_equal(sq_check_same_filesystem(dest, dest), SQ_E_IO);
+	assert_int_equal(sq_x_check_same_filesystem(dest, dest), SQ_E_IO);
 }
 
 static void bare_relative_name_uses_cwd(void **state)
@@ -249,7 +249,7 @@ static void bare_relative_name_uses_cwd(void **state)
 	char cwd[1024];
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	assert_int_equal(chdir(f->dir), 0);
-	assert_int_equal(sq_check_same_filesystem("x.snap", "x.snap.tmp"), 0);
+	assert_int_equal(sq_x_check_same_filesystem("x.snap", "x.snap.tmp"), 0);
 	assert_int_equal(write_file("rel.snap", "r"), 0);
 	assert_int_equal(chdir(cwd), 0);
 }
@@ -278,7 +278,7 @@ static void cross_filesystem_detected(void **state)
 	assert_int_equal(sq_atomic_open(f->dest, &o, &af), 0);
 	assert_int_equal(sq_atomic_write(af, "via temp dir", 12, SQ_E_IO), 0);
 	assert_int_equal(sq_atomic_commit(af), 0);
-	sq_atomic_close(af);
+	sq_atomic_destroy(af);
 	assert_file_is(f->dest, "via temp dir");
 }
 
@@ -294,7 +294,7 @@ static void inject(struct fx *f, int site, int err, int expect_rc)
 		rc = sq_atomic_write(af, "new contents", 12, SQ_E_IO);
 		if (rc == 0)
 			rc = sq_atomic_commit(af);
-		sq_atomic_close(af);
+		sq_atomic_destroy(af);
 	}
 	assert_int_equal(sq_fault_fired(), 1);
 	sq_fault_set(NULL);

@@ -164,7 +164,7 @@ static void merge_squashes_with_manifest(void **state)
 	assert_int_equal(sq_snapshot_id_of(snap[2], &last), 0);
 	assert_memory_equal(&m->id, &last, sizeof(last));
 	assert_int_equal(m->kind, SQ_SNAPSHOT_FULL);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	assert_false(sq_test_exists(strcat(strcpy(mp, out), ".tmp")));
 }
 
@@ -242,9 +242,9 @@ static void load_refuses_wrong_pairing(void **state)
 		assert_int_equal(sq_snapshot_load(snap[i], 0, &l), 0);
 		assert_int_equal(l->manifest->kind, i ? SQ_SNAPSHOT_DIFF : SQ_SNAPSHOT_FULL);
 		assert_int_equal(l->vm->n_vcpus, i + 1);
-		sq_snapshot_loaded_free(l);
+		sq_snapshot_loaded_destroy(l);
 		assert_int_equal(sq_snapshot_load(snap[i], SQ_LOAD_QUICK, &l), 0);
-		sq_snapshot_loaded_free(l);
+		sq_snapshot_loaded_destroy(l);
 	}
 	/* s0's state and manifest with s2's memory file (same size) */
 	snprintf(s, sizeof(s), "%s/w.snap", dir);

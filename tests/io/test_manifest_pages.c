@@ -39,7 +39,7 @@ static int decode_with_page(const struct sq_manifest *m, uint32_t ps)
 		assert_int_equal(out->page_size, ps);
 		assert_int_equal(out->region_size, m->region_size);
 	}
-	sq_manifest_free(out);
+	sq_manifest_destroy(out);
 	free(buf);
 	return rc;
 }
@@ -142,7 +142,7 @@ static void verify_partial_page(void **state)
 	assert_int_equal(sq_manifest_scan_paged(mem, SQ_SNAPSHOT_FULL, 8192 + 4096, &x),
 			 SQ_E_INVAL);
 	assert_null(x);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	free(ram);
 	sq_test_rmrf(dir);
 	free(dir);

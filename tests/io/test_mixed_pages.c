@@ -184,7 +184,7 @@ static void check_merge(struct chain *c)
 	assert_int_equal(m->npages, want);
 	assert_int_equal(r.pages_out, want);
 	assert_int_equal(sq_memfile_verify(out, m, 1, &vr), 0);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 }
 
 /* In place: the base becomes the merge, in the chain's finest pages. */
@@ -207,7 +207,7 @@ static void check_merge_in_place(struct chain *c)
 	assert_int_equal(sq_manifest_load(mp, &m), 0);
 	assert_int_equal(m->page_size, 1u << c->min_shift);
 	assert_int_equal(sq_memfile_verify(c->p[0], m, 1, &vr), 0);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 }
 
 static void check_restore(struct chain *c)

@@ -142,7 +142,7 @@ static uint64_t data_bytes(const char *memfile)
 	assert_int_equal(sq_manifest_path(memfile, mp, sizeof(mp)), 0);
 	assert_int_equal(sq_manifest_load(mp, &m), 0);
 	uint64_t b = m->npages * PG;
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	return b;
 }
 

@@ -112,7 +112,7 @@ static void full_layout_holes_and_crcs(void **state)
 			assert_true(m->crcs[k] ==
 				    sq_crc64(region + (m->extents[e].first_page + p) * PG, PG));
 	assert_int_equal(k, m->npages);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 }
 
 /* Same file and manifest for every thread count, backend and source kind. */
@@ -167,7 +167,7 @@ static void bytes_independent_of_threads_and_backend(void **state)
 						free(buf);
 						free(mb);
 					}
-					sq_manifest_free(m);
+					sq_manifest_destroy(m);
 				}
 		/* the content is the source's on the runs, zero elsewhere */
 		for (uint32_t p = 0; p < NPAGES; p++) {
@@ -206,11 +206,11 @@ static void diff_keeps_zero_pages_as_data(void **state)
 	int fd = open(path, O_RDONLY);
 	assert_int_equal(lseek(fd, 0, SEEK_DATA), PG); /* page 1 is data, not a hole */
 	close(fd);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	/* the same runs in a full layout leave the zero pages as holes */
 	assert_int_equal(write_one("full2.mem", SQ_LAYOUT_FULL, &src, runs, 2, NULL, &m, &rep, path), 0);
 	assert_int_equal(rep.pages_written, 3);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 }
 
 static void bad_arguments(void **state)
@@ -276,7 +276,7 @@ static void partial_last_page(void **state)
 		assert_true(m->crcs[m->npages - 1] == sq_crc64(region + 700ull * PG, 1000));
 		assert_int_equal(rep.pages_in, 701);
 		assert_int_equal(sq_memfile_verify(path, m, 2, NULL), 0);
-		sq_manifest_free(m);
+		sq_manifest_destroy(m);
 		/* diff: runs 3-4 and 698-700, the last one partial */
 		assert_int_equal(write_one("pd.mem", SQ_LAYOUT_DIFF, &src, runs, 2, &o, &m, &rep,
 					   path), 0);
@@ -293,7 +293,7 @@ static void partial_last_page(void **state)
 			assert_int_equal(got[i], 0);
 		free(got);
 		assert_int_equal(sq_memfile_verify(path, m, 2, NULL), 0);
-		sq_manifest_free(m);
+		sq_manifest_destroy(m);
 	}
 	/* a zero partial page in a full layout is a hole */
 	uint8_t *zr = calloc(1, 2 * PG);
@@ -305,7 +305,7 @@ static void partial_last_page(void **state)
 	assert_int_equal(rep.pages_written, 0);
 	assert_int_equal(rep.pages_zero, 2);
 	assert_int_equal(m->nextents, 0);
-	sq_manifest_free(m);
+	sq_manifest_destroy(m);
 	free(zr);
 }
 

@@ -55,7 +55,7 @@ static int build_chain(void **s)
 	assert_non_null(dir);
 	assert_int_equal(sq_state_demo(&vm), 0);
 	assert_int_equal(sq_state_encode(vm, &st, &stlen), 0);
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	for (uint64_t off = 0; off < SIZE; off += 8)
 		if ((off >> 21) % 4 != 3)
 			*(uint64_t *)(void *)(region + off) = sq_splitmix64(&rng);

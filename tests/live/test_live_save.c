@@ -38,7 +38,7 @@ static uint8_t *state_bytes(size_t *len)
 
 	assert_int_equal(sq_state_demo(&vm), 0);
 	assert_int_equal(sq_state_encode(vm, &buf, len), 0);
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	return buf;
 }
 

@@ -199,8 +199,8 @@ static void dir_saved_before_ack(void **state)
 	assert_int_equal(vr.pages_checked, m->npages);
 	static const char *const names[] = { "memory", "memory.manifest", "state", NULL };
 	assert_int_equal(dir_entries(dir, names), 3);
-	sq_manifest_free(m);
-	sq_manifest_free(scan);
+	sq_manifest_destroy(m);
+	sq_manifest_destroy(scan);
 	done(&s);
 	free(man);
 	free(mem);
@@ -267,7 +267,7 @@ static void pair_needs_state_file(void **state)
 	struct sq_snapshot_loaded *l = NULL;
 	assert_int_equal(sq_snapshot_load(pair, 0, &l), 0);
 	assert_int_equal(l->state_len, blob_len);
-	sq_snapshot_loaded_free(l);
+	sq_snapshot_loaded_destroy(l);
 	done(&s);
 	free(blob);
 	free(pair);

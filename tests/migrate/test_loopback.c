@@ -490,7 +490,7 @@ static void save_as_pair(void **state)
 	assert_int_equal(rc, 0);
 	assert_int_equal(l->state_len, blob_len);
 	assert_memory_equal(l->state, blob, blob_len);
-	sq_snapshot_loaded_free(l);
+	sq_snapshot_loaded_destroy(l);
 	unsigned char *got = NULL;
 	size_t len = 0;
 	assert_int_equal(sq_test_read_file(mem, &got, &len), 0);

@@ -59,10 +59,10 @@ static void state_of(unsigned gen, uint8_t **out, size_t *len)
 	struct sq_microvm_state *s = NULL;
 	uint32_t g = gen;
 
-	assert_int_equal(sq_state_demo_vcpus(2, &s), 0);
+	assert_int_equal(sq_x_state_demo_vcpus(2, &s), 0);
 	assert_int_equal(sq_state_set_gic(s, &g, sizeof(g)), 0);
 	assert_int_equal(sq_state_encode(s, out, len), 0);
-	sq_state_free(s);
+	sq_state_destroy(s);
 }
 
 static int signal_fd = -1;
@@ -167,7 +167,7 @@ static int identify(unsigned a, unsigned b)
 		gen = -1;
 	}
 	free(mem);
-	sq_snapshot_loaded_free(l);
+	sq_snapshot_loaded_destroy(l);
 	return gen;
 }
 

@@ -50,7 +50,7 @@ static int setup(void **state)
 		return -1;
 	if (sq_state_encode(vm, &f->state, &f->state_len))
 		return -1;
-	sq_state_free(vm);
+	sq_state_destroy(vm);
 	*state = f;
 	return 0;
 }
@@ -113,7 +113,7 @@ static void assert_pair_is_(struct fx *f, const char *path, const uint8_t *want,
 	struct sq_snapshot_loaded *l;
 
 	assert_int_equal(sq_snapshot_load(path, 0, &l), 0);
-	sq_snapshot_loaded_free(l);
+	sq_snapshot_loaded_destroy(l);
 	assert_int_equal(sq_restore_to_memory(chain, n, dst, SIZE, NULL, NULL), 0);
 	if (memcmp(dst, want, SIZE))
 		fprintf(stderr, "pair %s differs (checked at line %d)\n", path, line);
@@ -241,7 +241,7 @@ static void faults_put_bits_back_and_keep_the_previous_pair(void **state)
 			if (!strcmp(name, "pair/dir_fsync") && sq_snapshot_load(f->diff, 0, &l) == 0 &&
 			    memcmp(prev, f->region, SIZE)) {
 				/* the final directory fsync failed after the renames */
-				sq_snapshot_loaded_free(l);
+				sq_snapshot_loaded_destroy(l);
 			} else {
 				assert_pair_is(f, f->diff, prev);
 			}

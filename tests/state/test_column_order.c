@@ -321,8 +321,8 @@ static void reference_walk_matches_encoder(void **state)
 			for (size_t i = 1; i < s->n_vcpus; i++)
 				late_maps += s->vcpus[i].n_sys_regs > 0;
 		sq_state_header_release(&h);
-		sq_state_free(d);
-		sq_state_free(s);
+		sq_state_destroy(d);
+		sq_state_destroy(s);
 		free(enc);
 		bc_wbuf_release(&ref);
 	}

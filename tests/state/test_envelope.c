@@ -30,7 +30,7 @@ static void encode_default(uint8_t **buf, size_t *len)
 	struct sq_microvm_state *s = default_state();
 
 	assert_int_equal(sq_state_encode(s, buf, len), 0);
-	sq_state_free(s);
+	sq_state_destroy(s);
 }
 
 /* A body with another header, plus its CRC trailer. */
@@ -46,7 +46,7 @@ static uint8_t *file_with_header(uint64_t magic, const char *version, size_t *le
 	for (int i = 0; i < 8; i++)
 		body[blen + (size_t)i] = (uint8_t)(crc >> (8 * i));
 	*len = blen + 8;
-	sq_state_free(s);
+	sq_state_destroy(s);
 	return body;
 }
 
@@ -65,8 +65,8 @@ static void round_trip_default_state(void **state)
 	assert_int_equal(h.magic, SQ_SNAPSHOT_MAGIC_AARCH64);
 	assert_string_equal(h.version, "5.0.0");
 	sq_state_header_release(&h);
-	sq_state_free(d);
-	sq_state_free(s);
+	sq_state_destroy(d);
+	sq_state_destroy(s);
 	free(buf);
 }
 
@@ -180,7 +180,7 @@ static void version_rules(void **state)
 		} else {
 			assert_string_equal(h.version, cases[i].v);
 			sq_state_header_release(&h);
-			sq_state_free(d);
+			sq_state_destroy(d);
 		}
 		free(buf);
 	}
@@ -282,7 +282,7 @@ static void encoder_rejects_bad_models(void **state)
 	assert_int_equal(sq_state_encode(s, &buf, &len), SQ_E_SIZE_LIMIT);
 	assert_null(buf);
 	free(blob);
-	sq_state_free(s);
+	sq_state_destroy(s);
 }
 
 int main(void)

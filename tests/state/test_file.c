@@ -66,7 +66,7 @@ static void save_load_round_trip(void **state)
 	/* A second save replaces the first. */
 	s->vm_info.mem_size_mib = 2048;
 	assert_int_equal(sq_state_save(p, s), 0);
-	sq_state_free(d);
+	sq_state_destroy(d);
 	sq_state_header_release(&h);
 	assert_int_equal(sq_state_load(p, &d, NULL), 0);
 	assert_int_equal(d->vm_info.mem_size_mib, 2048);
@@ -74,14 +74,14 @@ static void save_load_round_trip(void **state)
 	static const char blob[] = "host_dev_name=tap0\0mac=06:00:ac:10:00:02";
 	assert_int_equal(sq_state_add_device(s, "virtio-net", "eth9", 7, blob, sizeof(blob)), 0);
 	assert_int_equal(sq_state_save(p, s), 0);
-	sq_state_free(d);
+	sq_state_destroy(d);
 	assert_int_equal(sq_state_load(p, &d, NULL), 0);
 	assert_int_equal(d->devices[2].blob_len, sizeof(blob));
 	assert_memory_equal(d->devices[2].blob, blob, sizeof(blob));
 	free(file);
 	free(gold);
-	sq_state_free(d);
-	sq_state_free(s);
+	sq_state_destroy(d);
+	sq_state_destroy(s);
 	free(p);
 	free(tmp);
 }
@@ -93,7 +93,7 @@ static char *describe_text(const char *p, int json)
 
 	assert_int_equal(sq_state_describe(p, &d), 0);
 	assert_int_equal(sq_state_description_format(d, json, &text), 0);
-	sq_state_description_free(d);
+	sq_state_description_destroy(d);
 	return text;
 }
 
@@ -146,7 +146,7 @@ static void describe_human_and_json(void **state)
 	assert_string_equal(text, want);
 	free(text);
 	free(want);
-	sq_state_free(s);
+	sq_state_destroy(s);
 	free(p);
 	free(mem);
 }
@@ -175,7 +175,7 @@ static void describe_flipped_crc_byte(void **state)
 	assert_int_equal(sq_state_description_format(d, 1, &text), 0);
 	assert_non_null(strstr(text, "\"crc_ok\":false}"));
 	free(text);
-	sq_state_description_free(d);
+	sq_state_description_destroy(d);
 	/* A body change behind a wrong CRC that is not bitcode: the bitcode error. */
 	buf[len - 1] ^= 0x01;
 	buf[0] = 0x07;
@@ -224,7 +224,7 @@ static void memory_path_inference(void **state)
 			free(m);
 		}
 		/* describe does not run verify_compatible: default_state-like files too */
-		sq_state_description_free(d);
+		sq_state_description_destroy(d);
 		free(p);
 	}
 	free(gold);
@@ -251,9 +251,9 @@ static void incompatible_on_save_and_load(void **state)
 	assert_null(d);
 	assert_int_equal(sq_state_describe(p, &desc), 0); /* describe still works */
 	assert_int_equal(desc->vcpu_count, 0);
-	sq_state_description_free(desc);
+	sq_state_description_destroy(desc);
 	/* smt on save: the previous file is left untouched. */
-	sq_state_free(s);
+	sq_state_destroy(s);
 	assert_int_equal(sq_state_demo(&s), 0);
 	s->vm_info.smt = true;
 	assert_int_equal(sq_state_save(p, s), SQ_E_INCOMPATIBLE);
@@ -264,7 +264,7 @@ static void incompatible_on_save_and_load(void **state)
 	assert_memory_equal(after, buf, len);
 	free(after);
 	free(buf);
-	sq_state_free(s);
+	sq_state_destroy(s);
 	free(p);
 	free(tmp);
 }
@@ -332,13 +332,13 @@ static void io_faults_at_state_sites(void **state)
 	sq_fault_set(&plan);
 	assert_int_equal(sq_state_load(p, &d, NULL), 0);
 	assert_true(sq_fault_fired() > 0);
-	sq_state_free(d);
+	sq_state_destroy(d);
 	plan.error = EINTR;
 	sq_fault_set(&plan);
 	assert_int_equal(sq_state_load(p, &d, NULL), 0);
-	sq_state_free(d);
+	sq_state_destroy(d);
 	sq_fault_set(NULL);
-	sq_state_free(s);
+	sq_state_destroy(s);
 	free(p);
 }
 

@@ -35,13 +35,13 @@ static void microvm_state_round_trips(void **state)
 	struct sq_microvm_state *s, *d;
 
 	(void)state;
-	assert_int_equal(sq_state_demo_vcpus(4, &s), 0);
+	assert_int_equal(sq_x_state_demo_vcpus(4, &s), 0);
 	d = roundtrip(s);
 	assert_true(sq_state_equal(s, d));
 	assert_int_equal(d->n_vcpus, 4);
 	assert_int_equal(d->vcpus[0].n_sys_regs, 37);
-	sq_state_free(d);
-	sq_state_free(s);
+	sq_state_destroy(d);
+	sq_state_destroy(s);
 }
 
 static void devices_sort_by_slot_then_id(void **state)
@@ -66,7 +66,7 @@ static void devices_sort_by_slot_then_id(void **state)
 	assert_string_equal(s->devices[3].kind.s, "virtio-vsock");
 	assert_string_equal(s->devices[4].id.s, "eth1");
 	assert_int_equal(s->devices[0].blob_len, 1);
-	sq_state_free(s);
+	sq_state_destroy(s);
 }
 
 static void verify_compatible_rules(void **state)
@@ -82,14 +82,14 @@ static void verify_compatible_rules(void **state)
 	assert_int_equal(sq_state_set_gic(z, "g", 1), 0);
 	assert_int_equal(sq_state_verify_compatible(z), SQ_E_INCOMPATIBLE);
 	assert_string_equal(sq_last_error(), msg);
-	sq_state_free(z);
+	sq_state_destroy(z);
 	/* 33 vCPUs (32 is the cap) */
-	assert_int_equal(sq_state_demo_vcpus(33, &z), 0);
+	assert_int_equal(sq_x_state_demo_vcpus(33, &z), 0);
 	assert_int_equal(sq_state_verify_compatible(z), SQ_E_INCOMPATIBLE);
-	sq_state_free(z);
-	assert_int_equal(sq_state_demo_vcpus(32, &z), 0);
+	sq_state_destroy(z);
+	assert_int_equal(sq_x_state_demo_vcpus(32, &z), 0);
 	assert_int_equal(sq_state_verify_compatible(z), 0);
-	sq_state_free(z);
+	sq_state_destroy(z);
 	/* smt */
 	s->vm_info.smt = true;
 	assert_int_equal(sq_state_verify_compatible(s), SQ_E_INCOMPATIBLE);
@@ -100,7 +100,7 @@ static void verify_compatible_rules(void **state)
 	/* empty gic blob */
 	assert_int_equal(sq_state_set_gic(s, NULL, 0), 0);
 	assert_int_equal(sq_state_verify_compatible(s), SQ_E_INCOMPATIBLE);
-	sq_state_free(s);
+	sq_state_destroy(s);
 }
 
 static void mmds_round_trips(void **state)
@@ -115,18 +115,18 @@ static void mmds_round_trips(void **state)
 	assert_true(d->has_mmds);
 	assert_string_equal(d->mmds_state.data_json.s, json);
 	assert_int_equal(d->mmds_state.token_ttl_seconds, 21600);
-	sq_state_free(d);
+	sq_state_destroy(d);
 	/* V1 (no TTL) and disabled (None) */
 	assert_int_equal(sq_state_set_mmds(s, "null", false, 0), 0);
 	d = roundtrip(s);
 	assert_true(d->has_mmds && !d->mmds_state.has_token_ttl);
 	assert_string_equal(d->mmds_state.data_json.s, "null");
-	sq_state_free(d);
+	sq_state_destroy(d);
 	assert_int_equal(sq_state_set_mmds(s, NULL, false, 0), 0);
 	d = roundtrip(s);
 	assert_false(d->has_mmds);
-	sq_state_free(d);
-	sq_state_free(s);
+	sq_state_destroy(d);
+	sq_state_destroy(s);
 }
 
 static void psci_states_round_trip(void **state)
@@ -134,7 +134,7 @@ static void psci_states_round_trip(void **state)
 	struct sq_microvm_state *s, *d;
 
 	(void)state;
-	assert_int_equal(sq_state_demo_vcpus(3, &s), 0);
+	assert_int_equal(sq_x_state_demo_vcpus(3, &s), 0);
 	s->vcpus[0].psci_state = SQ_PSCI_ON;
 	s->vcpus[1].psci_state = SQ_PSCI_OFF;
 	s->vcpus[2].psci_state = SQ_PSCI_ON_PENDING;
@@ -142,8 +142,8 @@ static void psci_states_round_trip(void **state)
 	assert_int_equal(d->vcpus[0].psci_state, SQ_PSCI_ON);
 	assert_int_equal(d->vcpus[1].psci_state, SQ_PSCI_OFF);
 	assert_int_equal(d->vcpus[2].psci_state, SQ_PSCI_ON_PENDING);
-	sq_state_free(d);
-	sq_state_free(s);
+	sq_state_destroy(d);
+	sq_state_destroy(s);
 }
 
 static void create_copy_equal_free(void **state)
@@ -154,8 +154,8 @@ static void create_copy_equal_free(void **state)
 	assert_int_equal(sq_state_create(2, &s), 0);
 	assert_int_equal(s->vcpus[1].psci_state, SQ_PSCI_OFF); /* VcpuState::new */
 	assert_null(s->vcpus[1].sys_regs);
-	sq_state_free(s);
-	sq_state_free(NULL);
+	sq_state_destroy(s);
+	sq_state_destroy(NULL);
 
 	assert_int_equal(sq_state_demo(&s), 0);
 	assert_int_equal(sq_state_copy(s, &c), 0);
@@ -173,14 +173,14 @@ static void create_copy_equal_free(void **state)
 	c->vcpus[1].fp_regs.v[31][1]--;
 	assert_int_equal(sq_str_set(&c->vm_info.boot_args, "x", 1), 0);
 	assert_false(sq_state_equal(s, c));
-	sq_state_free(c);
+	sq_state_destroy(c);
 	/* initrd payload is ignored when None, compared when Some. */
 	assert_int_equal(sq_state_copy(s, &c), 0);
 	s->vm_info.has_initrd_path = c->vm_info.has_initrd_path = false;
 	assert_int_equal(sq_str_set(&c->vm_info.initrd_path, "other", 5), 0);
 	assert_true(sq_state_equal(s, c));
-	sq_state_free(c);
-	sq_state_free(s);
+	sq_state_destroy(c);
+	sq_state_destroy(s);
 }
 
 static void sysreg_map_and_key_table(void **state)
@@ -261,8 +261,8 @@ static void decoder_map_semantics(void **state)
 	assert_int_equal(d->vcpus[0].sys_regs[1].key, 7);
 	assert_int_equal(d->vcpus[0].sys_regs[1].value, 80);
 	sq_state_header_release(&h);
-	sq_state_free(d);
-	sq_state_free(s);
+	sq_state_destroy(d);
+	sq_state_destroy(s);
 	free(buf);
 }
 

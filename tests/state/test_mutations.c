@@ -73,7 +73,7 @@ static void every_truncation_is_rejected(void **state)
 				/* Only "valid vector + trailing byte" rejects have a valid prefix. */
 				if (!is_case_body(body, k))
 					fail_msg("%s: body prefix of %zu bytes accepted", l.name[i], k);
-				sq_state_free(s);
+				sq_state_destroy(s);
 				sq_state_header_release(&h);
 				continue;
 			}
@@ -145,7 +145,7 @@ static void check_changed_body(const char *name, size_t pos, const uint8_t *b, s
 	    !strcmp(h.version, orig_hdr->version))
 		st->same_state++; /* a byte bitcode ignores (padding digit, bool high bits) */
 	if (st->decoded % 8 != 0) {
-		sq_state_free(s);
+		sq_state_destroy(s);
 		sq_state_header_release(&h);
 		return;
 	}
@@ -158,8 +158,8 @@ static void check_changed_body(const char *name, size_t pos, const uint8_t *b, s
 	if (rc || !sq_state_equal(s, t) || h2.magic != h.magic || strcmp(h2.version, h.version))
 		fail_msg("%s byte %zu: decode(encode(x)) != x", name, pos);
 	free(enc);
-	sq_state_free(s);
-	sq_state_free(t);
+	sq_state_destroy(s);
+	sq_state_destroy(t);
 	sq_state_header_release(&h);
 	sq_state_header_release(&h2);
 }
@@ -219,7 +219,7 @@ static void every_single_byte_change(void **state)
 			body[p] = keep;
 		}
 next:
-		sq_state_free(orig);
+		sq_state_destroy(orig);
 		sq_state_header_release(&oh);
 		free(snap);
 		free(body);

@@ -296,7 +296,7 @@ static void gic_and_mmds(void **state)
 	assert_int_equal(sq_mmds_restore(&mt, NULL, s), 0);
 	assert_null(m_seen); /* None: leave the target's state alone */
 	assert_int_equal(m_calls, 2);
-	sq_state_free(s);
+	sq_state_destroy(s);
 }
 
 int main(void)

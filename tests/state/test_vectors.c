@@ -82,7 +82,7 @@ static void json_encodes_to_body_and_snap(void **state)
 		free(body);
 		free(snap);
 		free(version);
-		sq_state_free(s);
+		sq_state_destroy(s);
 		vj_free(j);
 		checked++;
 	}
@@ -120,8 +120,8 @@ static void bodies_decode_to_described_values(void **state)
 		free(body);
 		free(version);
 		sq_state_header_release(&hdr);
-		sq_state_free(got);
-		sq_state_free(want);
+		sq_state_destroy(got);
+		sq_state_destroy(want);
 		vj_free(j);
 	}
 }
@@ -166,7 +166,7 @@ static void envelope_outcomes_match_the_original(void **state)
 		} else {
 			fail_msg("%s: unknown outcome \"%s\"", l.name[i], outcome);
 		}
-		sq_state_free(s);
+		sq_state_destroy(s);
 		/* The file-level load adds verify_compatible. */
 		vec_path(path, sizeof(path), l.name[i], ".snap");
 		s = NULL;
@@ -175,7 +175,7 @@ static void envelope_outcomes_match_the_original(void **state)
 			assert_int_equal(lrc, compatible ? 0 : SQ_E_INCOMPATIBLE);
 		else
 			assert_int_equal(lrc, rc);
-		sq_state_free(s);
+		sq_state_destroy(s);
 		free(snap);
 		vj_free(j);
 	}
@@ -242,8 +242,8 @@ static void demo_constructor_is_the_demo_vector(void **state)
 	assert_int_equal(sq_state_verify_compatible(d), 0);
 	free(enc);
 	free(snap);
-	sq_state_free(s);
-	sq_state_free(d);
+	sq_state_destroy(s);
+	sq_state_destroy(d);
 }
 
 int main(void)

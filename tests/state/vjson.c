@@ -488,7 +488,7 @@ int vj_to_state(const struct vj *root, struct sq_microvm_state **out, uint64_t *
 	*out = s;
 	return 0;
 bad:
-	sq_state_free(s);
+	sq_state_destroy(s);
 	free(*version);
 	*version = NULL;
 	return -1;
