@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <squib/alloc.h>
 #include <squib/atomic_file.h>
 #include <squib/error.h>
 #include <squib/file.h>
@@ -382,7 +383,7 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 		if (e) {
 			if (fd >= 0)
 				close(fd);
-			free(blob);
+			sq_free(blob);
 			return sq_cli_fail_errno(cli, "migrate send", "cannot use --file", file, e);
 		}
 		/* A tail shorter than a page reads as zeros past the end of file. */
@@ -391,7 +392,7 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 		e = map == MAP_FAILED ? errno : 0;
 		close(fd);
 		if (map == MAP_FAILED) {
-			free(blob);
+			sq_free(blob);
 			return sq_cli_fail_errno(cli, "migrate send", "cannot map --file", file, e);
 		}
 		o.region = map;
@@ -433,7 +434,7 @@ static int cmd_send(const struct sq_cli *cli, int argc, char **argv)
 	sq_demo_wl_destroy(w);
 	if (map != MAP_FAILED)
 		munmap(map, map_len);
-	free(blob);
+	sq_free(blob);
 	return ret;
 }
 

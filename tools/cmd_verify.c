@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <squib/alloc.h>
 #include <squib/atomic_file.h>
 #include <squib/crc64.h>
 #include <squib/error.h>
@@ -128,7 +129,7 @@ static int verify_pair(const struct sq_cli *cli, int argc, char **argv,
 			  : sq_crc64(sb, slen) ? "state file CRC-64 mismatch"
 			  : (m->state_size != slen || m->state_crc != trailer)
 				  ? "the manifest names another state file" : NULL;
-	free(sv);
+	sq_free(sv);
 	sq_cli_verbose(cli, 1, "verify", "state file %s: %zu bytes: %s", state, slen,
 		       bad ? bad : "CRC-64 good, the one the manifest names");
 	sq_cli_verbose(cli, 1, "verify", "manifest %s: %s snapshot, region %llu bytes, %zu "
